@@ -1,0 +1,5 @@
+"""``python -m fastbuild`` runs the command line."""
+
+from fastbuild.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,430 @@
+"""SpliceAI-family base models: descriptions, weights and loaders (no TensorFlow, no PyTorch).
+
+Two published formats are read:
+
+* SpliceAI (Jaganathan et al. 2019): the five Keras ``spliceai1..5.h5`` files shipped with the
+  ``spliceai`` PyPI package, read with h5py by walking the Keras model graph stored in the file.
+* OpenSpliceAI: PyTorch zip checkpoints (``model_*.pt`` state dicts), read with the restricted
+  unpickler in :mod:`fastbuild.basemodel.torchfile`.
+
+Both share one topology: a 1x1 input convolution to C channels, residual units
+``x + conv2(act(bn2(conv1(act(bn1(x))))))`` in groups of four, 1x1 "skip" convolutions of the
+stream (after the input convolution and after every group) summed into a running skip
+accumulator, cropping of the flank, a final 1x1 convolution to 3 channels and a softmax.
+
+At load every convolution is converted to channels-last matrices ``[W*C_in, C_out]`` (row index
+``k*C_in + c`` for tap ``k``); the second BatchNorm of each unit is folded exactly into the
+preceding convolution, the first BatchNorm is kept as a per-channel scale/shift that the forward
+pass applies together with the activation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fastbuild.errors import FastbuildError
+
+CHANNEL_ORDER = ("neither", "acceptor", "donor")
+
+# Standard SpliceAI / OpenSpliceAI configurations: number of residual units -> (widths, dilations)
+_W = np.asarray([11] * 8 + [21] * 4 + [41] * 4)
+_AR = np.asarray([1] * 4 + [4] * 4 + [10] * 4 + [25] * 4)
+STANDARD_CONFIGS = {n: (tuple(int(w) for w in _W[:n]), tuple(int(d) for d in _AR[:n])) for n in (4, 8, 12, 16)}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model is: enough to know how to run it and to recognise its scores later."""
+
+    name: str  # e.g. "spliceai" or "openspliceai-arabidopsis-10000nt"
+    family: str  # "spliceai-keras" or "openspliceai-torch"
+    flank: int  # context on each side of a scored base (5000 for the 10000nt models)
+    activation: str  # "relu" or "leaky_relu"
+    negative_slope: float  # 0.0 for ReLU, 0.1 for OpenSpliceAI's LeakyReLU
+    bn_epsilon: float  # 1e-3 (Keras) or 1e-5 (PyTorch)
+    channel_order: tuple = CHANNEL_ORDER
+    files: tuple = ()  # ((file name, sha256), ...), one per ensemble member
+
+    @property
+    def identity(self) -> dict:
+        """JSON-able identity recorded in a score store (weight file checksums decide)."""
+        return {
+            "name": self.name,
+            "family": self.family,
+            "flank": self.flank,
+            "channel_order": list(self.channel_order),
+            "files": [{"name": n, "sha256": h} for n, h in self.files],
+            "digest": self.digest,
+        }
+
+    @property
+    def digest(self) -> str:
+        """One sha256 over the sorted member checksums: equal digests mean equal ensembles."""
+        h = hashlib.sha256()
+        for sha in sorted(s for _, s in self.files):
+            h.update(sha.encode())
+        return h.hexdigest()
+
+
+@dataclass
+class Unit:
+    """One residual unit, channels-last, BN2 folded into conv1."""
+
+    width: int
+    dilation: int
+    bn1_scale: np.ndarray  # [C] float32
+    bn1_shift: np.ndarray  # [C]
+    w1: np.ndarray  # [W*C, C] float32 (BN2 folded in)
+    b1: np.ndarray  # [C]
+    w2: np.ndarray  # [W*C, C]
+    b2: np.ndarray  # [C]
+
+    @property
+    def half(self) -> int:
+        return (self.width - 1) * self.dilation // 2
+
+
+@dataclass
+class Network:
+    """One ensemble member, ready for :func:`fastbuild.basemodel.forward.forward`."""
+
+    in_w: np.ndarray  # [4, C]
+    in_b: np.ndarray  # [C]
+    units: list  # [Unit]
+    skips: dict  # number of units before the skip -> (w [C, C], b [C]); key 0 = after input conv
+    out_w: np.ndarray  # [C, 3]
+    out_b: np.ndarray  # [3]
+    negative_slope: float = 0.0
+    channels: int = field(init=False)
+
+    def __post_init__(self):
+        self.channels = int(self.in_w.shape[1])
+
+    @property
+    def flank(self) -> int:
+        return sum(2 * u.half for u in self.units)
+
+    @property
+    def flops_per_nt(self) -> int:
+        c = self.channels
+        return sum(2 * 2 * u.width * c * c for u in self.units)
+
+
+@dataclass
+class Model:
+    """An ensemble: its description and its members (outputs are averaged)."""
+
+    spec: ModelSpec
+    networks: list
+
+    @property
+    def flank(self) -> int:
+        return self.spec.flank
+
+    @property
+    def identity(self) -> dict:
+        return self.spec.identity
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _f32(a) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(a, dtype=np.float64), dtype=np.float32)
+
+
+def _bn_affine(gamma, beta, mean, var, eps):
+    """BatchNorm (inference) as y = x*scale + shift, computed in float64."""
+    scale = np.asarray(gamma, np.float64) / np.sqrt(np.asarray(var, np.float64) + eps)
+    shift = np.asarray(beta, np.float64) - np.asarray(mean, np.float64) * scale
+    return scale, shift
+
+
+def make_unit(width, dilation, bn1, conv1, bn2, conv2, eps) -> Unit:
+    """Build a folded unit from raw parameters.
+
+    ``bn1``/``bn2`` are (gamma, beta, mean, var); ``conv1``/``conv2`` are (kernel [W, C_in, C_out]
+    Keras layout, bias [C_out]).
+    """
+    s1, t1 = _bn_affine(*bn1, eps)
+    s2, t2 = _bn_affine(*bn2, eps)
+    k1, c1 = np.asarray(conv1[0], np.float64), np.asarray(conv1[1], np.float64)
+    k2, c2 = np.asarray(conv2[0], np.float64), np.asarray(conv2[1], np.float64)
+    w = k1.shape[0]
+    if w != width or k2.shape[0] != width:
+        raise FastbuildError("model weights do not match the expected convolution width")
+    w1 = k1 * s2[None, None, :]
+    b1 = c1 * s2 + t2
+    return Unit(
+        width=int(width),
+        dilation=int(dilation),
+        bn1_scale=_f32(s1),
+        bn1_shift=_f32(t1),
+        w1=_f32(w1.reshape(w * k1.shape[1], k1.shape[2])),
+        b1=_f32(b1),
+        w2=_f32(k2.reshape(w * k2.shape[1], k2.shape[2])),
+        b2=_f32(c2),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# OpenSpliceAI (PyTorch state dicts)
+# --------------------------------------------------------------------------------------------
+
+
+def network_from_state_dict(sd, eps: float = 1e-5, negative_slope: float = 0.1, source="checkpoint") -> Network:
+    """Build a Network from an OpenSpliceAI state dict (name -> numpy array)."""
+
+    def get(key):
+        try:
+            return np.asarray(sd[key])
+        except KeyError:
+            raise FastbuildError(f"{source}: not an OpenSpliceAI checkpoint (missing {key})") from None
+
+    def torch_conv(prefix):  # torch [C_out, C_in, W] -> keras [W, C_in, C_out]
+        return np.transpose(get(prefix + ".weight"), (2, 1, 0)), get(prefix + ".bias")
+
+    in_k, in_b = torch_conv("initial_conv")
+    skips = {0: tuple(_f32(a) for a in (torch_conv("initial_skip.conv")[0][0], torch_conv("initial_skip.conv")[1]))}
+    idx = sorted({int(k.split(".")[1]) for k in sd if k.startswith("residual_units.")})
+    raw_units = []
+    for i in idx:
+        p = f"residual_units.{i}"
+        if f"{p}.conv.weight" in sd:
+            k, b = torch_conv(f"{p}.conv")
+            skips[len(raw_units)] = (_f32(k[0]), _f32(b))
+        else:
+            bn = lambda q: (get(q + ".weight"), get(q + ".bias"), get(q + ".running_mean"), get(q + ".running_var"))
+            raw_units.append((bn(p + ".batchnorm1"), torch_conv(p + ".conv1"), bn(p + ".batchnorm2"), torch_conv(p + ".conv2")))
+    if len(raw_units) not in STANDARD_CONFIGS:
+        raise FastbuildError(f"{source}: unsupported OpenSpliceAI depth ({len(raw_units)} residual units)")
+    widths, dilations = STANDARD_CONFIGS[len(raw_units)]
+    units = []
+    for (bn1, c1, bn2, c2), w, d in zip(raw_units, widths, dilations):
+        if c1[0].shape[0] != w:
+            raise FastbuildError(f"{source}: unexpected convolution width {c1[0].shape[0]} (expected {w})")
+        units.append(make_unit(w, d, bn1, c1, bn2, c2, eps))
+    out_k, out_b = torch_conv("final_conv")
+    return Network(_f32(in_k[0]), _f32(in_b), units, skips, _f32(out_k[0]), _f32(out_b), negative_slope)
+
+
+def load_openspliceai(paths, name: str | None = None) -> Model:
+    """Load an OpenSpliceAI ensemble from PyTorch checkpoint files (or a folder of model_*.pt)."""
+    from fastbuild.basemodel.torchfile import load_state_dict
+
+    files = _expand(paths, "*.pt")
+    nets = [network_from_state_dict(load_state_dict(p), 1e-5, 0.1, source=str(p)) for p in files]
+    flank = _common_flank(nets, files)
+    if name is None:
+        parent = files[0].parent
+        name = f"openspliceai-{parent.parent.name}-{parent.name}" if parent.parent.name else "openspliceai"
+    spec = ModelSpec(
+        name=name,
+        family="openspliceai-torch",
+        flank=flank,
+        activation="leaky_relu",
+        negative_slope=0.1,
+        bn_epsilon=1e-5,
+        files=tuple((p.name, sha256_file(p)) for p in files),
+    )
+    return Model(spec, nets)
+
+
+# --------------------------------------------------------------------------------------------
+# SpliceAI (Keras .h5)
+# --------------------------------------------------------------------------------------------
+
+
+def _keras_graph(f):
+    raw = f.attrs.get("model_config")
+    if raw is None:
+        raise FastbuildError(f"{f.filename}: not a Keras model file (no model_config)")
+    cfg = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    layers = cfg["config"]["layers"]
+    info, consumers = {}, {}
+    for layer in layers:
+        name = layer["config"].get("name", layer.get("name"))
+        nodes = layer.get("inbound_nodes") or []
+        inputs = [n[0] for n in nodes[0]] if nodes else []
+        info[name] = (layer["class_name"], layer["config"], inputs)
+        for i in inputs:
+            consumers.setdefault(i, []).append(name)
+    return info, consumers
+
+
+def _keras_weights(f, layer):
+    g = f["model_weights"][layer]
+    names = [n.decode() if isinstance(n, bytes) else n for n in g.attrs["weight_names"]]
+    return {n.split("/")[-1].split(":")[0]: np.asarray(g[n]) for n in names}
+
+
+def network_from_keras_h5(path) -> tuple[Network, float, str]:
+    """Build a Network from one SpliceAI Keras .h5 file; also returns (epsilon, activation)."""
+    import h5py
+
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise FastbuildError(f"cannot read Keras model {path}: {exc}") from None
+    with f:
+        info, cons = _keras_graph(f)
+
+        def only(names, cls, what):
+            found = [n for n in names if info[n][0] == cls]
+            if len(found) != 1:
+                raise FastbuildError(f"{path}: unexpected SpliceAI graph near {what}")
+            return found[0]
+
+        def conv(name):
+            w = _keras_weights(f, name)
+            return w["kernel"], w["bias"]
+
+        def bn(name):
+            w = _keras_weights(f, name)
+            c = info[name][1]
+            n = w["moving_mean"].shape[0]
+            gamma = w.get("gamma", np.ones(n)) if c.get("scale", True) else np.ones(n)
+            beta = w.get("beta", np.zeros(n)) if c.get("center", True) else np.zeros(n)
+            return (gamma, beta, w["moving_mean"], w["moving_variance"]), float(c["epsilon"])
+
+        inp = [n for n, v in info.items() if v[0] == "InputLayer"]
+        if len(inp) != 1:
+            raise FastbuildError(f"{path}: expected one input layer")
+        x = only(cons.get(inp[0], []), "Conv1D", "the input")
+        in_k, in_b = conv(x)
+        skips, raw_units, acts, eps_all = {}, [], set(), set()
+        while True:
+            nxt = cons.get(x, [])
+            one = [n for n in nxt if info[n][0] == "Conv1D" and info[n][1]["kernel_size"][0] == 1]
+            if one:
+                k, b = conv(one[0])
+                skips[len(raw_units)] = (_f32(k[0]), _f32(b))
+            bns = [n for n in nxt if info[n][0] == "BatchNormalization"]
+            if not bns:
+                break
+            bn1 = bns[0]
+            a1 = only(cons[bn1], "Activation", bn1)
+            c1 = only(cons[a1], "Conv1D", a1)
+            bn2 = only(cons[c1], "BatchNormalization", c1)
+            a2 = only(cons[bn2], "Activation", bn2)
+            c2 = only(cons[a2], "Conv1D", a2)
+            add = only(cons[c2], "Add", c2)
+            if set(info[add][2]) != {c2, x}:
+                raise FastbuildError(f"{path}: unexpected residual connection at {add}")
+            acts.update(info[a][1]["activation"] for a in (a1, a2))
+            p1, e1 = bn(bn1)
+            p2, e2 = bn(bn2)
+            eps_all.update((e1, e2))
+            raw_units.append((p1, conv(c1), p2, conv(c2), int(info[c1][1]["dilation_rate"][0])))
+            x = add
+        finals = [n for n, v in info.items() if v[0] == "Conv1D" and v[1]["filters"] == 3]
+        if len(finals) != 1 or len(acts) != 1 or len(eps_all) != 1:
+            raise FastbuildError(f"{path}: not a SpliceAI model (unexpected output/activations)")
+        (eps,) = eps_all
+        (act,) = acts
+        out_k, out_b = conv(finals[0])
+    units = [make_unit(c1[0].shape[0], d, p1, c1, p2, c2, eps) for p1, c1, p2, c2, d in raw_units]
+    slope = 0.0
+    if act != "relu":
+        raise FastbuildError(f"{path}: unsupported activation {act!r}")
+    net = Network(_f32(in_k[0]), _f32(in_b), units, skips, _f32(out_k[0]), _f32(out_b), slope)
+    return net, eps, act
+
+
+def find_spliceai_weights() -> list[Path]:
+    """The five SpliceAI .h5 files of an installed ``spliceai`` package, without importing it."""
+    spec = importlib.util.find_spec("spliceai")
+    if spec is None or not spec.submodule_search_locations:
+        raise FastbuildError(
+            "SpliceAI weights not found: install them with `pip install 'fastbuild-splice[spliceai]'` "
+            "(or `pip install --no-deps spliceai==1.3.1`), or give OpenSpliceAI checkpoints with --model"
+        )
+    for loc in spec.submodule_search_locations:
+        files = [Path(loc) / "models" / f"spliceai{i}.h5" for i in range(1, 6)]
+        if all(p.is_file() for p in files):
+            return files
+    try:  # zipped or otherwise non-filesystem installs
+        base = importlib.resources.files("spliceai") / "models"
+        files = [Path(str(base / f"spliceai{i}.h5")) for i in range(1, 6)]
+        if all(p.is_file() for p in files):
+            return files
+    except Exception:
+        pass
+    raise FastbuildError("the installed spliceai package has no models/spliceai1..5.h5 files")
+
+
+def load_spliceai(paths=None, name: str = "spliceai") -> Model:
+    """Load the SpliceAI Keras ensemble (default: the five files of the installed package)."""
+    files = find_spliceai_weights() if paths is None else _expand(paths, "*.h5")
+    loaded = [network_from_keras_h5(p) for p in files]
+    nets = [n for n, _, _ in loaded]
+    eps = loaded[0][1]
+    spec = ModelSpec(
+        name=name,
+        family="spliceai-keras",
+        flank=_common_flank(nets, files),
+        activation="relu",
+        negative_slope=0.0,
+        bn_epsilon=eps,
+        files=tuple((p.name, sha256_file(p)) for p in files),
+    )
+    return Model(spec, nets)
+
+
+def load_model(model="spliceai") -> Model:
+    """Resolve a user's model argument.
+
+    ``"spliceai"`` -> the installed SpliceAI weights; otherwise a path (or list of paths) to
+    ``.h5`` files (SpliceAI Keras) or ``.pt`` files / a folder of them (OpenSpliceAI).
+    """
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, str) and model.lower() == "spliceai":
+        return load_spliceai()
+    files = _expand(model, None)
+    suffixes = {p.suffix.lower() for p in files}
+    if suffixes == {".h5"}:
+        return load_spliceai(files, name="spliceai-custom")
+    if suffixes <= {".pt", ".pth"}:
+        return load_openspliceai(files)
+    raise FastbuildError(f"cannot tell the model format of {model}: give .h5 (SpliceAI) or .pt (OpenSpliceAI) files")
+
+
+def _expand(paths, pattern) -> list[Path]:
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    out = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(p.glob(pattern)) if pattern else sorted(list(p.glob("*.pt")) + list(p.glob("*.h5")))
+            if not found:
+                raise FastbuildError(f"no model files in {p}")
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise FastbuildError(f"model file not found: {p}")
+    if not out:
+        raise FastbuildError("no model files given")
+    return out
+
+
+def _common_flank(nets, files) -> int:
+    flanks = {n.flank for n in nets}
+    if len(flanks) != 1:
+        raise FastbuildError(f"ensemble members have different context sizes: {sorted(flanks)} ({files[0].parent})")
+    return flanks.pop()

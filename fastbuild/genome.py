@@ -1,0 +1,251 @@
+"""Genome access: FASTA files decoded straight to uint8 base codes.
+
+This is the only module that reads sequence and the only place where strand is applied:
+:meth:`Genome.fetch` returns the codes of a 1-based, inclusive genomic interval in
+*transcript orientation* (reverse-complemented on the minus strand). Codes are
+A=0, C=1, G=2, T=3 and 4 for anything else (N, IUPAC codes); lowercase (soft-masked) bases
+decode like uppercase.
+
+Supported inputs
+----------------
+* plain FASTA (indexed with pyfaidx; the ``.fai`` goes next to the FASTA, or into the cache
+  directory when that folder is not writable);
+* bgzip-compressed FASTA, read in place by pyfaidx when Biopython is installed;
+* any other gzip FASTA (and bgzip without Biopython): decompressed once into the cache
+  directory (said in the log) and reused while it is newer than the source.
+
+Headers of the form ``NAME:START-END`` (samtools-style region FASTAs) are understood as that
+1-based inclusive region of contig ``NAME``; bases of ``NAME`` outside the region(s) read as N.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import kernels
+from fastbuild.errors import FastbuildError
+
+log = logging.getLogger(__name__)
+
+_REGION_RE = re.compile(r"^(?P<name>.+):(?P<start>[0-9][0-9,]*)-(?P<end>[0-9][0-9,]*)$")
+N_CODE = 4
+
+
+@dataclass(frozen=True)
+class Region:
+    """One FASTA record placed on a contig: record ``key`` holds bases ``start..end``."""
+
+    key: str
+    start: int  # 1-based inclusive
+    end: int  # 1-based inclusive
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _is_bgzf(path: Path) -> bool:
+    """True when the first gzip member carries the BGZF 'BC' extra subfield."""
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    return len(head) == 18 and head[3] & 4 and head[12:14] == b"BC"
+
+
+def _biopython_available() -> bool:
+    try:
+        import Bio  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _writable_dir(path: Path) -> bool:
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+
+
+def default_cache_dir() -> Path:
+    """Cache folder for decompressed FASTAs and indexes (``$FASTBUILD_CACHE`` or ~/.cache)."""
+    env = os.environ.get("FASTBUILD_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fastbuild"
+
+
+def _cache_name(path: Path) -> str:
+    """A cache file stem unique to the source path (two genomes named alike do not clash)."""
+    import hashlib
+
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    name = path.name
+    for suffix in (".gz", ".bgz"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return f"{digest}_{name}"
+
+
+class Genome:
+    """Read-only access to a FASTA genome as uint8 base codes.
+
+    Parameters
+    ----------
+    path : str or Path
+        FASTA file: plain, bgzip- or gzip-compressed.
+    cache_dir : str or Path, optional
+        Where decompressed copies and indexes that cannot live next to the FASTA go.
+        Defaults to :func:`default_cache_dir`.
+
+    Raises
+    ------
+    FastbuildError
+        When the file is missing, unreadable, not FASTA, or no index can be written anywhere.
+    """
+
+    def __init__(self, path, cache_dir=None):
+        self.path = Path(path)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        if not self.path.exists():
+            raise FastbuildError(f"FASTA file not found: {self.path}")
+        if not self.path.is_file() or not os.access(self.path, os.R_OK):
+            raise FastbuildError(f"FASTA file is not a readable file: {self.path}")
+        self._fasta = self._open()
+        self._regions: dict[str, list[Region]] = {}
+        for key in self._fasta.keys():
+            name, start, end = self._parse_header(key, len(self._fasta[key]))
+            self._regions.setdefault(name, []).append(Region(key, start, end))
+        for regions in self._regions.values():
+            regions.sort(key=lambda r: r.start)
+
+    # ------------------------------------------------------------------ opening
+    def _open(self):
+        import pyfaidx
+
+        source = self.path
+        if _is_gzip(source):
+            if not (_is_bgzf(source) and _biopython_available()):
+                source = self._decompressed_copy()
+        index = Path(str(source) + ".fai")
+        indexname = None
+        if not (index.exists() and index.stat().st_mtime >= source.stat().st_mtime):
+            if not _writable_dir(source.parent):
+                indexname = self._cache_path(_cache_name(source) + ".fai")
+                log.info("FASTA folder %s is not writable; index goes to %s", source.parent, indexname)
+        try:
+            return pyfaidx.Fasta(
+                str(source),
+                indexname=None if indexname is None else str(indexname),
+                as_raw=True,
+                sequence_always_upper=False,
+                rebuild=True,
+            )
+        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as exc:
+            raise FastbuildError(f"cannot index FASTA {self.path}: {str(exc).splitlines()[0]}") from None
+        except OSError as exc:
+            raise FastbuildError(
+                f"cannot read or index FASTA {self.path}: {exc.strerror or exc}; "
+                "make its folder writable or pass a writable --cache-dir"
+            ) from None
+
+    def _cache_path(self, name: str) -> Path:
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FastbuildError(f"cannot create cache folder {self.cache_dir}: {exc.strerror}") from None
+        if not _writable_dir(self.cache_dir):
+            raise FastbuildError(
+                f"cache folder {self.cache_dir} is not writable; pass a writable --cache-dir"
+            )
+        return self.cache_dir / name
+
+    def _decompressed_copy(self) -> Path:
+        target = self._cache_path(_cache_name(self.path))
+        if target.exists() and target.stat().st_mtime >= self.path.stat().st_mtime:
+            log.info("using decompressed copy %s of %s", target, self.path)
+            return target
+        log.warning("FASTA %s is gzip-compressed; decompressing once to %s", self.path, target)
+        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+        try:
+            with gzip.open(self.path, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 22)
+            os.replace(tmp, target)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            tmp.unlink(missing_ok=True)
+            raise FastbuildError(f"cannot decompress FASTA {self.path}: {exc}") from None
+        return target
+
+    @staticmethod
+    def _parse_header(key: str, length: int):
+        match = _REGION_RE.match(key)
+        if match:
+            start = int(match["start"].replace(",", ""))
+            end = int(match["end"].replace(",", ""))
+            if end - start + 1 == length and start >= 1:
+                return match["name"], start, end
+        return key, 1, length
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def contigs(self) -> dict[str, int]:
+        """Contig name -> last base covered by the FASTA (its length for whole contigs)."""
+        return {name: regions[-1].end for name, regions in self._regions.items()}
+
+    def covered(self, chrom: str, start: int, end: int) -> bool:
+        """True when bases ``start..end`` of ``chrom`` all lie inside one FASTA record."""
+        for region in self._regions.get(chrom, ()):
+            if region.start <= start and end <= region.end:
+                return True
+        return False
+
+    def fetch(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
+        """Codes of ``chrom:start-end`` (1-based, inclusive) in transcript orientation.
+
+        Bases outside the FASTA's records (before 1, past the contig end, between regions)
+        read as N (code 4), so flanks for a model's context can be asked for directly.
+
+        Parameters
+        ----------
+        chrom : str
+            Contig name as the FASTA knows it (see :mod:`fastbuild.contigs`).
+        start, end : int
+            1-based inclusive interval; ``end >= start - 1`` (an empty interval is allowed).
+        strand : {'+', '-'}
+            ``'-'`` returns the reverse complement.
+
+        Returns
+        -------
+        numpy.ndarray of uint8, length ``end - start + 1``
+        """
+        if strand not in ("+", "-"):
+            raise FastbuildError(f"unknown strand {strand!r} for {chrom}:{start}-{end} (use '+' or '-')")
+        if chrom not in self._regions:
+            raise FastbuildError(f"contig {chrom!r} is not in FASTA {self.path}")
+        n = end - start + 1
+        if n < 0:
+            raise FastbuildError(f"interval {chrom}:{start}-{end} has end < start")
+        out = np.full(n, N_CODE, dtype=np.uint8)
+        for region in self._regions[chrom]:
+            lo, hi = max(start, region.start), min(end, region.end)
+            if lo > hi:
+                continue
+            text = self._fasta[region.key][lo - region.start : hi - region.start + 1]
+            out[lo - start : hi - start + 1] = kernels.encode(text)
+        if strand == "-":
+            out = kernels.reverse_complement(out)
+        return out
+
+    def close(self) -> None:
+        self._fasta.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

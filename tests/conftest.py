@@ -1,0 +1,41 @@
+"""Shared fixtures: paths to the real data in ../shared/data (skipped when absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("FASTBUILD_SHARED_DATA", REPO.parent / "shared" / "data"))
+ATH = SHARED_DATA / "arabidopsis_chr1"
+ATH_FASTA = ATH / "AthaTAIR10_chr1_GCF_000001735.4_TAIR10.1_genomic.fna.gz"
+ATH_GTF = ATH / "AthaTAIR10_chr1.gtf.gz"
+HUMAN = SHARED_DATA / "human_grch37"
+HUMAN_FASTA = HUMAN / "hisat2_22_20-21M.fa"
+HUMAN_TABLE = HUMAN / "grch37.txt"
+
+
+def need(*paths: Path) -> None:
+    """Skip the calling test, with a reason, when real data files are absent."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        pytest.skip(f"real data not available (a user's clone without ../shared): {', '.join(missing)}")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Keep decompressed FASTAs and indexes out of the user's home during tests."""
+    monkeypatch.setenv("FASTBUILD_CACHE", str(tmp_path_factory.getbasetemp() / "fastbuild-cache"))
+
+
+@pytest.fixture(scope="session")
+def ath_reference(tmp_path_factory):
+    """Reference tables of the whole Arabidopsis chr1 (prepared once per session)."""
+    need(ATH_FASTA, ATH_GTF)
+    from fastbuild.prepare import PrepareConfig, prepare
+
+    out = tmp_path_factory.mktemp("ath_reference")
+    summary = prepare(PrepareConfig(fasta=str(ATH_FASTA), annotation=str(ATH_GTF), out=str(out)))
+    return out, summary
