@@ -79,7 +79,9 @@ def get_parser() -> argparse.ArgumentParser:
 
 def _extra_commands():
     """Sub-command installers of the other modules."""
-    return []
+    from fastbuild.build.cli import add_build, add_validate
+
+    return [add_build, add_validate]
 
 
 def _setup_logging(verbosity: int) -> None:

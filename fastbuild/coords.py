@@ -35,3 +35,9 @@ def to_genomic(offset, start: int, end: int, strand: str):
     """0-based offset(s) in transcript orientation -> 1-based genomic position(s)."""
     offset = np.asarray(offset, dtype=np.int64)
     return start + offset if strand == "+" else end - offset
+
+
+def orient(values, strand: str):
+    """Genomic-order values (ascending position) -> transcript orientation (contiguous)."""
+    values = np.asarray(values)
+    return np.ascontiguousarray(values[::-1]) if strand == "-" else values

@@ -38,7 +38,7 @@ def _env_flag(name: str, default: bool) -> bool:
 #: Whether kernels use numba's on-disk cache (``FASTBUILD_NUMBA_CACHE``, default on).
 CACHE: bool = _env_flag("FASTBUILD_NUMBA_CACHE", True)
 
-_OPTIONS = dict(nogil=True, cache=CACHE, fastmath=False, error_model="numpy", boundscheck=False)
+_OPTIONS = dict(nogil=True, cache=CACHE, fastmath=False, error_model="numpy", boundscheck=False, no_cfunc_wrapper=True)
 
 
 def kernel(fn=None, **overrides):

@@ -36,7 +36,7 @@ _X0 = _T0 + 2 * _NT  # first cross-type row
 assert _N_FEATURES == _X0 + 4
 
 
-@kernel
+@kernel(inline="always")
 def _type_features(out, base, i, x, m2, m1, p1, p2, eps):
     """Write the per-type rows starting at row ``base``; return (peak_height_ratio, signal)."""
     mean = (m2 + m1 + p1 + p2) / 4.0
@@ -60,49 +60,56 @@ def _type_features(out, base, i, x, m2, m1, p1, p2, eps):
     return phr, sig
 
 
+@kernel(inline="always")
+def _position_features(out, i, d, a, nn, dm2, dm1, dp1, dp2, am2, am1, ap1, ap2, eps):
+    """All rows except the three logarithmic ones, for position i."""
+    out[0, i] = dm2
+    out[1, i] = dm1
+    out[2, i] = dp1
+    out[3, i] = dp2
+    out[4, i] = am2
+    out[5, i] = am1
+    out[6, i] = ap1
+    out[7, i] = ap2
+    mda = max(d, a)
+    out[8, i] = d / (d + a + eps)
+    out[9, i] = (d + a) / (d + a + nn + eps)
+    out[10, i] = (d - a) / (mda + eps)
+    out[11, i] = (mda - nn) / (max(mda, nn) + eps)
+    dphr, dsig = _type_features(out, _T0, i, d, dm2, dm1, dp1, dp2, eps)
+    aphr, asig = _type_features(out, _T0 + _NT, i, a, am2, am1, ap1, ap2, eps)
+    out[_X0 + 0, i] = dphr / (aphr + eps)
+    out[_X0 + 1, i] = dsig - asig
+    out[_X0 + 2, i] = (d - a) / (d + a + eps)
+    out[_X0 + 3, i] = dsig / (asig + eps)
+
+
 @kernel
-def _context_kernel(donor, acceptor, neither):
+def _context_kernel(donor, acceptor, neither, out):
     n = donor.shape[0]
-    out = np.empty((_N_FEATURES, n), np.float32)
     eps = 1e-10
     for i in range(n):
         d = np.float64(donor[i])
         a = np.float64(acceptor[i])
         nn = np.float64(neither[i])
-        dm2 = np.float64(donor[i - 2]) if i >= 2 else 0.0
-        dm1 = np.float64(donor[i - 1]) if i >= 1 else 0.0
-        dp1 = np.float64(donor[i + 1]) if i + 1 < n else 0.0
-        dp2 = np.float64(donor[i + 2]) if i + 2 < n else 0.0
-        am2 = np.float64(acceptor[i - 2]) if i >= 2 else 0.0
-        am1 = np.float64(acceptor[i - 1]) if i >= 1 else 0.0
-        ap1 = np.float64(acceptor[i + 1]) if i + 1 < n else 0.0
-        ap2 = np.float64(acceptor[i + 2]) if i + 2 < n else 0.0
-        out[0, i] = dm2
-        out[1, i] = dm1
-        out[2, i] = dp1
-        out[3, i] = dp2
-        out[4, i] = am2
-        out[5, i] = am1
-        out[6, i] = ap1
-        out[7, i] = ap2
-        mda = max(d, a)
-        out[8, i] = d / (d + a + eps)
-        out[9, i] = (d + a) / (d + a + nn + eps)
-        out[10, i] = (d - a) / (mda + eps)
-        out[11, i] = (mda - nn) / (max(mda, nn) + eps)
+        _position_features(
+            out, i, d, a, nn,
+            np.float64(donor[i - 2]) if i >= 2 else 0.0,
+            np.float64(donor[i - 1]) if i >= 1 else 0.0,
+            np.float64(donor[i + 1]) if i + 1 < n else 0.0,
+            np.float64(donor[i + 2]) if i + 2 < n else 0.0,
+            np.float64(acceptor[i - 2]) if i >= 2 else 0.0,
+            np.float64(acceptor[i - 1]) if i >= 1 else 0.0,
+            np.float64(acceptor[i + 1]) if i + 1 < n else 0.0,
+            np.float64(acceptor[i + 2]) if i + 2 < n else 0.0,
+            eps,
+        )
         ld = math.log(d + eps)
         la = math.log(a + eps)
         ln_ = math.log(nn + eps)
         out[12, i] = ld - la
         out[13, i] = math.log(d + a + eps) - ln_
         out[14, i] = -(d * ld + a * la + nn * ln_)
-        dphr, dsig = _type_features(out, _T0, i, d, dm2, dm1, dp1, dp2, eps)
-        aphr, asig = _type_features(out, _T0 + _NT, i, a, am2, am1, ap1, ap2, eps)
-        out[_X0 + 0, i] = dphr / (aphr + eps)
-        out[_X0 + 1, i] = dsig - asig
-        out[_X0 + 2, i] = (d - a) / (d + a + eps)
-        out[_X0 + 3, i] = dsig / (asig + eps)
-    return out
 
 
 def context_features(donor, acceptor, neither) -> dict:
@@ -148,5 +155,6 @@ def context_features(donor, acceptor, neither) -> dict:
       ``signal_strength_ratio = donor_signal_strength/(acceptor_signal_strength+eps)``.
     """
     donor, acceptor, neither = as_probs((donor, "donor"), (acceptor, "acceptor"), (neither, "neither"))
-    block = _context_kernel(donor, acceptor, neither)
+    block = np.empty((_N_FEATURES, donor.shape[0]), np.float32)
+    _context_kernel(donor, acceptor, neither, block)
     return {name: block[r] for r, name in enumerate(CONTEXT_FEATURES)}

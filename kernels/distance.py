@@ -11,11 +11,10 @@ __all__ = ["nearest_site_distance"]
 
 
 @kernel
-def _nearest_kernel(positions, sites):
+def _nearest_kernel(positions, sites, out):
     """sites: sorted ascending (duplicates allowed), non-empty."""
     m = positions.shape[0]
     ns = sites.shape[0]
-    out = np.empty(m, np.int64)
     j = 0  # first index with sites[j] >= p
     prev = positions[0] if m > 0 else 0
     for i in range(m):
@@ -41,7 +40,6 @@ def _nearest_kernel(positions, sites):
         else:
             d = p - sites[ns - 1]
         out[i] = d
-    return out
 
 
 def nearest_site_distance(positions, sites) -> np.ndarray:
@@ -66,4 +64,6 @@ def nearest_site_distance(positions, sites) -> np.ndarray:
         return np.full(positions.shape[0], -1, np.int64)
     if sites.shape[0] > 1 and not bool(np.all(sites[1:] >= sites[:-1])):
         sites = readonly_c(np.sort(sites))
-    return _nearest_kernel(positions, sites)
+    out = np.empty(positions.shape[0], np.int64)
+    _nearest_kernel(positions, sites, out)
+    return out

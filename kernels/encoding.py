@@ -16,26 +16,24 @@ for _ch, _code in zip(b"ACGT", range(4)):
 del _ch, _code
 
 
-@kernel
-def _encode_kernel(ascii_bytes, lut):
-    n = ascii_bytes.shape[0]
-    out = np.empty(n, np.uint8)
-    for i in range(n):
-        out[i] = lut[ascii_bytes[i]]
-    return out
+_COMPLEMENT = np.full(256, 4, dtype=np.uint8)
+_COMPLEMENT[:4] = [3, 2, 1, 0]
 
 
 @kernel
-def _revcomp_kernel(codes):
-    n = codes.shape[0]
-    out = np.empty(n, np.uint8)
-    for i in range(n):
-        c = codes[n - 1 - i]
-        out[i] = 3 - c if c < 4 else 4
-    return out
+def _map_kernel(src, lut, reverse, out):
+    """out[i] = lut[src[i]] (or lut[src[n-1-i]] when reverse): one kernel for both maps."""
+    n = src.shape[0]
+    if reverse:
+        for i in range(n):
+            out[i] = lut[src[n - 1 - i]]
+    else:
+        for i in range(n):
+            out[i] = lut[src[i]]
 
 
 _LUT_RO = readonly_c(_LUT)
+_COMPLEMENT_RO = readonly_c(_COMPLEMENT)
 
 
 def encode(seq) -> np.ndarray:
@@ -67,7 +65,10 @@ def encode(seq) -> np.ndarray:
             raise TypeError(f"seq array must have dtype uint8 (ASCII bytes), got {arr.dtype}")
     else:
         raise TypeError(f"seq must be bytes, str or a uint8 array, got {type(seq).__name__}")
-    return _encode_kernel(readonly_c(arr), _LUT_RO)
+    arr = readonly_c(arr)
+    out = np.empty(arr.shape[0], np.uint8)
+    _map_kernel(arr, _LUT_RO, False, out)
+    return out
 
 
 def reverse_complement(codes) -> np.ndarray:
@@ -83,4 +84,7 @@ def reverse_complement(codes) -> np.ndarray:
     numpy.ndarray of uint8, shape (n,)
         ``codes`` reversed with A<->T (0<->3) and C<->G (1<->2); N (4) stays 4.
     """
-    return _revcomp_kernel(as_codes(codes))
+    codes = as_codes(codes)
+    out = np.empty(codes.shape[0], np.uint8)
+    _map_kernel(codes, _COMPLEMENT_RO, True, out)
+    return out

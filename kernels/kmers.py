@@ -11,40 +11,24 @@ __all__ = ["kmer_counts", "kmer_counts_sparse", "MAX_DENSE_ENTRIES", "MAX_K_SPAR
 
 #: Upper bound on ``4**k * len(positions)`` for :func:`kmer_counts` (2**31 entries = 4 GiB).
 MAX_DENSE_ENTRIES = 2**31
-#: Largest ``k`` accepted by :func:`kmer_counts_sparse` (its count table has ``4**k`` int32).
+#: Largest ``k`` accepted by :func:`kmer_counts_sparse` (its count table has ``4**k`` uint16).
 MAX_K_SPARSE = 12
 #: Output is uint16, so a k-mer may occur at most this often in one window.
 _MAX_COUNT = 65535
 
 
-# ----------------------------------------------------------------------------------- helpers
-@kernel
-def _span(n, positions, left, right):
-    """[lo, hi) of codes covered by the union of all windows (positions non-empty)."""
-    pmin = positions[0]
-    pmax = positions[0]
-    for i in range(1, positions.shape[0]):
-        p = positions[i]
-        if p < pmin:
-            pmin = p
-        if p > pmax:
-            pmax = p
-    lo = max(0, pmin - left)
-    hi = min(n, pmax + right + 1)
-    return lo, hi
+# Compile-time note: every array is allocated by the Python wrapper and passed in.  Each
+# distinct np.empty/np.zeros call inside a kernel compiles a numba overload (0.03-0.15 s each
+# on the 2-core build machine), which dominated the cold compile time.
 
 
-@kernel
-def _kmer_ids(codes, k, lo, hi):
-    """ids[t] = rank of the k-mer starting at lo + t (t < hi - lo - k + 1), -1 if it has an N."""
-    m = hi - lo - k + 1
-    if m < 0:
-        m = 0
-    ids = np.empty(m, np.int32)
+@kernel(inline="always")
+def _kmer_ids(codes, k, lo, ids):
+    """ids[s] = rank of the k-mer starting at codes[lo + s], or -1 if it contains an N."""
     mask = (1 << (2 * k)) - 1
     code = 0
     run = 0
-    for t in range(lo, hi):
+    for t in range(lo, lo + ids.shape[0] + k - 1):
         c = codes[t]
         if c >= 4:
             run = 0
@@ -55,67 +39,48 @@ def _kmer_ids(codes, k, lo, hi):
         s = t - lo - k + 1
         if s >= 0:
             ids[s] = code if run >= k else -1
-    return ids
 
 
-# ------------------------------------------------------------------------------------- dense
-@kernel
-def _kmer_dense_kernel(codes, k, positions, left, right):
-    n = codes.shape[0]
-    m = positions.shape[0]
-    K = 1 << (2 * k)
-    out = np.empty((K, m), np.uint16)
-    if m == 0:
-        return out
-    span_lo, span_hi = _span(n, positions, left, right)
-    ids = _kmer_ids(codes, k, span_lo, span_hi)
-    counts = np.zeros(K, np.uint16)  # <= 65535 per window (checked by the wrapper)
-    cur_a = 0
-    cur_b = 0  # current window's k-mer starts, as [cur_a, cur_b) indices into ids
-    for i in range(m):
-        p = positions[i]
-        a = max(0, p - left) - span_lo
-        b = min(n, p + right + 1) - span_lo - k + 1
-        if b < a:
-            b = a
-        if (min(b, cur_b) <= max(a, cur_a)) and (cur_b - cur_a) > K:
-            # disjoint windows and clearing the table is cheaper than removing
-            counts[:] = 0
-            for t in range(a, b):
-                j = ids[t]
-                if j >= 0:
-                    counts[j] += 1
+@kernel(inline="always")
+def _slide(counts, ids, cur_a, cur_b, a, b, touched, record):
+    """Move the counted k-mer starts from [cur_a, cur_b) to [a, b).
+
+    Removes old-minus-new and adds new-minus-old (each at most two intervals, because both
+    window ends are monotone in the position).  When ``record``, appends every changed k-mer
+    id to ``touched``.  Returns (number appended, change in the number of distinct k-mers).
+    """
+    nt = 0
+    dd = 0
+    for part in range(4):
+        if part == 0:
+            s, e = cur_a, min(cur_b, a)
+        elif part == 1:
+            s, e = max(b, cur_a), cur_b
+        elif part == 2:
+            s, e = a, min(b, cur_a)
         else:
-            for t in range(cur_a, min(cur_b, a)):  # old minus new (left part)
-                j = ids[t]
-                if j >= 0:
-                    counts[j] -= 1
-            for t in range(max(b, cur_a), cur_b):  # old minus new (right part)
-                j = ids[t]
-                if j >= 0:
-                    counts[j] -= 1
-            for t in range(a, min(b, cur_a)):  # new minus old (left part)
-                j = ids[t]
-                if j >= 0:
-                    counts[j] += 1
-            for t in range(max(a, cur_b), b):  # new minus old (right part)
-                j = ids[t]
-                if j >= 0:
-                    counts[j] += 1
-        cur_a = a
-        cur_b = b
-        # column write straight into the [K, m] output (measured faster than a transposed
-        # [m, K] buffer or a blocked transpose: 31 vs 12-15 M positions/s at k=3)
-        for j in range(K):
-            out[j, i] = counts[j]
-    return out
+            s, e = max(a, cur_b), b
+        for t in range(s, e):
+            j = ids[t]
+            if j >= 0:
+                c = counts[j]
+                if part >= 2:
+                    counts[j] = c + 1
+                    if c == 0:
+                        dd += 1
+                else:
+                    counts[j] = c - 1
+                    if c == 1:
+                        dd -= 1
+                if record:
+                    touched[nt] = j
+                    nt += 1
+    return nt, dd
 
 
-# ------------------------------------------------------------------------------------ sparse
-@kernel
-def _lower_bound(arr, n, x):
-    lo = 0
-    hi = n
+@kernel(inline="always")
+def _lower_bound(arr, lo, hi, x):
+    """First index in [lo, hi) with arr[index] >= x (arr sorted there), else hi."""
     while lo < hi:
         mid = (lo + hi) >> 1
         if arr[mid] < x:
@@ -125,7 +90,7 @@ def _lower_bound(arr, n, x):
     return lo
 
 
-@kernel
+@kernel(inline="always")
 def _copy_row(ids, cnt, src, dst, length):
     """ids[dst:dst+length] = ids[src:src+length] (same for cnt); ranges never overlap."""
     a = ids[src:src + length]
@@ -138,7 +103,7 @@ def _copy_row(ids, cnt, src, dst, length):
         d[r] = c[r]
 
 
-@kernel
+@kernel(inline="always")
 def _shellsort(a, n):
     gap = 1
     while gap < n // 3:
@@ -154,126 +119,106 @@ def _shellsort(a, n):
         gap //= 3
 
 
+_DENSE, _SPARSE_COUNT, _SPARSE_FILL = 0, 1, 2
+
+
 @kernel
-def _kmer_sparse_kernel(codes, k, positions, left, right):
+def _kmer_kernel(codes, k, positions, left, right, mode, span_lo, ids, counts, touched,
+                 dense, indptr, out_ids, out_cnt):
+    """One sweep over ``positions`` with a sliding k-mer count table.
+
+    mode 0: write dense[:, i]; mode 1: fill indptr (CSR row sizes); mode 2: fill out_ids and
+    out_cnt (needs indptr and the ids computed by mode 1).  ``counts`` must be all-zero on
+    entry and is left all-zero on exit in modes 1 and 2.
+    """
     n = codes.shape[0]
     m = positions.shape[0]
-    K = 1 << (2 * k)
-    indptr = np.zeros(m + 1, np.int64)
-    if m == 0:
-        return indptr, np.empty(0, np.int32), np.empty(0, np.uint16)
-    span_lo, span_hi = _span(n, positions, left, right)
-    ids = _kmer_ids(codes, k, span_lo, span_hi)
-    counts = np.zeros(K, np.int32)
-
-    # pass 1: number of distinct k-mers per window -> indptr
+    K = counts.shape[0]
+    if mode != _SPARSE_FILL:
+        _kmer_ids(codes, k, span_lo, ids)
     distinct = 0
-    cur_a = 0
-    cur_b = 0
-    for i in range(m):
-        p = positions[i]
-        a = max(0, p - left) - span_lo
-        b = min(n, p + right + 1) - span_lo - k + 1
-        if b < a:
-            b = a
-        for t in range(cur_a, min(cur_b, a)):
-            j = ids[t]
-            if j >= 0:
-                counts[j] -= 1
-                if counts[j] == 0:
-                    distinct -= 1
-        for t in range(max(b, cur_a), cur_b):
-            j = ids[t]
-            if j >= 0:
-                counts[j] -= 1
-                if counts[j] == 0:
-                    distinct -= 1
-        for t in range(a, min(b, cur_a)):
-            j = ids[t]
-            if j >= 0:
-                if counts[j] == 0:
-                    distinct += 1
-                counts[j] += 1
-        for t in range(max(a, cur_b), b):
-            j = ids[t]
-            if j >= 0:
-                if counts[j] == 0:
-                    distinct += 1
-                counts[j] += 1
-        cur_a = a
-        cur_b = b
-        indptr[i + 1] = indptr[i] + distinct
-    # clear the table (only entries of the last window are non-zero)
-    for t in range(cur_a, cur_b):
-        j = ids[t]
-        if j >= 0:
-            counts[j] = 0
-
-    nnz = indptr[m]
-    out_ids = np.empty(nnz, np.int32)
-    out_cnt = np.empty(nnz, np.uint16)
-    # pass 2: row i = row i-1 merged with the (sorted, de-duplicated) k-mers whose count changed
-    touched = np.empty(2 * (left + right + 2), np.int32)
     prev0 = 0
-    prev1 = 0  # previous row is out[prev0:prev1]
+    prev1 = 0  # mode 2: the previous row is out[prev0:prev1]
     cur_a = 0
-    cur_b = 0
+    cur_b = 0  # current window's k-mer starts, as [cur_a, cur_b) indices into ids
     for i in range(m):
         p = positions[i]
         a = max(0, p - left) - span_lo
-        b = min(n, p + right + 1) - span_lo - k + 1
-        if b < a:
-            b = a
-        nt = 0
-        for t in range(cur_a, min(cur_b, a)):
-            j = ids[t]
-            if j >= 0:
-                counts[j] -= 1
-                touched[nt] = j
-                nt += 1
-        for t in range(max(b, cur_a), cur_b):
-            j = ids[t]
-            if j >= 0:
-                counts[j] -= 1
-                touched[nt] = j
-                nt += 1
-        for t in range(a, min(b, cur_a)):
-            j = ids[t]
-            if j >= 0:
-                counts[j] += 1
-                touched[nt] = j
-                nt += 1
-        for t in range(max(a, cur_b), b):
-            j = ids[t]
-            if j >= 0:
-                counts[j] += 1
-                touched[nt] = j
-                nt += 1
+        b = max(a, min(n, p + right + 1) - span_lo - k + 1)
+        if mode == _DENSE and min(b, cur_b) <= max(a, cur_a) and cur_b - cur_a > K:
+            # disjoint windows and clearing the table is cheaper than removing
+            counts[:] = 0
+            cur_a = a
+            cur_b = a
+        nt, dd = _slide(counts, ids, cur_a, cur_b, a, b, touched, mode == _SPARSE_FILL)
         cur_a = a
         cur_b = b
-        _shellsort(touched, nt)
-        dst = indptr[i]
-        src = prev0
-        q = 0
-        while q < nt:
-            u = touched[q]
-            q += 1
-            if q < nt and touched[q] == u:
-                continue  # duplicate: handle its last occurrence only
-            pos = prev0 + _lower_bound(out_ids[prev0:prev1], prev1 - prev0, u)
-            _copy_row(out_ids, out_cnt, src, dst, pos - src)
-            dst += pos - src
-            src = pos
-            if src < prev1 and out_ids[src] == u:
-                src += 1  # replaced (or dropped) below
-            c = counts[u]
-            if c > 0:
-                out_ids[dst] = u
-                out_cnt[dst] = c
-                dst += 1
-        _copy_row(out_ids, out_cnt, src, dst, prev1 - src)
-        prev0 = indptr[i]
-        prev1 = indptr[i + 1]
+        if mode == _DENSE:
+            # column write straight into the [K, m] output (measured faster than a
+            # transposed [m, K] buffer or a blocked transpose: 31 vs 12-15 M pos/s, k=3)
+            for j in range(K):
+                dense[j, i] = counts[j]
+        elif mode == _SPARSE_COUNT:
+            distinct += dd
+            indptr[i + 1] = indptr[i] + distinct
+        else:
+            # row i = row i-1 merged with the sorted, de-duplicated changed k-mers
+            _shellsort(touched, nt)
+            dst = indptr[i]
+            src = prev0
+            q = 0
+            while q < nt:
+                u = touched[q]
+                q += 1
+                if q < nt and touched[q] == u:
+                    continue
+                pos = _lower_bound(out_ids, prev0, prev1, u)
+                _copy_row(out_ids, out_cnt, src, dst, pos - src)
+                dst += pos - src
+                src = pos
+                if src < prev1 and out_ids[src] == u:
+                    src += 1  # replaced (or dropped) below
+                if counts[u] > 0:
+                    out_ids[dst] = u
+                    out_cnt[dst] = counts[u]
+                    dst += 1
+            _copy_row(out_ids, out_cnt, src, dst, prev1 - src)
+            prev0 = indptr[i]
+            prev1 = indptr[i + 1]
+    if mode != _DENSE:
+        _slide(counts, ids, cur_a, cur_b, cur_a, cur_a, touched, False)  # back to all-zero
+
+
+def _run(codes, k, positions, left, right, sparse):
+    """Allocate buffers (outside numba, see the compile-time note) and run the kernel."""
+    n = codes.shape[0]
+    m = positions.shape[0]
+    K = 4**k
+    span_lo = 0
+    n_ids = 0
+    if m:
+        span_lo = max(0, int(positions.min()) - left)
+        span_hi = min(n, int(positions.max()) + right + 1)
+        n_ids = max(0, span_hi - span_lo - k + 1)
+    ids = np.empty(n_ids, np.int32)
+    counts = np.zeros(K, np.uint16)  # <= 65535 per window (checked by the wrapper)
+    touched = np.empty(2 * (left + right + 2) if sparse else 0, np.int32)
+    dense = np.empty((0, 0) if sparse else (K, m), np.uint16)
+    indptr = np.zeros(m + 1 if sparse else 0, np.int64)
+    out_ids = np.empty(0, np.int32)
+    out_cnt = np.empty(0, np.uint16)
+    if not sparse:
+        if m:
+            _kmer_kernel(codes, k, positions, left, right, _DENSE, span_lo, ids, counts, touched,
+                         dense, indptr, out_ids, out_cnt)
+        return dense
+    if m:
+        _kmer_kernel(codes, k, positions, left, right, _SPARSE_COUNT, span_lo, ids, counts,
+                     touched, dense, indptr, out_ids, out_cnt)
+        out_ids = np.empty(int(indptr[m]), np.int32)
+        out_cnt = np.empty(int(indptr[m]), np.uint16)
+        _kmer_kernel(codes, k, positions, left, right, _SPARSE_FILL, span_lo, ids, counts,
+                     touched, dense, indptr, out_ids, out_cnt)
     return indptr, out_ids, out_cnt
 
 
@@ -321,7 +266,7 @@ def kmer_counts(codes, k, positions, left=250, right=249) -> np.ndarray:
             f"dense output 4**{k} x {positions.shape[0]} exceeds {MAX_DENSE_ENTRIES} entries; "
             "use kmer_counts_sparse or fewer positions per call"
         )
-    return _kmer_dense_kernel(codes, k, positions, left, right)
+    return _run(codes, k, positions, left, right, False)
 
 
 def kmer_counts_sparse(codes, k, positions, left=250, right=249):
@@ -347,4 +292,4 @@ def kmer_counts_sparse(codes, k, positions, left=250, right=249):
         Their counts (all >= 1).
     """
     codes, k, positions, left, right = _check_common(codes, k, positions, left, right, MAX_K_SPARSE)
-    return _kmer_sparse_kernel(codes, k, positions, left, right)
+    return _run(codes, k, positions, left, right, True)

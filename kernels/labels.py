@@ -13,54 +13,37 @@ TN, TP, FP, FN = 0, 1, 2, 3
 
 
 @kernel
-def _verdicts(prob, sites, threshold, window, is_site, verdict):
-    """Fill is_site (0/1) and verdict (TN/TP/FP/FN) for one site type."""
-    n = prob.shape[0]
-    near = np.zeros(n + 1, np.int32)  # difference array: true sites within `window`
-    for q in range(sites.shape[0]):
-        s = sites[q]
-        is_site[s] = 1
-        near[max(0, s - window)] += 1
-        near[min(n, s + window + 1)] -= 1
-    run = 0
-    for p in range(n):
-        run += near[p]
-        v = 0
-        if prob[p] >= threshold and run == 0:
-            v = 2
-        verdict[p] = v
-    for q in range(sites.shape[0]):
-        s = sites[q]
-        hit = False
-        for t in range(max(0, s - window), min(n, s + window + 1)):
-            if prob[t] >= threshold:
-                hit = True
-                break
-        verdict[s] = 1 if hit else 3
-
-
-@kernel
-def _label_kernel(donor_prob, acceptor_prob, donor_sites, acceptor_sites, threshold, window):
+def _label_kernel(donor_prob, acceptor_prob, donor_sites, acceptor_sites, threshold, window,
+                  pred, splice, near):
+    """pred, splice: zeros(n) int8 outputs; near: zeros((2, n + 1)) int32 scratch."""
     n = donor_prob.shape[0]
-    is_d = np.zeros(n, np.int8)
-    is_a = np.zeros(n, np.int8)
-    vd = np.empty(n, np.int8)
-    va = np.empty(n, np.int8)
-    _verdicts(donor_prob, donor_sites, threshold, window, is_d, vd)
-    _verdicts(acceptor_prob, acceptor_sites, threshold, window, is_a, va)
-    pred = np.empty(n, np.int8)
-    splice = np.empty(n, np.int8)
+    # near[t, p] (after a running sum): number of true sites of type t within `window` of p
+    for t in range(2):
+        sites = donor_sites if t == 0 else acceptor_sites
+        for q in range(sites.shape[0]):
+            s = sites[q]
+            near[t, max(0, s - window)] += 1
+            near[t, min(n, s + window + 1)] -= 1
+    run_d = 0
+    run_a = 0
     for p in range(n):
-        if is_d[p]:
-            splice[p] = 1
-            pred[p] = vd[p]
-        elif is_a[p]:
-            splice[p] = 2
-            pred[p] = va[p]
-        else:
-            splice[p] = 0
-            pred[p] = 2 if (vd[p] == 2 or va[p] == 2) else 0
-    return pred, splice
+        run_d += near[0, p]
+        run_a += near[1, p]
+        if (donor_prob[p] >= threshold and run_d == 0) or (acceptor_prob[p] >= threshold and run_a == 0):
+            pred[p] = 2  # FP (overwritten below at true sites)
+    # true sites: acceptors first so that donors win where a position is both
+    for t in range(1, -1, -1):
+        sites = donor_sites if t == 0 else acceptor_sites
+        prob = donor_prob if t == 0 else acceptor_prob
+        for q in range(sites.shape[0]):
+            s = sites[q]
+            verdict = 3  # FN
+            for u in range(max(0, s - window), min(n, s + window + 1)):
+                if prob[u] >= threshold:
+                    verdict = 1  # TP
+                    break
+            pred[s] = verdict
+            splice[s] = 1 if t == 0 else 2
 
 
 def label_positions(donor_prob, acceptor_prob, donor_sites, acceptor_sites, threshold=0.5, window=2):
@@ -105,4 +88,8 @@ def label_positions(donor_prob, acceptor_prob, donor_sites, acceptor_sites, thre
     threshold = as_float(threshold, "threshold")
     window = as_int(window, "window", 0)
     window = min(window, n + 1)  # larger windows behave identically; keeps int arithmetic small
-    return _label_kernel(donor_prob, acceptor_prob, sites[0], sites[1], threshold, window)
+    pred = np.zeros(n, np.int8)
+    splice = np.zeros(n, np.int8)
+    near = np.zeros((2, n + 1), np.int32)
+    _label_kernel(donor_prob, acceptor_prob, sites[0], sites[1], threshold, window, pred, splice, near)
+    return pred, splice

@@ -46,6 +46,57 @@ def _im2col_act(src, start, nrows, width, dilation, scale, shift, slope, dst):
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
+def _im2col_pairs(src, start, n_groups, dilation, n_even, scale, shift, slope, a1, a2, a3):
+    """Tap matrices of the pairwise (Karatsuba / Winograd F(2,2)) form of a dilated convolution.
+
+    Output rows t and t + D form a pair (p = g*D + r, t = g*2D + r). With a = act(src*scale+shift),
+    s = start + t, u_j = a[s + 2jD] and v_j = a[s + (2j+1)D]:
+    a1[p, j] = u_j - v_j, a2[p, j] = v_j, a3[p, j-1] = u_j - v_{j-1} (blocks of C columns).
+    """
+    c_n = src.shape[1]
+    n_rows = 2 * n_even
+    buf = np.empty((n_rows, c_n), dtype=np.float32)
+    for g in range(n_groups):
+        for r in range(dilation):
+            p = g * dilation + r
+            s = start + g * 2 * dilation + r
+            for q in range(n_rows):
+                row = s + q * dilation
+                for c in range(c_n):
+                    v = src[row, c] * scale[c] + shift[c]
+                    buf[q, c] = v if v > 0.0 else v * slope
+            for j in range(n_even):
+                o = j * c_n
+                for c in range(c_n):
+                    a1[p, o + c] = buf[2 * j, c] - buf[2 * j + 1, c]
+                    a2[p, o + c] = buf[2 * j + 1, c]
+            for j in range(1, n_even):
+                o = (j - 1) * c_n
+                for c in range(c_n):
+                    a3[p, o + c] = buf[2 * j, c] - buf[2 * j - 1, c]
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _combine_pairs(dst, row0, n_groups, dilation, m1, m2, m3, bias, add):
+    """Rows t = row0 + g*2D + r get m1 + m2, rows t + D get m2 + m3 (p = g*D + r);
+    stored, or added to dst together with ``bias`` when ``add``."""
+    c_n = dst.shape[1]
+    for g in range(n_groups):
+        for r in range(dilation):
+            p = g * dilation + r
+            t0 = row0 + g * 2 * dilation + r
+            t1 = t0 + dilation
+            if add:
+                for c in range(c_n):
+                    dst[t0, c] += m1[p, c] + m2[p, c] + bias[c]
+                    dst[t1, c] += m2[p, c] + m3[p, c] + bias[c]
+            else:
+                for c in range(c_n):
+                    dst[t0, c] = m1[p, c] + m2[p, c]
+                    dst[t1, c] = m2[p, c] + m3[p, c]
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
 def _add_bias(x, row0, tmp, nrows, bias):
     """x[row0 + i, c] += tmp[i, c] + bias[c]."""
     c_n = x.shape[1]
@@ -131,9 +182,46 @@ class _Workspace:
         return a[: shape[0] * shape[1]].reshape(shape)
 
 
-def _conv_range(src, dst, lo, hi, half, width, dilation, scale, shift, slope, w, bias, ws, add):
+def _pair_groups(width, dilation, channels):
+    """Super-blocks (2*dilation output rows each) per pairwise block."""
+    pairs = _TARGET_BLOCK_BYTES // ((3 * ((width + 1) // 2) - 1) * channels * 4)
+    pairs = max(64, min(1024, pairs))
+    return max(1, pairs // dilation)
+
+
+def _conv_pairs(src, dst, lo, n_groups, half, width, dilation, scale, shift, slope, kw, bias, ws, add):
+    """Output rows [lo, lo + n_groups*2*dilation) by the pairwise form (3J-1 taps per 2 rows)."""
+    c_n = src.shape[1]
+    we, weo, wo = kw
+    n_even = (width + 1) // 2
+    per = _pair_groups(width, dilation, c_n)
+    rows = per * dilation
+    a1 = ws.get(f"p1_{width}", (rows, n_even * c_n))
+    a2 = ws.get(f"p2_{width}", (rows, n_even * c_n))
+    a3 = ws.get(f"p3_{width}", (rows, (n_even - 1) * c_n))
+    m1, m2, m3 = (ws.get(f"m{i}", (rows, c_n)) for i in range(3))
+    zero = bias if bias is not None else shift
+    for g0 in range(0, n_groups, per):
+        g = min(per, n_groups - g0)
+        p = g * dilation
+        r0 = lo + g0 * 2 * dilation
+        _im2col_pairs(src, r0 - half, g, dilation, n_even, scale, shift, slope, a1[:p], a2[:p], a3[:p])
+        np.matmul(a1[:p], we, out=m1[:p])
+        np.matmul(a2[:p], weo, out=m2[:p])
+        np.matmul(a3[:p], wo, out=m3[:p])
+        _combine_pairs(dst, r0, g, dilation, m1[:p], m2[:p], m3[:p], zero, add)
+
+
+def _conv_range(src, dst, lo, hi, half, width, dilation, scale, shift, slope, w, bias, ws, add, kw=None):
     """Compute output rows [lo, hi) of one convolution (see module doc)."""
     c_n = src.shape[1]
+    if kw is not None and width > 1:
+        n_groups = (hi - lo) // (2 * dilation)
+        if n_groups > 0:
+            _conv_pairs(src, dst, lo, n_groups, half, width, dilation, scale, shift, slope, kw, bias, ws, add)
+            lo += n_groups * 2 * dilation
+        if lo >= hi:
+            return
     rows = _block_rows(width, c_n)
     a = ws.get(f"a{width}", (rows, width * c_n))
     t = ws.get("t", (rows, w.shape[1])) if add else None
@@ -152,8 +240,9 @@ def _conv_range(src, dst, lo, hi, half, width, dilation, scale, shift, slope, w,
 class Runner:
     """Runs networks with a fixed number of threads; reuses its scratch buffers."""
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self, threads: int | None = None, pairwise: bool = True):
         self.threads = int(threads or default_threads())
+        self.pairwise = bool(pairwise)
         self._ws = [_Workspace() for _ in range(self.threads)]
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
 
@@ -168,22 +257,26 @@ class Runner:
         except Exception:
             pass
 
-    def _conv(self, src, dst, lo, hi, half, width, dilation, scale, shift, slope, w, bias, add):
+    def _conv(self, src, dst, lo, hi, half, width, dilation, scale, shift, slope, w, bias, add, kw=None):
         if hi <= lo:
             return
+        if not self.pairwise:
+            kw = None
         args = (half, width, dilation, scale, shift, slope, w, bias)
         if self._pool is None or hi - lo < 2 * 256:
-            _conv_range(src, dst, lo, hi, *args, self._ws[0], add)
+            _conv_range(src, dst, lo, hi, *args, self._ws[0], add, kw)
             return
         k = self.threads
         rows = _block_rows(width, src.shape[1])
+        if kw is not None:
+            rows = _pair_groups(width, dilation, src.shape[1]) * 2 * dilation
         nblocks = -(-(hi - lo) // rows)
         per = -(-nblocks // k) * rows
         futs = []
         for i in range(k):
             a, b = lo + i * per, min(hi, lo + (i + 1) * per)
             if a < b:
-                futs.append(self._pool.submit(_conv_range, src, dst, a, b, *args, self._ws[i], add))
+                futs.append(self._pool.submit(_conv_range, src, dst, a, b, *args, self._ws[i], add, kw))
         for f in futs:
             f.result()
 
@@ -214,8 +307,8 @@ class Runner:
         with blas_threads(1 if self._pool is not None else self.threads):
             for ui, u in enumerate(net.units):
                 hf = u.half
-                self._conv(x, h, lo + hf, hi - hf, hf, u.width, u.dilation, u.bn1_scale, u.bn1_shift, slope, u.w1, None, False)
-                self._conv(h, x, lo + 2 * hf, hi - 2 * hf, hf, u.width, u.dilation, ones, u.b1, slope, u.w2, u.b2, True)
+                self._conv(x, h, lo + hf, hi - hf, hf, u.width, u.dilation, u.bn1_scale, u.bn1_shift, slope, u.w1, None, False, u.k1)
+                self._conv(h, x, lo + 2 * hf, hi - 2 * hf, hf, u.width, u.dilation, ones, u.b1, slope, u.w2, u.b2, True, u.k2)
                 lo += 2 * hf
                 hi -= 2 * hf
                 if ui + 1 in net.skips:

@@ -86,9 +86,30 @@ class Unit:
     w2: np.ndarray  # [W*C, C]
     b2: np.ndarray  # [C]
 
+    k1: tuple = ()  # pairwise (Karatsuba) weights of conv1: (E, E+O, O), see pairwise_weights
+    k2: tuple = ()
+
+    def __post_init__(self):
+        if self.width > 1:
+            self.k1 = pairwise_weights(self.w1, self.width)
+            self.k2 = pairwise_weights(self.w2, self.width)
+        else:
+            self.k1 = self.k2 = None
+
     @property
     def half(self) -> int:
         return (self.width - 1) * self.dilation // 2
+
+
+def pairwise_weights(w: np.ndarray, width: int) -> tuple:
+    """Split a [W*C, C] conv weight into the pairwise form used by the forward pass:
+    E = even taps (J = ceil(W/2) blocks), E+O (odd taps, a zero block appended for odd W), O."""
+    c = w.shape[0] // width
+    taps = np.asarray(w, np.float64).reshape(width, c, -1)
+    even, odd = taps[0::2], taps[1::2]
+    odd_padded = np.concatenate([odd, np.zeros((len(even) - len(odd),) + odd.shape[1:])]) if len(odd) < len(even) else odd
+    f = lambda a: np.ascontiguousarray(a.reshape(-1, a.shape[-1]), dtype=np.float32)
+    return f(even), f(even + odd_padded), f(odd)
 
 
 @dataclass

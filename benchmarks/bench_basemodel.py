@@ -1,0 +1,181 @@
+"""Benchmark the numpy/numba base-model forward pass.
+
+Reports nucleotides scored per second for the 5-model SpliceAI ensemble (10000nt flank) and the
+share of this machine's float32 matrix-multiply throughput (numpy matmul, measured in the same
+run) that it reaches. By default the benchmark runs twice, as two child processes: once with the
+environment as it is and once with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (OpenBLAS then
+picks its kernels for this CPU), and prints both.
+
+    python benchmarks/bench_basemodel.py                 # both settings, 200 kb sequence
+    python benchmarks/bench_basemodel.py --single --json # this environment only
+    python benchmarks/bench_basemodel.py --length 1000000 --memory
+
+Uses the installed SpliceAI weights (``pip install --no-deps spliceai==1.3.1``); without them,
+random weights of the same topology (the speed is the same).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+FLOP_PER_NT_PER_MODEL = 1_376_256  # 672 taps x 32 x 32 x 2 (10000nt topology)
+
+
+def matmul_gflops(seconds=1.5):
+    out = {}
+    n = 2048
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    c = np.empty_like(a)
+    np.matmul(a, a, out=c)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        np.matmul(a, a, out=c)
+        reps += 1
+    out["square_2048"] = 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+    a = np.random.default_rng(1).random((1024, 41 * 32), dtype=np.float32)
+    w = np.random.default_rng(2).random((41 * 32, 32), dtype=np.float32)
+    o = np.empty((1024, 32), np.float32)
+    np.matmul(a, w, out=o)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        np.matmul(a, w, out=o)
+        reps += 1
+    out["conv_shaped_1024x1312x32"] = 2 * a.shape[0] * a.shape[1] * 32 * reps / (time.perf_counter() - t0) / 1e9
+    return out
+
+
+def load_ensemble():
+    from fastbuild.basemodel import load_spliceai
+    from fastbuild.errors import FastbuildError
+
+    try:
+        return load_spliceai(), "spliceai 1.3.1 weights"
+    except FastbuildError:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "basemodel"))
+        from bm_helpers import random_state_dict
+
+        from fastbuild.basemodel.models import Model, ModelSpec, network_from_state_dict
+
+        nets = [network_from_state_dict(random_state_dict(16, seed=i), eps=1e-3, negative_slope=0.0) for i in range(5)]
+        spec = ModelSpec("random-spliceai-topology", "test", 5000, "relu", 0.0, 1e-3)
+        return Model(spec, nets), "random weights (SpliceAI not installed)"
+
+
+def run_single(args):
+    from fastbuild.basemodel.forward import Runner, score_sequence
+
+    model, source = load_ensemble()
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, args.length + 2 * model.flank).astype(np.uint8)
+    result = {
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
+        "weights": source,
+        "models": len(model.networks),
+        "length": args.length,
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    }
+    try:
+        from fastbuild.basemodel.forward import _OPENBLAS  # noqa: F401
+        import ctypes, glob
+
+        lib = ctypes.CDLL(glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*"))[0])
+        f = lib.scipy_openblas_get_corename64_
+        f.restype = ctypes.c_char_p
+        result["openblas_core"] = f().decode()
+    except Exception:
+        pass
+    result["matmul_gflops"] = matmul_gflops()
+    for mode in args.modes:
+        runner = Runner(args.threads, pairwise=(mode == "pairwise"))
+        score_sequence(model, codes[: 20000 + 2 * model.flank], runner=runner)  # warm-up / JIT
+        best = None
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            score_sequence(model, codes, runner=runner)
+            dt = time.perf_counter() - t0
+            best = dt if best is None else min(best, dt)
+        runner.close()
+        nt_s = args.length / best
+        gflops = nt_s * len(model.networks) * FLOP_PER_NT_PER_MODEL / 1e9
+        result[mode] = {
+            "seconds": round(best, 3),
+            "nt_per_s": round(nt_s),
+            "gflops_effective": round(gflops, 1),
+            "share_of_square_matmul": round(gflops / result["matmul_gflops"]["square_2048"], 3),
+        }
+    if args.memory:
+        t0 = time.perf_counter()
+        n = 2_000_000
+        big = rng.integers(0, 4, n + 2 * model.flank).astype(np.uint8)
+        score_sequence(model.networks[:1], big)
+        result["memory_2mb_one_model"] = {
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+    return result
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--length", type=int, default=200_000, help="bases scored (flanks excluded)")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--modes", nargs="+", default=["pairwise", "plain"], choices=["pairwise", "plain"])
+    p.add_argument("--memory", action="store_true", help="also score a 2-Mb sequence and report peak RSS")
+    p.add_argument("--single", action="store_true", help="run in this environment only")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    if args.single:
+        res = run_single(args)
+        print(json.dumps(res) if args.json else json.dumps(res, indent=1))
+        return
+    child = [sys.executable, __file__, "--single", "--json", "--length", str(args.length), "--repeats", str(args.repeats), "--modes", *args.modes]
+    if args.threads:
+        child += ["--threads", str(args.threads)]
+    if args.memory:
+        child.append("--memory")
+    results = []
+    env_unset = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    for label, env in (("environment as is", dict(os.environ)), ("OPENBLAS_CORETYPE/L2_SIZE unset", env_unset)):
+        out = subprocess.run(child, env=env, capture_output=True, text=True)
+        if out.returncode != 0:
+            print(out.stderr, file=sys.stderr)
+            sys.exit(out.returncode)
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        res["setting"] = label
+        results.append(res)
+    if args.json:
+        print(json.dumps(results))
+        return
+    print("TensorFlow 2.21 CPU anchor on this machine: ~35,000 nt/s for the 5-model ensemble")
+    for r in results:
+        mm = r["matmul_gflops"]
+        print(
+            f"\n[{r['setting']}] CORETYPE={r['OPENBLAS_CORETYPE']} L2={r['OPENBLAS_L2_SIZE']} core={r.get('openblas_core')} "
+            f"cpus={r['cpus']} weights={r['weights']}"
+        )
+        print(f"  numpy float32 matmul: square 2048 {mm['square_2048']:.1f} GFLOP/s; conv-shaped {mm['conv_shaped_1024x1312x32']:.1f} GFLOP/s")
+        for mode in args.modes:
+            m = r[mode]
+            print(
+                f"  {mode:8s}: {m['nt_per_s']:>8,} nt/s ({r['models']} models, {r['length']:,} nt, {m['seconds']} s); "
+                f"{m['gflops_effective']} GFLOP/s effective = {100 * m['share_of_square_matmul']:.0f}% of square matmul"
+            )
+        if "memory_2mb_one_model" in r:
+            print(f"  2-Mb sequence: peak RSS {r['memory_2mb_one_model']['peak_rss_mb']} MB")
+
+
+if __name__ == "__main__":
+    main()

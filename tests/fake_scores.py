@@ -1,0 +1,46 @@
+"""Synthetic base-model scores for tests: a deterministic, imperfect 'model'.
+
+Each annotated site gets a high score (0.9) except every fourth (a miss, 0.2); a few random
+positions per gene get false peaks (0.7); everything else is small noise. Written as a real
+score store so the builder reads it the way it reads model output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from fastbuild.basemodel.store import ScoreStore
+
+
+def fake_scores(gene: dict, sites: pl.DataFrame, seed: int = 0) -> np.ndarray:
+    """[n, 3] scores (neither, acceptor, donor) in ascending genomic order for one gene."""
+    start, end = gene["start"], gene["end"]
+    n = end - start + 1
+    rng = np.random.default_rng([seed, abs(hash(gene["gene_id"])) % (2 ** 32)])
+    donor = rng.uniform(0, 0.05, n).astype(np.float32)
+    acceptor = rng.uniform(0, 0.05, n).astype(np.float32)
+    s = sites.filter(pl.col("gene_id") == gene["gene_id"]).unique(["position", "site_type"]).sort("position")
+    for i, (pos, kind) in enumerate(s.select("position", "site_type").iter_rows()):
+        target = donor if kind == "donor" else acceptor
+        target[pos - start] = 0.2 if i % 4 == 3 else 0.9
+    for p in rng.integers(0, n, size=max(1, n // 2000)):
+        donor[p] = max(donor[p], 0.7)
+    neither = np.clip(1 - donor - acceptor, 0, 1)
+    return np.stack([neither, acceptor, donor], axis=1)
+
+
+def write_fake_store(path, genes: pl.DataFrame, sites: pl.DataFrame, seed: int = 0) -> ScoreStore:
+    store = ScoreStore.create(path, {"name": "fake", "digest": "fake-model"})
+    entries = []
+    for chrom_genes in genes.partition_by("chrom", maintain_order=True):
+        chrom = chrom_genes["chrom"][0]
+        frames = []
+        for g in chrom_genes.iter_rows(named=True):
+            frames.append((g["gene_id"], np.arange(g["start"], g["end"] + 1), fake_scores(g, sites, seed)))
+        rel = store.chunk_path(chrom, int(chrom_genes["start"].min()), int(chrom_genes["end"].max()))
+        store.write_chunk(rel, frames)
+        entries.append(chrom_genes.select("gene_id", "chrom", "strand", "start", "end").with_columns(
+            pl.lit(str(rel)).alias("file"), (pl.col("end") - pl.col("start") + 1).alias("n_rows")))
+    store.update_index(pl.concat(entries))
+    return store
