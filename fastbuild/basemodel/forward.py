@@ -34,15 +34,18 @@ from fastbuild.errors import FastbuildError
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def _im2col_act(src, start, nrows, width, dilation, scale, shift, slope, dst):
-    """dst[i, k*C + c] = act(src[start + i + k*dilation, c] * scale[c] + shift[c])."""
+    """dst[i, k*C + c] = act(src[start + i + k*dilation, c] * scale[c] + shift[c]).
+
+    act(v) = max(v, slope*v), which is ReLU for slope 0 and LeakyReLU for 0 < slope < 1."""
     c_n = src.shape[1]
     for i in range(nrows):
+        out = dst[i]
         for k in range(width):
-            r = start + i + k * dilation
+            row = src[start + i + k * dilation]
             o = k * c_n
             for c in range(c_n):
-                v = src[r, c] * scale[c] + shift[c]
-                dst[i, o + c] = v if v > 0.0 else v * slope
+                v = row[c] * scale[c] + shift[c]
+                out[o + c] = max(v, v * slope)
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
@@ -61,19 +64,86 @@ def _im2col_pairs(src, start, n_groups, dilation, n_even, scale, shift, slope, a
             p = g * dilation + r
             s = start + g * 2 * dilation + r
             for q in range(n_rows):
-                row = s + q * dilation
+                row = src[s + q * dilation]
+                b = buf[q]
                 for c in range(c_n):
-                    v = src[row, c] * scale[c] + shift[c]
-                    buf[q, c] = v if v > 0.0 else v * slope
+                    v = row[c] * scale[c] + shift[c]
+                    b[c] = max(v, v * slope)
+            r1 = a1[p]
+            r2 = a2[p]
+            r3 = a3[p]
             for j in range(n_even):
                 o = j * c_n
+                e = buf[2 * j]
+                od = buf[2 * j + 1]
                 for c in range(c_n):
-                    a1[p, o + c] = buf[2 * j, c] - buf[2 * j + 1, c]
-                    a2[p, o + c] = buf[2 * j + 1, c]
+                    r1[o + c] = e[c] - od[c]
+                    r2[o + c] = od[c]
             for j in range(1, n_even):
                 o = (j - 1) * c_n
+                e = buf[2 * j]
+                od = buf[2 * j - 1]
                 for c in range(c_n):
-                    a3[p, o + c] = buf[2 * j, c] - buf[2 * j - 1, c]
+                    r3[o + c] = e[c] - od[c]
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _im2col_act32(src, start, nrows, width, dilation, scale, shift, slope, dst):
+    """32-channel specialisation of _im2col_act.
+
+    dst[i, k*C + c] = act(src[start + i + k*dilation, c] * scale[c] + shift[c]).
+
+    act(v) = max(v, slope*v), which is ReLU for slope 0 and LeakyReLU for 0 < slope < 1."""
+    c_n = 32  # compile-time constant: lets LLVM unroll and vectorise the channel loops
+    for i in range(nrows):
+        out = dst[i]
+        for k in range(width):
+            row = src[start + i + k * dilation]
+            o = k * c_n
+            for c in range(c_n):
+                v = row[c] * scale[c] + shift[c]
+                out[o + c] = max(v, v * slope)
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _im2col_pairs32(src, start, n_groups, dilation, n_even, scale, shift, slope, a1, a2, a3):
+    """32-channel specialisation of _im2col_pairs.
+
+    Tap matrices of the pairwise (Karatsuba / Winograd F(2,2)) form of a dilated convolution.
+
+    Output rows t and t + D form a pair (p = g*D + r, t = g*2D + r). With a = act(src*scale+shift),
+    s = start + t, u_j = a[s + 2jD] and v_j = a[s + (2j+1)D]:
+    a1[p, j] = u_j - v_j, a2[p, j] = v_j, a3[p, j-1] = u_j - v_{j-1} (blocks of C columns).
+    """
+    c_n = 32  # compile-time constant: lets LLVM unroll and vectorise the channel loops
+    n_rows = 2 * n_even
+    buf = np.empty((n_rows, c_n), dtype=np.float32)
+    for g in range(n_groups):
+        for r in range(dilation):
+            p = g * dilation + r
+            s = start + g * 2 * dilation + r
+            for q in range(n_rows):
+                row = src[s + q * dilation]
+                b = buf[q]
+                for c in range(c_n):
+                    v = row[c] * scale[c] + shift[c]
+                    b[c] = max(v, v * slope)
+            r1 = a1[p]
+            r2 = a2[p]
+            r3 = a3[p]
+            for j in range(n_even):
+                o = j * c_n
+                e = buf[2 * j]
+                od = buf[2 * j + 1]
+                for c in range(c_n):
+                    r1[o + c] = e[c] - od[c]
+                    r2[o + c] = od[c]
+            for j in range(1, n_even):
+                o = (j - 1) * c_n
+                e = buf[2 * j]
+                od = buf[2 * j - 1]
+                for c in range(c_n):
+                    r3[o + c] = e[c] - od[c]
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
@@ -205,7 +275,7 @@ def _conv_pairs(src, dst, lo, n_groups, half, width, dilation, scale, shift, slo
         g = min(per, n_groups - g0)
         p = g * dilation
         r0 = lo + g0 * 2 * dilation
-        _im2col_pairs(src, r0 - half, g, dilation, n_even, scale, shift, slope, a1[:p], a2[:p], a3[:p])
+        (_im2col_pairs32 if c_n == 32 else _im2col_pairs)(src, r0 - half, g, dilation, n_even, scale, shift, slope, a1[:p], a2[:p], a3[:p])
         np.matmul(a1[:p], we, out=m1[:p])
         np.matmul(a2[:p], weo, out=m2[:p])
         np.matmul(a3[:p], wo, out=m3[:p])
@@ -228,7 +298,7 @@ def _conv_range(src, dst, lo, hi, half, width, dilation, scale, shift, slope, w,
     for r0 in range(lo, hi, rows):
         n = min(rows, hi - r0)
         av = a[:n]
-        _im2col_act(src, r0 - half, n, width, dilation, scale, shift, slope, av)
+        (_im2col_act32 if c_n == 32 else _im2col_act)(src, r0 - half, n, width, dilation, scale, shift, slope, av)
         if add:
             tv = t[:n]
             np.matmul(av, w, out=tv)
