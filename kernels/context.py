@@ -36,80 +36,149 @@ _X0 = _T0 + 2 * _NT  # first cross-type row
 assert _N_FEATURES == _X0 + 4
 
 
+# ------------------------------------------------------------------------------- kernel
+# The kernel works on chunks of _C positions so that LLVM can vectorise it: inputs are first
+# widened to float64 into a small buffer (with a 2-position halo, zero past the array ends),
+# each feature row is computed into a chunk-local buffer with compile-time row offsets (no
+# aliasing the vectoriser cannot rule out), then the rows are copied to the [47, n] output.
+# The logarithms use a branch-free fdlibm/musl ``log`` (below) on the chunk, so they vectorise
+# too; libm ``log`` calls would keep the loop scalar (measured 21 M positions/s vs 30+).
+_C = 64
+_H = _C + 4
+_NL = 4  # logarithms per position: ln(d+eps), ln(a+eps), ln(n+eps), ln(d+a+eps)
+
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
+_MIN_NORMAL = 2.2250738585072014e-308
+
+
 @kernel(inline="always")
-def _type_features(out, base, i, x, m2, m1, p1, p2, eps):
-    """Write the per-type rows starting at row ``base``; return (peak_height_ratio, signal)."""
+def _max2(a, b):
+    """Python's max(a, b): ``a`` unless ``b > a`` (branch-free select)."""
+    return b if b > a else a
+
+
+@kernel(inline="always")
+def _type_rows(tmp, base, j, x, m2, m1, p1, p2, eps):
+    """Per-type rows (starting at row ``base``) for chunk slot j; returns (phr, signal)."""
     mean = (m2 + m1 + p1 + p2) / 4.0
-    cmax = max(max(m2, m1), max(p1, p2))
-    out[base + 0, i] = mean
-    out[base + 1, i] = cmax
-    out[base + 2, i] = (m1 + m2) - (p1 + p2)
-    out[base + 3, i] = x - m2
-    out[base + 4, i] = x - m1
-    out[base + 5, i] = x - p1
-    out[base + 6, i] = x - p2
-    out[base + 7, i] = x / (m1 + p1 + eps)
-    out[base + 8, i] = 1.0 if (x > m1 and x > p1 and x > 1e-3) else 0.0
-    out[base + 9, i] = 0.1 * m2 + 0.2 * m1 + 0.4 * x + 0.2 * p1 + 0.1 * p2
+    cmax = _max2(_max2(_max2(m2, m1), p1), p2)
+    tmp[(base + 0) * _C + j] = mean
+    tmp[(base + 1) * _C + j] = cmax
+    tmp[(base + 2) * _C + j] = (m1 + m2) - (p1 + p2)
+    tmp[(base + 3) * _C + j] = x - m2
+    tmp[(base + 4) * _C + j] = x - m1
+    tmp[(base + 5) * _C + j] = x - p1
+    tmp[(base + 6) * _C + j] = x - p2
+    tmp[(base + 7) * _C + j] = x / (m1 + p1 + eps)
+    tmp[(base + 8) * _C + j] = np.float32((x > m1) & (x > p1) & (x > 1e-3))
+    tmp[(base + 9) * _C + j] = 0.1 * m2 + 0.2 * m1 + 0.4 * x + 0.2 * p1 + 0.1 * p2
     phr = x / (mean + eps)
-    out[base + 10, i] = phr
-    out[base + 11, i] = (x - m1) - (p1 - x)
+    tmp[(base + 10) * _C + j] = phr
+    tmp[(base + 11) * _C + j] = (x - m1) - (p1 - x)
     sig = x - mean
-    out[base + 12, i] = sig
-    out[base + 13, i] = x / (cmax + eps)
+    tmp[(base + 12) * _C + j] = sig
+    tmp[(base + 13) * _C + j] = x / (cmax + eps)
     return phr, sig
 
 
-@kernel(inline="always")
-def _position_features(out, i, d, a, nn, dm2, dm1, dp1, dp2, am2, am1, ap1, ap2, eps):
-    """All rows except the three logarithmic ones, for position i."""
-    out[0, i] = dm2
-    out[1, i] = dm1
-    out[2, i] = dp1
-    out[3, i] = dp2
-    out[4, i] = am2
-    out[5, i] = am1
-    out[6, i] = ap1
-    out[7, i] = ap2
-    mda = max(d, a)
-    out[8, i] = d / (d + a + eps)
-    out[9, i] = (d + a) / (d + a + nn + eps)
-    out[10, i] = (d - a) / (mda + eps)
-    out[11, i] = (mda - nn) / (max(mda, nn) + eps)
-    dphr, dsig = _type_features(out, _T0, i, d, dm2, dm1, dp1, dp2, eps)
-    aphr, asig = _type_features(out, _T0 + _NT, i, a, am2, am1, ap1, ap2, eps)
-    out[_X0 + 0, i] = dphr / (aphr + eps)
-    out[_X0 + 1, i] = dsig - asig
-    out[_X0 + 2, i] = (d - a) / (d + a + eps)
-    out[_X0 + 3, i] = dsig / (asig + eps)
-
-
 @kernel
-def _context_kernel(donor, acceptor, neither, out):
+def _context_kernel(donor, acceptor, neither, out, inb, tmp, xl, xl_bits, mb, mb_f, kb, lg):
+    """out: [47, n] float32.  Scratch (allocated by the wrapper): inb float64[3*_H],
+    tmp float32[47*_C], xl float64[4*_C] (+ its int64 view xl_bits), mb int64[4*_C] (+ its
+    float64 view mb_f), kb float64[4*_C], lg float64[4*_C]."""
     n = donor.shape[0]
     eps = 1e-10
-    for i in range(n):
-        d = np.float64(donor[i])
-        a = np.float64(acceptor[i])
-        nn = np.float64(neither[i])
-        _position_features(
-            out, i, d, a, nn,
-            np.float64(donor[i - 2]) if i >= 2 else 0.0,
-            np.float64(donor[i - 1]) if i >= 1 else 0.0,
-            np.float64(donor[i + 1]) if i + 1 < n else 0.0,
-            np.float64(donor[i + 2]) if i + 2 < n else 0.0,
-            np.float64(acceptor[i - 2]) if i >= 2 else 0.0,
-            np.float64(acceptor[i - 1]) if i >= 1 else 0.0,
-            np.float64(acceptor[i + 1]) if i + 1 < n else 0.0,
-            np.float64(acceptor[i + 2]) if i + 2 < n else 0.0,
-            eps,
-        )
-        ld = math.log(d + eps)
-        la = math.log(a + eps)
-        ln_ = math.log(nn + eps)
-        out[12, i] = ld - la
-        out[13, i] = math.log(d + a + eps) - ln_
-        out[14, i] = -(d * ld + a * la + nn * ln_)
+    for i0 in range(0, n, _C):
+        c = min(_C, n - i0)
+        # widen the chunk (+ halo) to float64; zero past the array ends
+        for q in range(3):
+            src = donor if q == 0 else (acceptor if q == 1 else neither)
+            for h in range(c + 4):
+                p = i0 + h - 2
+                inb[q * _H + h] = np.float64(src[p]) if (p >= 0 and p < n) else 0.0
+        # all rows but the logarithmic ones; arguments of the logarithms
+        for j in range(c):
+            h = j + 2
+            d = inb[h]
+            a = inb[_H + h]
+            nn = inb[2 * _H + h]
+            dm2 = inb[h - 2]
+            dm1 = inb[h - 1]
+            dp1 = inb[h + 1]
+            dp2 = inb[h + 2]
+            am2 = inb[_H + h - 2]
+            am1 = inb[_H + h - 1]
+            ap1 = inb[_H + h + 1]
+            ap2 = inb[_H + h + 2]
+            tmp[0 * _C + j] = dm2
+            tmp[1 * _C + j] = dm1
+            tmp[2 * _C + j] = dp1
+            tmp[3 * _C + j] = dp2
+            tmp[4 * _C + j] = am2
+            tmp[5 * _C + j] = am1
+            tmp[6 * _C + j] = ap1
+            tmp[7 * _C + j] = ap2
+            mda = _max2(d, a)
+            tmp[8 * _C + j] = d / (d + a + eps)
+            tmp[9 * _C + j] = (d + a) / (d + a + nn + eps)
+            tmp[10 * _C + j] = (d - a) / (mda + eps)
+            tmp[11 * _C + j] = (mda - nn) / (_max2(mda, nn) + eps)
+            dphr, dsig = _type_rows(tmp, _T0, j, d, dm2, dm1, dp1, dp2, eps)
+            aphr, asig = _type_rows(tmp, _T0 + _NT, j, a, am2, am1, ap1, ap2, eps)
+            tmp[(_X0 + 0) * _C + j] = dphr / (aphr + eps)
+            tmp[(_X0 + 1) * _C + j] = dsig - asig
+            tmp[(_X0 + 2) * _C + j] = (d - a) / (d + a + eps)
+            tmp[(_X0 + 3) * _C + j] = dsig / (asig + eps)
+            xl[j] = d + eps
+            xl[_C + j] = a + eps
+            xl[2 * _C + j] = nn + eps
+            xl[3 * _C + j] = d + a + eps
+        # natural log, fdlibm/musl algorithm (< 1 ulp), branch-free: reduce to [sqrt(2)/2, sqrt(2))
+        for t in range(_NL * _C):
+            bits = xl_bits[t]
+            hx = (bits >> 32) + (0x3FF00000 - 0x3FE6A09E)
+            kb[t] = np.float64((hx >> 20) - 0x3FF)
+            hx = (hx & 0x000FFFFF) + 0x3FE6A09E
+            mb[t] = (hx << 32) | (bits & 0xFFFFFFFF)
+        for t in range(_NL * _C):
+            f = mb_f[t] - 1.0
+            hfsq = 0.5 * f * f
+            s = f / (2.0 + f)
+            z = s * s
+            w = z * z
+            t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+            t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+            dk = kb[t]
+            lg[t] = s * (hfsq + t1 + t2) + dk * _LN2_LO - hfsq + f + dk * _LN2_HI
+        for t in range(_NL * _C):  # zero, negative, subnormal, inf, NaN: libm
+            x = xl[t]
+            if not (x >= _MIN_NORMAL and x <= 1.7976931348623157e308):
+                lg[t] = math.log(x)
+        for j in range(c):
+            h = j + 2
+            d = inb[h]
+            a = inb[_H + h]
+            nn = inb[2 * _H + h]
+            ld = lg[j]
+            la = lg[_C + j]
+            ln_ = lg[2 * _C + j]
+            tmp[12 * _C + j] = ld - la
+            tmp[13 * _C + j] = lg[3 * _C + j] - ln_
+            tmp[14 * _C + j] = -(d * ld + a * la + nn * ln_)
+        for r in range(_N_FEATURES):
+            # 1-D slice views: 5x faster than indexing out[r, i0 + j] in the loop (measured)
+            dst = out[r, i0:i0 + c]
+            src_row = tmp[r * _C:r * _C + c]
+            for j in range(c):
+                dst[j] = src_row[j]
 
 
 def context_features(donor, acceptor, neither) -> dict:
@@ -131,7 +200,8 @@ def context_features(donor, acceptor, neither) -> dict:
 
     Notes
     -----
-    With eps = 1e-10, ``d, a, n`` the three probabilities at the position and, for type X in
+    With eps = 1e-10 (all arithmetic in float64, rounded to float32 once on output;
+    ``ln`` is an fdlibm-style logarithm accurate to < 1 ulp), ``d, a, n`` the three probabilities at the position and, for type X in
     {donor, acceptor}, ``m2, m1, p1, p2`` X's own scores at offsets -2, -1, +1, +2 (0 past
     the array ends), ``mean = (m2+m1+p1+p2)/4`` and ``cmax = max(m2, m1, p1, p2)``:
 
@@ -156,5 +226,8 @@ def context_features(donor, acceptor, neither) -> dict:
     """
     donor, acceptor, neither = as_probs((donor, "donor"), (acceptor, "acceptor"), (neither, "neither"))
     block = np.empty((_N_FEATURES, donor.shape[0]), np.float32)
-    _context_kernel(donor, acceptor, neither, block)
+    xl = np.zeros(_NL * _C, np.float64)
+    mb = np.zeros(_NL * _C, np.int64)
+    _context_kernel(donor, acceptor, neither, block, np.zeros(3 * _H), np.zeros(_N_FEATURES * _C, np.float32),
+                    xl, xl.view(np.int64), mb, mb.view(np.float64), np.zeros(_NL * _C), np.zeros(_NL * _C))
     return {name: block[r] for r, name in enumerate(CONTEXT_FEATURES)}

@@ -156,8 +156,9 @@ def _kmer_kernel(codes, k, positions, left, right, mode, span_lo, ids, counts, t
         if mode == _DENSE:
             # column write straight into the [K, m] output (measured faster than a
             # transposed [m, K] buffer or a blocked transpose: 31 vs 12-15 M pos/s, k=3)
+            col = dense[:, i]
             for j in range(K):
-                dense[j, i] = counts[j]
+                col[j] = counts[j]
         elif mode == _SPARSE_COUNT:
             distinct += dd
             indptr[i + 1] = indptr[i] + distinct

@@ -9,7 +9,6 @@ bases within ``flank`` of it, so the result is identical and the shared context 
 from __future__ import annotations
 
 import hashlib
-import sys
 import time
 from pathlib import Path
 
@@ -118,6 +117,9 @@ def score_genes(
     chunks = plan_chunks(todo, chunk_bases, chunk_genes)
     chunks = [c for c in chunks if c.height]
     runner = Runner(threads)
+    from fastbuild.progress import Progress
+
+    bar = Progress(int(todo.height), "genes scored", enabled=bool(progress), every=2.0)
     t0 = time.perf_counter()
     total_nt = 0
     written = 0
@@ -128,7 +130,9 @@ def score_genes(
             first, last = int(chunk["start"].min()), int(chunk["end"].max())
             tag = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:8]
             rel = store.chunk_path(chrom, first, last).with_name(f"chunk_{first:010d}_{last:010d}_{tag}.parquet")
-            if not store.chunk_done(rel, ids):
+            if store.chunk_done(rel, ids):
+                bar.update(chunk.height, "reused a chunk already on disk")
+            else:
                 per_gene = {}
                 for strand in ("+", "-"):
                     part = chunk.filter(pl.col("strand") == strand)
@@ -141,6 +145,8 @@ def score_genes(
                         for i in members:
                             a, b = int(st[i]) - lo, int(en[i]) - lo + 1
                             per_gene[gid[i]] = (np.arange(st[i], en[i] + 1, dtype=np.int64), sc[a:b])
+                        dt = time.perf_counter() - t0
+                        bar.update(len(members), f"{total_nt / max(dt, 1e-9):,.0f} nt/s")
                 frames = [(g, *per_gene[g]) for g in ids]
                 store.write_chunk(rel, frames, mantissa_bits)
                 written += 1
@@ -148,14 +154,6 @@ def score_genes(
                 pl.lit(str(rel)).alias("file"), (pl.col("end") - pl.col("start") + 1).alias("n_rows")
             )
             store.update_index(index)
-            if progress:
-                dt = time.perf_counter() - t0
-                print(
-                    f"fastbuild: scored chunk {ci + 1}/{len(chunks)} ({chrom}, {chunk.height} genes); "
-                    f"{total_nt:,} nt in {dt:.1f}s ({total_nt / max(dt, 1e-9):,.0f} nt/s)",
-                    file=sys.stderr,
-                    flush=True,
-                )
     finally:
         runner.close()
     dt = time.perf_counter() - t0

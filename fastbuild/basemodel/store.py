@@ -238,7 +238,13 @@ class ScoreStore:
                 tmp,
                 compression="zstd",
                 compression_level=9,
-                use_byte_stream_split=["donor", "acceptor", "neither"],
+                use_dictionary=["gene_id"],
+                column_encoding={
+                    "position": "DELTA_BINARY_PACKED",
+                    "donor": "BYTE_STREAM_SPLIT",
+                    "acceptor": "BYTE_STREAM_SPLIT",
+                    "neither": "BYTE_STREAM_SPLIT",
+                },
                 row_group_size=1 << 20,
             )
         return n

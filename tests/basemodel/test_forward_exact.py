@@ -23,9 +23,10 @@ def test_random_weights_match_reference(variant, n_units):
     codes = random_codes(n + 2 * flank, seed=3)
     want = reference_forward(sd, codes, eps, slope)
     for threads in (1, 2):
-        got = Runner(threads).forward(net, codes)
-        assert got.shape == (n, 3) and got.dtype == np.float32
-        assert np.max(np.abs(got - want)) < TOL
+        for pairwise in (True, False):
+            got = Runner(threads, pairwise=pairwise).forward(net, codes)
+            assert got.shape == (n, 3) and got.dtype == np.float32
+            assert np.max(np.abs(got - want)) < TOL, (threads, pairwise)
     # variant parameters really matter (the test is sensitive to them)
     other = reference_forward(sd, codes, 1e-5 if eps == 1e-3 else 1e-3, 0.1 - slope)
     assert np.max(np.abs(other - want)) > 10 * TOL
