@@ -69,24 +69,60 @@ def build_gene(seq: str, donor, acceptor, neither, donors, acceptors, k=3, seed=
     n_easy = min(len(rest), int(0.5 * len(non_tn)))
     easy = rest.sample(n=n_easy, random_state=seed) if n_easy else rest.iloc[:0]
     kept = pd.concat([non_tn, hard, near, easy]).drop_duplicates("position").sort_values("position")
+    # per-row 500-nt sequence strings, as in the reference's artifacts
+    kept["sequence"] = [seq[max(p - 250, 0):min(p + 250, n)] for p in kept.position]
     kmers = ["".join(x) for x in itertools.product("ACGT", repeat=k)]
-    feats = []
-    for p in kept.position:
-        window = seq[max(p - 250, 0):min(p + 250, n)]
-        c = Counter(window[i:i + k] for i in range(len(window) - k + 1))
-        row = {f"{k}mer_{km}": c.get(km, 0) for km in kmers}
-        gc = sum(window.count(b) for b in "GC") / max(1, len(window))
-        freqs = [window.count(b) / max(1, len(window)) for b in "ACGT"]
-        row.update({"sequence": window, "gc_content": gc, "sequence_length": len(window),
-                    "sequence_complexity": -sum(f * math.log2(f) for f in freqs if f > 0)})
-        feats.append(row)
-    out = pd.concat([kept.reset_index(drop=True), pd.DataFrame(feats)], axis=1)
+
+    def count_kmers(s):
+        return Counter(s[i:i + k] for i in range(len(s) - k + 1) if "N" not in s[i:i + k])
+
+    counts = pd.DataFrame(list(kept.sequence.apply(count_kmers))).reindex(columns=kmers).fillna(0).astype("int64")
+    counts.columns = [f"{k}mer_{km}" for km in kmers]
+
+    def composition(s):
+        acgt = [s.count(b) for b in "ACGT"]
+        total = max(1, sum(acgt))
+        freqs = [c / total for c in acgt]
+        return pd.Series({"gc_content": (acgt[1] + acgt[2]) / total, "sequence_length": len(s),
+                          "sequence_complexity": -sum(f * math.log2(f) for f in freqs if f > 0)})
+
+    comp = kept.sequence.apply(composition)
+    out = pd.concat([kept.reset_index(drop=True), counts.reset_index(drop=True), comp.reset_index(drop=True)], axis=1)
+    # score context: neighbours from the full per-position table, then the derived features
     eps = 1e-10
+    full = df.set_index("position")
+    for t in ("donor", "acceptor"):
+        col = full[f"{t}_score"]
+        for name, shift in (("m2", 2), ("m1", 1), ("p1", -1), ("p2", -2)):
+            out[f"{t}_{name}"] = col.shift(shift).fillna(0.0).reindex(out.position).to_numpy()
     d, a, nn = out.donor_score, out.acceptor_score, out.neither_score
     out["relative_donor_probability"] = d / (d + a + eps)
     out["splice_probability"] = (d + a) / (d + a + nn + eps)
+    out["donor_acceptor_diff"] = (d - a) / (np.maximum(d, a) + eps)
+    out["splice_neither_diff"] = (np.maximum(d, a) - nn) / (np.maximum(np.maximum(d, a), nn) + eps)
     out["donor_acceptor_logodds"] = np.log(d + eps) - np.log(a + eps)
+    out["splice_neither_logodds"] = np.log(d + a + eps) - np.log(nn + eps)
     out["probability_entropy"] = -(d * np.log(d + eps) + a * np.log(a + eps) + nn * np.log(nn + eps))
+    for t, x in (("donor", d), ("acceptor", a)):
+        m2, m1, p1, p2 = (out[f"{t}_{s}"] for s in ("m2", "m1", "p1", "p2"))
+        mean = (m2 + m1 + p1 + p2) / 4
+        cmax = np.maximum.reduce([m2, m1, p1, p2])
+        out[f"{t}_context_mean"] = mean
+        out[f"{t}_context_asymmetry"] = (m1 + m2) - (p1 + p2)
+        out[f"{t}_context_max"] = cmax
+        for s, v in (("m2", m2), ("m1", m1), ("p1", p1), ("p2", p2)):
+            out[f"{t}_diff_{s}"] = x - v
+        out[f"{t}_surge_ratio"] = x / (m1 + p1 + eps)
+        out[f"{t}_is_local_peak"] = ((x > m1) & (x > p1) & (x > 1e-3)).astype(float)
+        out[f"{t}_weighted_context"] = 0.1 * m2 + 0.2 * m1 + 0.4 * x + 0.2 * p1 + 0.1 * p2
+        out[f"{t}_peak_height_ratio"] = x / (mean + eps)
+        out[f"{t}_second_derivative"] = (x - m1) - (p1 - x)
+        out[f"{t}_signal_strength"] = x - mean
+        out[f"{t}_context_diff_ratio"] = x / (cmax + eps)
+    out["donor_acceptor_peak_ratio"] = out.donor_peak_height_ratio / (out.acceptor_peak_height_ratio + eps)
+    out["type_signal_difference"] = out.donor_signal_strength - out.acceptor_signal_strength
+    out["score_difference_ratio"] = (d - a) / (d + a + eps)
+    out["signal_strength_ratio"] = out.donor_signal_strength / (out.acceptor_signal_strength + eps)
     return out.drop(columns=["sequence"])
 
 

@@ -59,36 +59,6 @@ _LG7 = 1.479819860511658591e-01
 _MIN_NORMAL = 2.2250738585072014e-308
 
 
-@kernel(inline="always")
-def _max2(a, b):
-    """Python's max(a, b): ``a`` unless ``b > a`` (branch-free select)."""
-    return b if b > a else a
-
-
-@kernel(inline="always")
-def _type_rows(tmp, base, j, x, m2, m1, p1, p2, eps):
-    """Per-type rows (starting at row ``base``) for chunk slot j; returns (phr, signal)."""
-    mean = (m2 + m1 + p1 + p2) / 4.0
-    cmax = _max2(_max2(_max2(m2, m1), p1), p2)
-    tmp[(base + 0) * _C + j] = mean
-    tmp[(base + 1) * _C + j] = cmax
-    tmp[(base + 2) * _C + j] = (m1 + m2) - (p1 + p2)
-    tmp[(base + 3) * _C + j] = x - m2
-    tmp[(base + 4) * _C + j] = x - m1
-    tmp[(base + 5) * _C + j] = x - p1
-    tmp[(base + 6) * _C + j] = x - p2
-    tmp[(base + 7) * _C + j] = x / (m1 + p1 + eps)
-    tmp[(base + 8) * _C + j] = np.float32((x > m1) & (x > p1) & (x > 1e-3))
-    tmp[(base + 9) * _C + j] = 0.1 * m2 + 0.2 * m1 + 0.4 * x + 0.2 * p1 + 0.1 * p2
-    phr = x / (mean + eps)
-    tmp[(base + 10) * _C + j] = phr
-    tmp[(base + 11) * _C + j] = (x - m1) - (p1 - x)
-    sig = x - mean
-    tmp[(base + 12) * _C + j] = sig
-    tmp[(base + 13) * _C + j] = x / (cmax + eps)
-    return phr, sig
-
-
 @kernel
 def _context_kernel(donor, acceptor, neither, out, inb, tmp, xl, xl_bits, mb, mb_f, kb, lg):
     """out: [47, n] float32.  Scratch (allocated by the wrapper): inb float64[3*_H],
@@ -104,43 +74,73 @@ def _context_kernel(donor, acceptor, neither, out, inb, tmp, xl, xl_bits, mb, mb
             for h in range(c + 4):
                 p = i0 + h - 2
                 inb[q * _H + h] = np.float64(src[p]) if (p >= 0 and p < n) else 0.0
-        # all rows but the logarithmic ones; arguments of the logarithms
+        # neighbour scores and the type-free rows; arguments of the logarithms
         for j in range(c):
             h = j + 2
             d = inb[h]
             a = inb[_H + h]
             nn = inb[2 * _H + h]
-            dm2 = inb[h - 2]
-            dm1 = inb[h - 1]
-            dp1 = inb[h + 1]
-            dp2 = inb[h + 2]
-            am2 = inb[_H + h - 2]
-            am1 = inb[_H + h - 1]
-            ap1 = inb[_H + h + 1]
-            ap2 = inb[_H + h + 2]
-            tmp[0 * _C + j] = dm2
-            tmp[1 * _C + j] = dm1
-            tmp[2 * _C + j] = dp1
-            tmp[3 * _C + j] = dp2
-            tmp[4 * _C + j] = am2
-            tmp[5 * _C + j] = am1
-            tmp[6 * _C + j] = ap1
-            tmp[7 * _C + j] = ap2
-            mda = _max2(d, a)
+            tmp[0 * _C + j] = inb[h - 2]
+            tmp[1 * _C + j] = inb[h - 1]
+            tmp[2 * _C + j] = inb[h + 1]
+            tmp[3 * _C + j] = inb[h + 2]
+            tmp[4 * _C + j] = inb[_H + h - 2]
+            tmp[5 * _C + j] = inb[_H + h - 1]
+            tmp[6 * _C + j] = inb[_H + h + 1]
+            tmp[7 * _C + j] = inb[_H + h + 2]
+            mda = a if a > d else d  # Python's max(d, a)
             tmp[8 * _C + j] = d / (d + a + eps)
             tmp[9 * _C + j] = (d + a) / (d + a + nn + eps)
             tmp[10 * _C + j] = (d - a) / (mda + eps)
-            tmp[11 * _C + j] = (mda - nn) / (_max2(mda, nn) + eps)
-            dphr, dsig = _type_rows(tmp, _T0, j, d, dm2, dm1, dp1, dp2, eps)
-            aphr, asig = _type_rows(tmp, _T0 + _NT, j, a, am2, am1, ap1, ap2, eps)
-            tmp[(_X0 + 0) * _C + j] = dphr / (aphr + eps)
-            tmp[(_X0 + 1) * _C + j] = dsig - asig
+            mdan = nn if nn > mda else mda
+            tmp[11 * _C + j] = (mda - nn) / (mdan + eps)
             tmp[(_X0 + 2) * _C + j] = (d - a) / (d + a + eps)
-            tmp[(_X0 + 3) * _C + j] = dsig / (asig + eps)
             xl[j] = d + eps
             xl[_C + j] = a + eps
             xl[2 * _C + j] = nn + eps
             xl[3 * _C + j] = d + a + eps
+        # per-type rows: one loop body for both types (halves the code LLVM must vectorise)
+        for typ in range(2):
+            hb = typ * _H + 2
+            rb = (_T0 + typ * _NT) * _C
+            for j in range(c):
+                x = inb[hb + j]
+                m2 = inb[hb + j - 2]
+                m1 = inb[hb + j - 1]
+                p1 = inb[hb + j + 1]
+                p2 = inb[hb + j + 2]
+                mean = (m2 + m1 + p1 + p2) / 4.0
+                cmax = m1 if m1 > m2 else m2  # Python's max(m2, m1, p1, p2)
+                cmax = p1 if p1 > cmax else cmax
+                cmax = p2 if p2 > cmax else cmax
+                tmp[rb + 0 * _C + j] = mean
+                tmp[rb + 1 * _C + j] = cmax
+                tmp[rb + 2 * _C + j] = (m1 + m2) - (p1 + p2)
+                tmp[rb + 3 * _C + j] = x - m2
+                tmp[rb + 4 * _C + j] = x - m1
+                tmp[rb + 5 * _C + j] = x - p1
+                tmp[rb + 6 * _C + j] = x - p2
+                tmp[rb + 7 * _C + j] = x / (m1 + p1 + eps)
+                tmp[rb + 8 * _C + j] = np.float32((x > m1) & (x > p1) & (x > 1e-3))
+                tmp[rb + 9 * _C + j] = 0.1 * m2 + 0.2 * m1 + 0.4 * x + 0.2 * p1 + 0.1 * p2
+                tmp[rb + 11 * _C + j] = (x - m1) - (p1 - x)
+                tmp[rb + 13 * _C + j] = x / (cmax + eps)
+                # kept in float64 (in lg) for the cross-type rows below
+                phr = x / (mean + eps)
+                sig = x - mean
+                tmp[rb + 10 * _C + j] = phr
+                tmp[rb + 12 * _C + j] = sig
+                lg[(2 * typ) * _C + j] = phr
+                lg[(2 * typ + 1) * _C + j] = sig
+        # cross-type rows
+        for j in range(c):
+            dphr = lg[j]
+            dsig = lg[_C + j]
+            aphr = lg[2 * _C + j]
+            asig = lg[3 * _C + j]
+            tmp[(_X0 + 0) * _C + j] = dphr / (aphr + eps)
+            tmp[(_X0 + 1) * _C + j] = dsig - asig
+            tmp[(_X0 + 3) * _C + j] = dsig / (asig + eps)
         # natural log, fdlibm/musl algorithm (< 1 ulp), branch-free: reduce to [sqrt(2)/2, sqrt(2))
         for t in range(_NL * _C):
             bits = xl_bits[t]

@@ -7,12 +7,13 @@ import numpy as np
 from ._numba_config import kernel
 from ._validate import as_codes, as_int, as_positions
 
-__all__ = ["kmer_counts", "kmer_counts_sparse", "MAX_DENSE_ENTRIES", "MAX_K_SPARSE"]
+__all__ = ["kmer_counts", "kmer_counts_sparse", "MAX_DENSE_ENTRIES", "MAX_K"]
 
 #: Upper bound on ``4**k * len(positions)`` for :func:`kmer_counts` (2**31 entries = 4 GiB).
 MAX_DENSE_ENTRIES = 2**31
-#: Largest ``k`` accepted by :func:`kmer_counts_sparse` (its count table has ``4**k`` uint16).
-MAX_K_SPARSE = 12
+#: Largest ``k`` accepted by :func:`kmer_counts` and :func:`kmer_counts_sparse` (the count
+#: table has ``4**k`` uint16 entries: 32 MiB at k = 12).
+MAX_K = 12
 #: Output is uint16, so a k-mer may occur at most this often in one window.
 _MAX_COUNT = 65535
 
@@ -20,103 +21,6 @@ _MAX_COUNT = 65535
 # Compile-time note: every array is allocated by the Python wrapper and passed in.  Each
 # distinct np.empty/np.zeros call inside a kernel compiles a numba overload (0.03-0.15 s each
 # on the 2-core build machine), which dominated the cold compile time.
-
-
-@kernel(inline="always")
-def _kmer_ids(codes, k, lo, ids):
-    """ids[s] = rank of the k-mer starting at codes[lo + s], or -1 if it contains an N."""
-    mask = (1 << (2 * k)) - 1
-    code = 0
-    run = 0
-    for t in range(lo, lo + ids.shape[0] + k - 1):
-        c = codes[t]
-        if c >= 4:
-            run = 0
-            code = 0
-        else:
-            code = ((code << 2) | c) & mask
-            run += 1
-        s = t - lo - k + 1
-        if s >= 0:
-            ids[s] = code if run >= k else -1
-
-
-@kernel(inline="always")
-def _slide(counts, ids, cur_a, cur_b, a, b, touched, record):
-    """Move the counted k-mer starts from [cur_a, cur_b) to [a, b).
-
-    Removes old-minus-new and adds new-minus-old (each at most two intervals, because both
-    window ends are monotone in the position).  When ``record``, appends every changed k-mer
-    id to ``touched``.  Returns (number appended, change in the number of distinct k-mers).
-    """
-    nt = 0
-    dd = 0
-    for part in range(4):
-        if part == 0:
-            s, e = cur_a, min(cur_b, a)
-        elif part == 1:
-            s, e = max(b, cur_a), cur_b
-        elif part == 2:
-            s, e = a, min(b, cur_a)
-        else:
-            s, e = max(a, cur_b), b
-        for t in range(s, e):
-            j = ids[t]
-            if j >= 0:
-                c = counts[j]
-                if part >= 2:
-                    counts[j] = c + 1
-                    if c == 0:
-                        dd += 1
-                else:
-                    counts[j] = c - 1
-                    if c == 1:
-                        dd -= 1
-                if record:
-                    touched[nt] = j
-                    nt += 1
-    return nt, dd
-
-
-@kernel(inline="always")
-def _lower_bound(arr, lo, hi, x):
-    """First index in [lo, hi) with arr[index] >= x (arr sorted there), else hi."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if arr[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@kernel(inline="always")
-def _copy_row(ids, cnt, src, dst, length):
-    """ids[dst:dst+length] = ids[src:src+length] (same for cnt); ranges never overlap."""
-    a = ids[src:src + length]
-    b = ids[dst:dst + length]
-    for r in range(length):
-        b[r] = a[r]
-    c = cnt[src:src + length]
-    d = cnt[dst:dst + length]
-    for r in range(length):
-        d[r] = c[r]
-
-
-@kernel(inline="always")
-def _shellsort(a, n):
-    gap = 1
-    while gap < n // 3:
-        gap = 3 * gap + 1
-    while gap >= 1:
-        for i in range(gap, n):
-            x = a[i]
-            j = i
-            while j >= gap and a[j - gap] > x:
-                a[j] = a[j - gap]
-                j -= gap
-            a[j] = x
-        gap //= 3
 
 
 _DENSE, _SPARSE_COUNT, _SPARSE_FILL = 0, 1, 2
@@ -129,13 +33,29 @@ def _kmer_kernel(codes, k, positions, left, right, mode, span_lo, ids, counts, t
 
     mode 0: write dense[:, i]; mode 1: fill indptr (CSR row sizes); mode 2: fill out_ids and
     out_cnt (needs indptr and the ids computed by mode 1).  ``counts`` must be all-zero on
-    entry and is left all-zero on exit in modes 1 and 2.
+    entry and is left all-zero on exit in modes 1 and 2.  (Helpers are written inline: numba's
+    ``inline="always"`` pass alone cost ~0.1 s of compile time.)
     """
     n = codes.shape[0]
     m = positions.shape[0]
     K = counts.shape[0]
     if mode != _SPARSE_FILL:
-        _kmer_ids(codes, k, span_lo, ids)
+        # ids[s] = rank of the k-mer starting at codes[span_lo + s], or -1 if it has an N
+        mask = (1 << (2 * k)) - 1
+        code = 0
+        run = 0
+        for t in range(span_lo, span_lo + ids.shape[0] + k - 1):
+            c = codes[t]
+            if c >= 4:
+                run = 0
+                code = 0
+            else:
+                code = ((code << 2) | c) & mask
+                run += 1
+            s = t - span_lo - k + 1
+            if s >= 0:
+                ids[s] = code if run >= k else -1
+    record = mode == _SPARSE_FILL
     distinct = 0
     prev0 = 0
     prev1 = 0  # mode 2: the previous row is out[prev0:prev1]
@@ -150,7 +70,34 @@ def _kmer_kernel(codes, k, positions, left, right, mode, span_lo, ids, counts, t
             counts[:] = 0
             cur_a = a
             cur_b = a
-        nt, dd = _slide(counts, ids, cur_a, cur_b, a, b, touched, mode == _SPARSE_FILL)
+        # slide [cur_a, cur_b) -> [a, b): remove old-minus-new, add new-minus-old (each at
+        # most two intervals, as both window ends are monotone in p); count distinct changes
+        # and (mode 2) record the changed ids
+        nt = 0
+        for part in range(4):
+            if part == 0:
+                s, e = cur_a, min(cur_b, a)
+            elif part == 1:
+                s, e = max(b, cur_a), cur_b
+            elif part == 2:
+                s, e = a, min(b, cur_a)
+            else:
+                s, e = max(a, cur_b), b
+            for t in range(s, e):
+                j = ids[t]
+                if j >= 0:
+                    c = counts[j]
+                    if part >= 2:
+                        counts[j] = c + 1
+                        if c == 0:
+                            distinct += 1
+                    else:
+                        counts[j] = c - 1
+                        if c == 1:
+                            distinct -= 1
+                    if record:
+                        touched[nt] = j
+                        nt += 1
         cur_a = a
         cur_b = b
         if mode == _DENSE:
@@ -160,34 +107,70 @@ def _kmer_kernel(codes, k, positions, left, right, mode, span_lo, ids, counts, t
             for j in range(K):
                 col[j] = counts[j]
         elif mode == _SPARSE_COUNT:
-            distinct += dd
             indptr[i + 1] = indptr[i] + distinct
         else:
-            # row i = row i-1 merged with the sorted, de-duplicated changed k-mers
-            _shellsort(touched, nt)
+            # row i = row i-1 merged with the sorted, de-duplicated changed k-mers.
+            # Shell sort of touched[:nt] (nt is ~2 for sorted, densely spaced positions).
+            gap = 1
+            while gap < nt // 3:
+                gap = 3 * gap + 1
+            while gap >= 1:
+                for g in range(gap, nt):
+                    x = touched[g]
+                    h = g
+                    while h >= gap and touched[h - gap] > x:
+                        touched[h] = touched[h - gap]
+                        h -= gap
+                    touched[h] = x
+                gap //= 3
             dst = indptr[i]
             src = prev0
             q = 0
-            while q < nt:
-                u = touched[q]
-                q += 1
-                if q < nt and touched[q] == u:
-                    continue
-                pos = _lower_bound(out_ids, prev0, prev1, u)
-                _copy_row(out_ids, out_cnt, src, dst, pos - src)
-                dst += pos - src
+            while True:
+                if q < nt:
+                    u = touched[q]
+                    q += 1
+                    if q < nt and touched[q] == u:
+                        continue
+                    lo = src  # lower bound of u in out_ids[src:prev1] (sorted)
+                    hi = prev1
+                    while lo < hi:
+                        mid = (lo + hi) >> 1
+                        if out_ids[mid] < u:
+                            lo = mid + 1
+                        else:
+                            hi = mid
+                    pos = lo
+                else:
+                    u = -1  # sentinel: copy the rest of the previous row
+                    pos = prev1
+                # copy the unchanged run out[src:pos] -> out[dst:...] (never overlapping);
+                # 1-D slice views let LLVM vectorise the copies
+                length = pos - src
+                id_src = out_ids[src:pos]
+                id_dst = out_ids[dst:dst + length]
+                for r in range(length):
+                    id_dst[r] = id_src[r]
+                cn_src = out_cnt[src:pos]
+                cn_dst = out_cnt[dst:dst + length]
+                for r in range(length):
+                    cn_dst[r] = cn_src[r]
+                dst += length
                 src = pos
+                if u < 0:
+                    break
                 if src < prev1 and out_ids[src] == u:
                     src += 1  # replaced (or dropped) below
                 if counts[u] > 0:
                     out_ids[dst] = u
                     out_cnt[dst] = counts[u]
                     dst += 1
-            _copy_row(out_ids, out_cnt, src, dst, prev1 - src)
             prev0 = indptr[i]
             prev1 = indptr[i + 1]
     if mode != _DENSE:
-        _slide(counts, ids, cur_a, cur_b, cur_a, cur_a, touched, False)  # back to all-zero
+        for t in range(cur_a, cur_b):  # back to all-zero for the next sweep
+            if ids[t] >= 0:
+                counts[ids[t]] = 0
 
 
 def _run(codes, k, positions, left, right, sparse):
@@ -244,8 +227,8 @@ def kmer_counts(codes, k, positions, left=250, right=249) -> np.ndarray:
         Encoded sequence (codes 0..4, see :func:`kernels.encode`).  Read-only and strided
         arrays are accepted.
     k : int
-        k-mer length, ``k >= 1``; ``4**k * len(positions)`` must not exceed
-        :data:`MAX_DENSE_ENTRIES`.
+        k-mer length, ``1 <= k <= 12``; ``4**k * len(positions)`` must not exceed
+        :data:`MAX_DENSE_ENTRIES` (2**31).
     positions : array_like of int, shape (m,)
         0-based offsets into ``codes``, each in ``[0, n)``, in any order (sorted input is
         fastest: the window slides, adding the k-mers entering and removing those leaving).
@@ -261,7 +244,7 @@ def kmer_counts(codes, k, positions, left=250, right=249) -> np.ndarray:
         lexicographic order (first base most significant: ``AA..A`` = 0, ``TT..T`` = 4**k-1),
         so each k-mer's counts form a contiguous row.
     """
-    codes, k, positions, left, right = _check_common(codes, k, positions, left, right, 31)
+    codes, k, positions, left, right = _check_common(codes, k, positions, left, right, MAX_K)
     if (4**k) * max(1, positions.shape[0]) > MAX_DENSE_ENTRIES:
         raise ValueError(
             f"dense output 4**{k} x {positions.shape[0]} exceeds {MAX_DENSE_ENTRIES} entries; "
@@ -274,7 +257,7 @@ def kmer_counts_sparse(codes, k, positions, left=250, right=249):
     """k-mer counts in a window around each position, in CSR form.
 
     Same windows and counting rule as :func:`kmer_counts`, for ``1 <= k <= 12``
-    (:data:`MAX_K_SPARSE`).
+    (:data:`MAX_K`).
 
     Parameters
     ----------
@@ -292,5 +275,5 @@ def kmer_counts_sparse(codes, k, positions, left=250, right=249):
     counts : numpy.ndarray of uint16, shape (nnz,)
         Their counts (all >= 1).
     """
-    codes, k, positions, left, right = _check_common(codes, k, positions, left, right, MAX_K_SPARSE)
+    codes, k, positions, left, right = _check_common(codes, k, positions, left, right, MAX_K)
     return _run(codes, k, positions, left, right, True)

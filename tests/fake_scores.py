@@ -7,6 +7,8 @@ score store so the builder reads it the way it reads model output.
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import polars as pl
 
@@ -17,7 +19,7 @@ def fake_scores(gene: dict, sites: pl.DataFrame, seed: int = 0) -> np.ndarray:
     """[n, 3] scores (neither, acceptor, donor) in ascending genomic order for one gene."""
     start, end = gene["start"], gene["end"]
     n = end - start + 1
-    rng = np.random.default_rng([seed, abs(hash(gene["gene_id"])) % (2 ** 32)])
+    rng = np.random.default_rng([seed, zlib.crc32(gene["gene_id"].encode())])
     donor = rng.uniform(0, 0.05, n).astype(np.float32)
     acceptor = rng.uniform(0, 0.05, n).astype(np.float32)
     s = sites.filter(pl.col("gene_id") == gene["gene_id"]).unique(["position", "site_type"]).sort("position")
@@ -30,10 +32,13 @@ def fake_scores(gene: dict, sites: pl.DataFrame, seed: int = 0) -> np.ndarray:
     return np.stack([neither, acceptor, donor], axis=1)
 
 
-def write_fake_store(path, genes: pl.DataFrame, sites: pl.DataFrame, seed: int = 0) -> ScoreStore:
+def write_fake_store(path, genes: pl.DataFrame, sites: pl.DataFrame, seed: int = 0, chunk_genes: int = 400) -> ScoreStore:
     store = ScoreStore.create(path, {"name": "fake", "digest": "fake-model"})
     entries = []
-    for chrom_genes in genes.partition_by("chrom", maintain_order=True):
+    parts = []
+    for by_chrom in genes.sort("chrom", "start").partition_by("chrom", maintain_order=True):
+        parts += [by_chrom.slice(i, chunk_genes) for i in range(0, by_chrom.height, chunk_genes)]
+    for chrom_genes in parts:
         chrom = chrom_genes["chrom"][0]
         frames = []
         for g in chrom_genes.iter_rows(named=True):

@@ -22,17 +22,17 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 
 from fastbuild.errors import FastbuildError
+from kernels._numba_config import kernel
 
 # ------------------------------------------------------------------------------------------
 # numba kernels
 # ------------------------------------------------------------------------------------------
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@kernel
 def _im2col_act(src, start, nrows, width, dilation, scale, shift, slope, dst):
     """dst[i, k*C + c] = act(src[start + i + k*dilation, c] * scale[c] + shift[c]).
 
@@ -48,7 +48,7 @@ def _im2col_act(src, start, nrows, width, dilation, scale, shift, slope, dst):
                 out[o + c] = max(v, v * slope)
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@kernel
 def _im2col_pairs(src, start, n_groups, dilation, n_even, scale, shift, slope, a1, a2, a3):
     """Tap matrices of the pairwise (Karatsuba / Winograd F(2,2)) form of a dilated convolution.
 
@@ -87,7 +87,7 @@ def _im2col_pairs(src, start, n_groups, dilation, n_even, scale, shift, slope, a
                     r3[o + c] = e[c] - od[c]
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@kernel
 def _im2col_act32(src, start, nrows, width, dilation, scale, shift, slope, dst):
     """32-channel specialisation of _im2col_act.
 
@@ -105,7 +105,7 @@ def _im2col_act32(src, start, nrows, width, dilation, scale, shift, slope, dst):
                 out[o + c] = max(v, v * slope)
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@kernel
 def _im2col_pairs32(src, start, n_groups, dilation, n_even, scale, shift, slope, a1, a2, a3):
     """32-channel specialisation of _im2col_pairs.
 
@@ -146,7 +146,7 @@ def _im2col_pairs32(src, start, n_groups, dilation, n_even, scale, shift, slope,
                     r3[o + c] = e[c] - od[c]
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@kernel
 def _combine_pairs(dst, row0, n_groups, dilation, m1, m2, m3, bias, add):
     """Rows t = row0 + g*2D + r get m1 + m2, rows t + D get m2 + m3 (p = g*D + r);
     stored, or added to dst together with ``bias`` when ``add``."""
@@ -166,7 +166,7 @@ def _combine_pairs(dst, row0, n_groups, dilation, m1, m2, m3, bias, add):
                     dst[t1, c] = m2[p, c] + m3[p, c]
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@kernel
 def _add_bias(x, row0, tmp, nrows, bias):
     """x[row0 + i, c] += tmp[i, c] + bias[c]."""
     c_n = x.shape[1]

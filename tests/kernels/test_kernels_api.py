@@ -88,8 +88,10 @@ def test_validation_errors():
         kernels.kmer_counts(codes, 0, [1])
     with pytest.raises(ValueError, match="k must be <= 12"):
         kernels.kmer_counts_sparse(codes, 13, [1])
-    with pytest.raises(ValueError, match="exceeds"):
+    with pytest.raises(ValueError, match="k must be <= 12"):
         kernels.kmer_counts(codes, 14, np.arange(10))
+    with pytest.raises(ValueError, match="exceeds"):
+        kernels.kmer_counts(codes, 12, np.zeros(200, np.int64))
     with pytest.raises(ValueError, match="left"):
         kernels.kmer_counts(codes, 3, [1], left=-1)
     with pytest.raises(ValueError, match="window too long"):
