@@ -75,6 +75,20 @@ def _bench(benchmark, fn):
     return benchmark.pedantic(fn, rounds=7, iterations=1, warmup_rounds=1)
 
 
+def test_encode(benchmark, data):
+    text = bytes(np.frombuffer(b"ACGTN", np.uint8)[data["codes"]])
+    _bench(benchmark, lambda: kernels.encode(text))
+    twin = _twin_rate(lambda: naive.encode(text[:20_000]), 20_000)
+    _record(benchmark, "encode", len(text), twin)
+
+
+def test_reverse_complement(benchmark, data):
+    codes = data["codes"]
+    _bench(benchmark, lambda: kernels.reverse_complement(codes))
+    twin = _twin_rate(lambda: naive.reverse_complement(codes[:20_000]), 20_000)
+    _record(benchmark, "reverse_complement", N, twin)
+
+
 def test_kmer_counts_k3(benchmark, data):
     codes = data["codes"]
     pos = np.arange(500_000, 600_000)  # 100k positions -> 12.8 MB output
@@ -97,6 +111,14 @@ def test_gc_content(benchmark, data):
     _bench(benchmark, lambda: kernels.gc_content(codes, pos))
     twin = _twin_rate(lambda: naive.gc_content(codes, pos[:20]), 20)
     _record(benchmark, "gc_content", len(pos), twin)
+
+
+def test_sequence_complexity(benchmark, data):
+    codes = data["codes"]
+    pos = np.arange(500_000, 1_500_000)
+    _bench(benchmark, lambda: kernels.sequence_complexity(codes, pos))
+    twin = _twin_rate(lambda: naive.sequence_complexity(codes, pos[:20]), 20)
+    _record(benchmark, "sequence_complexity", len(pos), twin)
 
 
 def test_nearest_site_distance(benchmark, data):

@@ -43,7 +43,7 @@ assert _N_FEATURES == _X0 + 4
 # aliasing the vectoriser cannot rule out), then the rows are copied to the [47, n] output.
 # The logarithms use a branch-free fdlibm/musl ``log`` (below) on the chunk, so they vectorise
 # too; libm ``log`` calls would keep the loop scalar (measured 21 M positions/s vs 30+).
-_C = 64
+_C = 128
 _H = _C + 4
 _NL = 4  # logarithms per position: ln(d+eps), ln(a+eps), ln(n+eps), ln(d+a+eps)
 

@@ -1,7 +1,7 @@
 """context_features vs its twin."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import kernels
@@ -47,6 +47,7 @@ prob = st.one_of(st.sampled_from([0.0, 1.0, 1e-12, 0.5, 1e-3, 0.001]), st.floats
 
 
 @SETTINGS
+@example(([0.0, 1e-12, 0.0, 0.0, 0.0], [0.0, 0.77154, 0.0, 0.0, 0.0], [0.0, 0.77154, 0.0, 0.0, 0.0]))
 @given(st.integers(0, 12).flatmap(lambda n: st.tuples(*[st.lists(prob, min_size=n, max_size=n)] * 3)))
 def test_context_matches_naive(arrs):
     d, a, n = (np.array(x, np.float32) for x in arrs)
