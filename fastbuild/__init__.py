@@ -2,7 +2,24 @@
 
 Import names: ``fastbuild`` (this package: genome access, annotation, the builder and its
 command line) and ``kernels`` (Numba kernels over numpy arrays, usable on their own).
-The distribution on PyPI-style indexes is called ``fastbuild-splice``.
+The distribution is called ``fastbuild-splice``.
+
+The command line is a thin layer over :func:`build_dataset`::
+
+    import fastbuild
+    result = fastbuild.build_dataset(output_dir=None)   # the embedded demo, in memory
+    df = result.to_polars()
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["BuildConfig", "BuildResult", "build_dataset", "__version__"]
+
+
+def __getattr__(name):
+    # the builder pulls in numba kernels; import it on first use only
+    if name in ("BuildConfig", "BuildResult", "build_dataset"):
+        from fastbuild import build
+
+        return getattr(build, name)
+    raise AttributeError(f"module 'fastbuild' has no attribute {name!r}")

@@ -57,6 +57,11 @@ def test_context_matches_naive(arrs):
 
 def test_context_edges_and_layout():
     check(np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32))
+    rng = np.random.default_rng(5)
+    for n in (127, 128, 129, 300, 513):  # the kernel works in chunks of 128 positions
+        p = rng.dirichlet([0.3, 0.3, 1.0], n)
+        check(*(np.ascontiguousarray(p[:, i]).astype(np.float32) for i in range(3)))
+        check(*(np.ascontiguousarray(p[:, i]) for i in range(3)))
     check(np.array([0.7], np.float32), np.array([0.2], np.float32), np.array([0.1], np.float32))
     rng = np.random.default_rng(0)
     p = rng.dirichlet([0.3, 0.3, 1.0], 2_000_000).astype(np.float32)
