@@ -80,8 +80,9 @@ def get_parser() -> argparse.ArgumentParser:
 def _extra_commands():
     """Sub-command installers of the other modules."""
     from fastbuild.build.cli import add_build, add_validate
+    from fastbuild.predict import add_predict
 
-    return [add_build, add_validate]
+    return [add_predict, add_build, add_validate]
 
 
 def _setup_logging(verbosity: int) -> None:
