@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from ._numba_config import kernel
 from ._validate import as_probs
@@ -40,9 +43,11 @@ assert _N_FEATURES == _X0 + 4
 # The kernel works on chunks of _C positions so that LLVM can vectorise it: inputs are first
 # widened to float64 into a small buffer (with a 2-position halo, zero past the array ends),
 # each feature row is computed into a chunk-local buffer with compile-time row offsets (no
-# aliasing the vectoriser cannot rule out), then the rows are copied to the [47, n] output.
-# The logarithms use a branch-free fdlibm/musl ``log`` (below) on the chunk, so they vectorise
-# too; libm ``log`` calls would keep the loop scalar (measured 21 M positions/s vs 30+).
+# aliasing the vectoriser cannot rule out), then the rows are copied to the output with
+# aligned streaming stores.  The logarithms use a branch-free fdlibm/musl ``log`` (below) on
+# the chunk, so they vectorise too; libm ``log`` calls keep the loop scalar.  Measured on the
+# 2-core build VM: scalar loop with libm log 21 M positions/s, chunked + vectorised 30-33 M,
+# plus streaming stores 47 M.
 _C = 128
 _H = _C + 4
 _NL = 4  # logarithms per position: ln(d+eps), ln(a+eps), ln(n+eps), ln(d+a+eps)
@@ -59,15 +64,51 @@ _LG7 = 1.479819860511658591e-01
 _MIN_NORMAL = 2.2250738585072014e-308
 
 
+@intrinsic
+def _stream16(typingctx, dst, dst_idx, src, src_idx):
+    """``dst[dst_idx:dst_idx+16] = src[src_idx:src_idx+16]`` (float32) as one 64-byte
+    non-temporal store.  ``dst`` + ``dst_idx`` must be 64-byte aligned (the wrapper ensures it).
+
+    Streaming stores skip the read-for-ownership of every output cache line: the [47, n]
+    copy-out then takes 1.0 ms instead of 2.6 ms per 150 k positions (measured)."""
+    sig = types.void(dst, dst_idx, src, src_idx)
+
+    def codegen(context, builder, signature, args):
+        dty, _, sty, _ = signature.args
+        dary = context.make_array(dty)(context, builder, args[0])
+        sary = context.make_array(sty)(context, builder, args[2])
+        vt = ir.VectorType(ir.FloatType(), 16)
+        sp = builder.bitcast(builder.gep(sary.data, [args[3]]), vt.as_pointer())
+        dp = builder.bitcast(builder.gep(dary.data, [args[1]]), vt.as_pointer())
+        st = builder.store(builder.load(sp, align=4), dp, align=64)
+        st.set_metadata("nontemporal", builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _fence(typingctx):
+    """Sequentially consistent fence: orders the streaming stores before the kernel returns."""
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):
+        builder.fence("seq_cst")
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @kernel
-def _context_kernel(donor, acceptor, neither, out, inb, tmp, xl, xl_bits, mb, mb_f, kb, lg):
-    """out: [47, n] float32.  Scratch (allocated by the wrapper): inb float64[3*_H],
+def _context_kernel(donor, acceptor, neither, flat, stride, inb, tmp, xl, xl_bits, mb, mb_f, kb, lg):
+    """Output row r is flat[r*stride : r*stride + n] (float32; flat 64-byte aligned, stride a
+    multiple of 16).  Scratch (allocated by the wrapper): inb float64[3*_H],
     tmp float32[47*_C], xl float64[4*_C] (+ its int64 view xl_bits), mb int64[4*_C] (+ its
     float64 view mb_f), kb float64[4*_C], lg float64[4*_C]."""
     n = donor.shape[0]
     eps = 1e-10
     for i0 in range(0, n, _C):
-        c = min(_C, n - i0)
+        c = n - i0 if n - i0 < _C else _C
         # widen the chunk (+ halo) to float64; zero past the array ends
         for q in range(3):
             src = donor if q == 0 else (acceptor if q == 1 else neither)
@@ -174,11 +215,17 @@ def _context_kernel(donor, acceptor, neither, out, inb, tmp, xl, xl_bits, mb, mb
             tmp[13 * _C + j] = lg[3 * _C + j] - ln_
             tmp[14 * _C + j] = -(d * ld + a * la + nn * ln_)
         for r in range(_N_FEATURES):
-            # 1-D slice views: 5x faster than indexing out[r, i0 + j] in the loop (measured)
-            dst = out[r, i0:i0 + c]
-            src_row = tmp[r * _C:r * _C + c]
-            for j in range(c):
-                dst[j] = src_row[j]
+            base = r * stride + i0
+            if c == _C:  # full chunk: aligned streaming stores
+                for j in range(0, _C, 16):
+                    _stream16(flat, base + j, tmp, r * _C + j)
+            else:
+                # 1-D slice views: 5x faster than 2-D indexing in the loop (measured)
+                dst = flat[base:base + c]
+                src_row = tmp[r * _C:r * _C + c]
+                for j in range(c):
+                    dst[j] = src_row[j]
+    _fence()
 
 
 def context_features(donor, acceptor, neither) -> dict:
@@ -194,9 +241,9 @@ def context_features(donor, acceptor, neither) -> dict:
     -------
     dict of str -> numpy.ndarray of float32, shape (n,)
         One entry per name in :data:`CONTEXT_FEATURES`, in that order.  Values are computed
-        in float64 and rounded to float32 on output.  Each value is one C-contiguous row of
-        a single ``(len(CONTEXT_FEATURES), n)`` float32 array (so Arrow can wrap it without a
-        copy).
+        in float64 and rounded to float32 on output.  Each value is a C-contiguous float32
+        array (so Arrow can wrap it without a copy); all are views into one buffer, row ``r``
+        starting at a 64-byte aligned offset.
 
     Notes
     -----
@@ -225,9 +272,18 @@ def context_features(donor, acceptor, neither) -> dict:
       ``signal_strength_ratio = donor_signal_strength/(acceptor_signal_strength+eps)``.
     """
     donor, acceptor, neither = as_probs((donor, "donor"), (acceptor, "acceptor"), (neither, "neither"))
-    block = np.empty((_N_FEATURES, donor.shape[0]), np.float32)
+    n = donor.shape[0]
+    # one float32 buffer holding all rows; each row starts 64-byte aligned (stride padded to
+    # 16 floats) so the kernel can use aligned streaming stores
+    stride = (n + 15) // 16 * 16
+    buf = np.empty(_N_FEATURES * stride + 16, np.float32)
+    off = (-buf.ctypes.data % 64) // 4
+    flat = buf[off:off + _N_FEATURES * stride]
+    if n and flat.ctypes.data % 64:  # pragma: no cover - guaranteed by construction
+        raise AssertionError("context_features: output rows not 64-byte aligned")
     xl = np.zeros(_NL * _C, np.float64)
     mb = np.zeros(_NL * _C, np.int64)
-    _context_kernel(donor, acceptor, neither, block, np.zeros(3 * _H), np.zeros(_N_FEATURES * _C, np.float32),
+    _context_kernel(donor, acceptor, neither, flat, stride, np.zeros(3 * _H), np.zeros(_N_FEATURES * _C, np.float32),
                     xl, xl.view(np.int64), mb, mb.view(np.float64), np.zeros(_NL * _C), np.zeros(_NL * _C))
-    return {name: block[r] for r, name in enumerate(CONTEXT_FEATURES)}
+    block = flat.reshape(_N_FEATURES, stride)
+    return {name: block[r, :n] for r, name in enumerate(CONTEXT_FEATURES)}

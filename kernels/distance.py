@@ -19,12 +19,17 @@ def _nearest_kernel(positions, sites, out):
     prev = positions[0] if m > 0 else 0
     for i in range(m):
         p = positions[i]
+        lo = 0
+        hi = j
         if p >= prev:
-            while j < ns and sites[j] < p:  # sorted input: amortised O(1)
+            # sorted input: a few linear steps (amortised O(1)); a long jump: binary search
+            steps = 0
+            while j < ns and sites[j] < p and steps < 8:
                 j += 1
-        else:
-            lo = 0
-            hi = j
+                steps += 1
+            lo = j
+            hi = ns if (j < ns and sites[j] < p) else j
+        if lo < hi:
             while lo < hi:
                 mid = (lo + hi) >> 1
                 if sites[mid] < p:

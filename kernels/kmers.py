@@ -63,26 +63,39 @@ def _kmer_kernel(codes, k, positions, left, right, mode, span_lo, ids, counts, t
     cur_b = 0  # current window's k-mer starts, as [cur_a, cur_b) indices into ids
     for i in range(m):
         p = positions[i]
-        a = max(0, p - left) - span_lo
-        b = max(a, min(n, p + right + 1) - span_lo - k + 1)
-        if mode == _DENSE and min(b, cur_b) <= max(a, cur_a) and cur_b - cur_a > K:
+        # (ternaries instead of min/max: each builtin min/max call site costs compile time)
+        a = (p - left if p > left else 0) - span_lo
+        b = (p + right + 1 if p + right + 1 < n else n) - span_lo - k + 1
+        if b < a:
+            b = a
+        disjoint = (b if b < cur_b else cur_b) <= (a if a > cur_a else cur_a)
+        if mode == _DENSE and disjoint and cur_b - cur_a > K:
             # disjoint windows and clearing the table is cheaper than removing
             counts[:] = 0
             cur_a = a
             cur_b = a
+        elif mode == _SPARSE_FILL and disjoint:
+            # disjoint windows (unsorted or sparse positions): clear the old window and build
+            # the row from the new one alone (merge against an empty previous row)
+            for t in range(cur_a, cur_b):
+                if ids[t] >= 0:
+                    counts[ids[t]] = 0
+            cur_a = a
+            cur_b = a
+            prev1 = prev0
         # slide [cur_a, cur_b) -> [a, b): remove old-minus-new, add new-minus-old (each at
         # most two intervals, as both window ends are monotone in p); count distinct changes
         # and (mode 2) record the changed ids
         nt = 0
         for part in range(4):
             if part == 0:
-                s, e = cur_a, min(cur_b, a)
+                s, e = cur_a, (cur_b if cur_b < a else a)
             elif part == 1:
-                s, e = max(b, cur_a), cur_b
+                s, e = (b if b > cur_a else cur_a), cur_b
             elif part == 2:
-                s, e = a, min(b, cur_a)
+                s, e = a, (b if b < cur_a else cur_a)
             else:
-                s, e = max(a, cur_b), b
+                s, e = (a if a > cur_b else cur_b), b
             for t in range(s, e):
                 j = ids[t]
                 if j >= 0:

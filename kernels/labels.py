@@ -22,8 +22,8 @@ def _label_kernel(donor_prob, acceptor_prob, donor_sites, acceptor_sites, thresh
         sites = donor_sites if t == 0 else acceptor_sites
         for q in range(sites.shape[0]):
             s = sites[q]
-            near[t, max(0, s - window)] += 1
-            near[t, min(n, s + window + 1)] -= 1
+            near[t, s - window if s > window else 0] += 1
+            near[t, s + window + 1 if s + window + 1 < n else n] -= 1
     run_d = 0
     run_a = 0
     for p in range(n):
@@ -38,7 +38,7 @@ def _label_kernel(donor_prob, acceptor_prob, donor_sites, acceptor_sites, thresh
         for q in range(sites.shape[0]):
             s = sites[q]
             verdict = 3  # FN
-            for u in range(max(0, s - window), min(n, s + window + 1)):
+            for u in range(s - window if s > window else 0, s + window + 1 if s + window + 1 < n else n):
                 if prob[u] >= threshold:
                     verdict = 1  # TP
                     break
