@@ -307,3 +307,18 @@ def test_validate_detects_tampering(small_build, tmp_path):
     rep = validate_dataset(copy)
     assert not rep.ok and "class counts" in rep.text()
     assert main(["validate", str(copy)]) == 1
+
+
+def test_full_disk_is_clear_error_and_leaves_nothing_finished(fake_store, tmp_path, monkeypatch):
+    import errno
+
+    def no_space(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_batch", no_space)
+    out = tmp_path / "full"
+    with pytest.raises(FastbuildError, match="the disk is full"):
+        build_dataset(scores=fake_store, output_dir=str(out), n_genes=3, batch_rows=100, progress=False)
+    assert not list(out.glob("batch_*"))
+    assert not list(out.glob("master/*"))
+    assert not (out / "build_info.json").exists()
