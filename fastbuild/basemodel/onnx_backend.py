@@ -118,6 +118,52 @@ class _GraphBuilder:
             return self.node("Relu", [x])
         return self.node("LeakyRelu", [x], alpha=float(slope))
 
+    def slice(self, x, axis, start, end):
+        """x[..., start:end, ...] along ``axis`` (end None = to the end)."""
+        starts = self.const("st", np.array([start], np.int64))
+        ends = self.const("en", np.array([np.iinfo(np.int64).max if end is None else end], np.int64))
+        axes = self.const("ax", np.array([axis], np.int64))
+        return self.node("Slice", [x, starts, ends, axes])
+
+    def reshape(self, x, shape):
+        return self.node("Reshape", [x, self.const("shape", np.array(shape, np.int64))])
+
+    def conv_pairs(self, a, w, b, width, dilation):
+        """Valid dilated 1-D convolution [N, C, Lin] -> [N, C, Lout] in the pairwise form.
+
+        Needs Lout (hence Lin = Lout + (W-1)*D) to be a multiple of 2*D. With A[q, r] = a[q*2D + r]
+        (a reshape to [N, C, Q, 2D]), output rows t = q*2D + r (r < D) and t + D share
+        u_j = A[q+j, r], v_j = A[q+j, r+D]; y[t] = m1 + m2, y[t+D] = m2 + m3 with
+        m1 = sum_j E_j (u_j - v_j), m2 = sum_j (E_j + O_j) v_j, m3 = sum_{j>=1} O_{j-1} (u_j - v_{j-1})
+        (E: even taps, O: odd taps): 3J-1 instead of 4J-2 taps per two rows (J = (W+1)/2).
+        The three sums are 2-D convolutions with kernels [J, 1] (dilation 1) over [Q, D] images."""
+        c_out = w.shape[1]
+        c_in = w.shape[0] // width
+        taps = np.asarray(w, np.float64).reshape(width, c_in, c_out)
+        j_n = (width + 1) // 2
+        even = taps[0::2]
+        odd = np.concatenate([taps[1::2], np.zeros((1, c_in, c_out))])
+        d = dilation
+
+        def kern(t):  # [K, C_in, C_out] -> ONNX [C_out, C_in, K, 1]
+            return self.const("w", np.ascontiguousarray(t.transpose(2, 1, 0)[:, :, :, None], dtype=np.float32))
+
+        def conv2(x, t, bias):
+            ins = [x, kern(t)] + ([self.const("b", np.asarray(bias, np.float32))] if bias is not None else [])
+            return self.node("Conv", ins, kernel_shape=[len(t), 1], pads=[0, 0, 0, 0], strides=[1, 1], dilations=[1, 1])
+
+        img = self.reshape(a, [0, 0, -1, 2 * d])  # [N, C, Qin, 2D]
+        u = self.slice(img, 3, 0, d)
+        v = self.slice(img, 3, d, None)
+        m1 = conv2(self.node("Sub", [u, v]), even, None)
+        m2 = conv2(v, even + odd, b)
+        z = self.node("Sub", [self.slice(u, 2, 1, None), self.slice(v, 2, 0, -1)])
+        m3 = conv2(z, odd[: j_n - 1], None)
+        y_even = self.node("Add", [m1, m2])
+        y_odd = self.node("Add", [m2, m3])
+        y = self.node("Concat", [y_even, y_odd], axis=3)  # [N, C, Q, 2D]
+        return self.reshape(y, [0, 0, -1])
+
     def crop(self, x, lo, hi_from_end):
         """x[..., lo : L - hi_from_end] along the last axis."""
         if lo == 0 and hi_from_end == 0:
@@ -128,7 +174,32 @@ class _GraphBuilder:
         return self.node("Slice", [x, starts, ends, axes])
 
 
-def _add_network(g: _GraphBuilder, net, x_in: str) -> str:
+def pair_quantum(net) -> int:
+    """Scored lengths must be multiples of this for the pairwise graph (lcm of 2*dilation over
+    the paired convolutions); 1 when no convolution can be paired."""
+    q = 1
+    for d in _paired_dilations(net):
+        q = int(np.lcm(q, 2 * d))
+    return q
+
+
+def _paired_dilations(net) -> set:
+    """Dilations of the units whose convolutions get the pairwise form: width > 1 and every
+    conv output length (n + 2*remaining flank) a multiple of 2*D whenever n is a multiple of
+    the quantum. For the standard SpliceAI/OpenSpliceAI configurations that is all of them."""
+    flank = net.flank
+    rem = flank
+    cand = {u.dilation for u in net.units if u.width > 1}
+    ok = set(cand)
+    for u in net.units:
+        for _ in range(2):
+            rem -= u.half
+            if (2 * rem) % (2 * u.dilation):
+                ok.discard(u.dilation)
+    return ok
+
+
+def _add_network(g: _GraphBuilder, net, x_in: str, pairwise: bool = False) -> str:
     """Nodes of one member; returns the name of its softmax output [N, 3, (1,) n]."""
     flank = net.flank
     slope = float(net.negative_slope)
@@ -143,14 +214,16 @@ def _add_network(g: _GraphBuilder, net, x_in: str) -> str:
         return g.conv(centre, np.asarray(ws, np.float32).reshape(c, c), bs, 1, 1)
 
     skip = skip_of(x, 0)
+    paired = _paired_dilations(net) if pairwise else set()
     for ui, u in enumerate(net.units):
+        conv = g.conv_pairs if u.dilation in paired and u.width > 1 else g.conv
         hf = u.half
         h = g.node("Mul", [x, g.vec("s1", u.bn1_scale)])
         h = g.node("Add", [h, g.vec("t1", u.bn1_shift)])
         h = g.act(h, slope)
-        h = g.conv(h, u.w1, u.b1, u.width, u.dilation)
+        h = conv(h, u.w1, u.b1, u.width, u.dilation)
         h = g.act(h, slope)
-        h = g.conv(h, u.w2, u.b2, u.width, u.dilation)
+        h = conv(h, u.w2, u.b2, u.width, u.dilation)
         x = g.node("Add", [g.crop(x, 2 * hf, 2 * hf), h], stem="res")
         shrink += 2 * hf
         if ui + 1 in net.skips:
@@ -161,9 +234,12 @@ def _add_network(g: _GraphBuilder, net, x_in: str) -> str:
     return g.node("Softmax", [logits], axis=1)
 
 
-def build_onnx_model(model, conv2d: bool = True, average: bool = True):
+def build_onnx_model(model, conv2d: bool = False, average: bool = True, pairwise: bool = True):
     """ONNX ModelProto of an ensemble (a Model, a Network or a list of Networks).
 
+    ``pairwise`` (1-D layout only): dilated convolutions in the pairwise form (see
+    ``_GraphBuilder.conv_pairs``); the scored length must then be a multiple of
+    :func:`pair_quantum` (the runner pads with N and drops the padding).
     ``average``: one output ``y`` (the members' mean); otherwise one output per member
     (``y0``, ``y1``, ...)."""
     _require()
@@ -175,10 +251,12 @@ def build_onnx_model(model, conv2d: bool = True, average: bool = True):
     flanks = {n.flank for n in nets}
     if len(flanks) != 1:
         raise FastbuildError("ensemble members have different flanks")
+    if conv2d and pairwise:
+        raise FastbuildError("the pairwise graph uses the 1-D layout (conv2d=False)")
     g = _GraphBuilder(conv2d)
     in_shape = ["N", 4, 1, "L"] if conv2d else ["N", 4, "L"]
     out_shape = ["N", 3, 1, "M"] if conv2d else ["N", 3, "M"]
-    outs = [_add_network(g, net, "x") for net in nets]
+    outs = [_add_network(g, net, "x", pairwise) for net in nets]
     from onnx import numpy_helper  # noqa: F401
 
     if average:
@@ -223,12 +301,24 @@ class OnnxRunner:
     """Scores sequences with onnxruntime (CPU). Drop-in for :class:`forward.Runner` in
     :func:`fastbuild.basemodel.forward.score_sequence` / ``score_region`` (``backend = "onnx"``).
 
-    One session holds the whole ensemble (members averaged in the graph). ``threads``: onnxruntime
-    intra-op threads (default: all CPUs this process may use)."""
+    One session holds the whole ensemble (members averaged in the graph unless ``average`` is
+    false). ``threads``: onnxruntime intra-op threads (default: all CPUs this process may use).
+    ``segment``: outputs per run (memory ~1.3 KiB per base of segment with 5 members).
+    ``optimization``: onnxruntime graph optimisation level; "extended" (the default) fuses
+    Conv+activation but skips the NCHWc layout rewrite of level "all", slower here."""
 
     backend = "onnx"
 
-    def __init__(self, model, threads: int | None = None, segment: int = DEFAULT_ONNX_SEGMENT, conv2d: bool = True, average: bool = True, optimization: str = "all"):
+    def __init__(
+        self,
+        model,
+        threads: int | None = None,
+        segment: int = DEFAULT_ONNX_SEGMENT,
+        conv2d: bool = False,
+        average: bool = True,
+        pairwise: bool = True,
+        optimization: str = "extended",
+    ):
         _require()
         import onnxruntime as ort
 
@@ -237,10 +327,15 @@ class OnnxRunner:
         self.nets = _networks(model)
         self.flank = self.nets[0].flank
         self.threads = int(threads or default_threads())
-        self.segment = int(segment)
         self.conv2d = bool(conv2d)
         self.average = bool(average)
-        proto = build_onnx_model(self.nets, conv2d=conv2d, average=average)
+        self.pairwise = bool(pairwise) and not self.conv2d
+        self.quantum = 1
+        if self.pairwise:
+            for net in self.nets:
+                self.quantum = int(np.lcm(self.quantum, pair_quantum(net)))
+        self.segment = max(self.quantum, int(segment) // self.quantum * self.quantum)
+        proto = build_onnx_model(self.nets, conv2d=self.conv2d, average=self.average, pairwise=self.pairwise)
         so = ort.SessionOptions()
         so.intra_op_num_threads = self.threads
         so.inter_op_num_threads = 1
@@ -258,15 +353,18 @@ class OnnxRunner:
     def close(self):
         self.session = None
 
-    def _run(self, part: np.ndarray) -> np.ndarray:
-        """Codes with flanks -> mean probabilities [n, 3] float32."""
+    def _run(self, part: np.ndarray, n: int) -> np.ndarray:
+        """Codes with flanks (n outputs) -> mean probabilities [n, 3] float32."""
+        pad = -n % self.quantum
+        if pad:  # the pairwise graph needs a multiple of the quantum: pad with N, drop after
+            part = np.concatenate([part, np.full(pad, 4, np.uint8)])
         x = _one_hot(part, self.conv2d)
         outs = self.session.run(self._out_names, {"x": x})
         if len(outs) == 1:
             y = outs[0]
         else:
             y = np.mean(np.stack(outs).astype(np.float64), axis=0)
-        return np.ascontiguousarray(y.reshape(3, -1).T, dtype=np.float32)
+        return np.ascontiguousarray(y.reshape(3, -1)[:, :n].T, dtype=np.float32)
 
     def score_sequence(self, codes_with_flank, segment: int | None = None) -> np.ndarray:
         """Same contract as :func:`fastbuild.basemodel.forward.score_sequence`."""
@@ -280,13 +378,17 @@ class OnnxRunner:
         if n < 0:
             raise FastbuildError(f"sequence shorter than the model's two flanks ({2 * flank} nt)")
         out = np.zeros((n, 3), dtype=np.float32)
-        seg = int(segment or self.segment)
-        # equal-sized segments (a short tail segment would pay the whole flank for few outputs)
-        k = max(1, -(-n // seg))
-        step = -(-n // k) if n else 0
-        for s in range(0, n, max(step, 1)):
+        if n == 0:
+            return out
+        seg = max(1, int(segment or self.segment))
+        # equal-sized segments (a short tail segment would pay the whole flank for few outputs),
+        # rounded up to the quantum so that only the last one needs padding
+        k = -(-n // seg)
+        step = -(-n // k)
+        step = -(-step // self.quantum) * self.quantum
+        for s in range(0, n, step):
             e = min(n, s + step)
-            out[s:e] = self._run(codes[s : e + 2 * flank])
+            out[s:e] = self._run(codes[s : e + 2 * flank], e - s)
         return out
 
 

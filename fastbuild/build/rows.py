@@ -1,0 +1,165 @@
+"""One gene -> column chunks: label every position cheaply, featurise only kept rows.
+
+All arrays here are in transcript orientation (offset 0 = the gene's 5' end); genomic
+positions come back through :func:`fastbuild.coords.to_genomic` only when columns are made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import kernels
+from fastbuild.build.config import BuildConfig
+from fastbuild.build.columns import Chunk
+from fastbuild.build.schema import PRED_TYPES, SPLICE_TYPES, kmer_names
+from fastbuild.build.selection import gene_seed
+from fastbuild.coords import to_genomic
+
+_OFFSETS = np.arange(-2, 3)
+
+
+@dataclass
+class TranscriptSites:
+    """One transcript inside a gene: its span and sites as gene offsets."""
+
+    transcript_id: str
+    lo: int  # first gene offset of the transcript (transcript orientation)
+    hi: int  # last gene offset, inclusive
+    donors: np.ndarray
+    acceptors: np.ndarray
+
+
+@dataclass
+class GeneInput:
+    """Everything needed to make a gene's rows (arrays in transcript orientation)."""
+
+    info: dict  # a row of the genes table
+    codes: np.ndarray  # uint8
+    donor: np.ndarray  # float32
+    acceptor: np.ndarray
+    neither: np.ndarray
+    donors: np.ndarray  # unique annotated donor offsets (all transcripts)
+    acceptors: np.ndarray
+    transcripts: list  # of TranscriptSites (transcript mode only)
+
+
+@dataclass
+class GeneTally:
+    """Counts of one gene's positions and kept rows, by label."""
+
+    positions: int = 0
+    rows: int = 0
+    counts: np.ndarray = None  # [pred_type, splice_type] kept-row counts
+
+    def __post_init__(self):
+        if self.counts is None:
+            self.counts = np.zeros((len(PRED_TYPES), len(SPLICE_TYPES)), np.int64)
+
+
+def _label_and_sample(donor, acceptor, donors, acceptors, config: BuildConfig, seed: int):
+    """Labels of every position and the downsampling mask (cheap per-position arrays)."""
+    pred, splice = kernels.label_positions(donor, acceptor, donors, acceptors,
+                                           config.threshold, config.consensus_window)
+    n = donor.shape[0]
+    sites = np.concatenate([donors, acceptors])
+    site_distance = kernels.nearest_site_distance(np.arange(n, dtype=np.int64), sites)
+    mask = kernels.downsample_mask(pred, np.maximum(donor, acceptor), site_distance,
+                                   config.hard_prob, config.window, config.easy_ratio, seed)
+    return pred, splice, mask
+
+
+def gene_chunks(g: GeneInput, config: BuildConfig, tally: GeneTally):
+    """Yield :class:`Chunk` objects (each <= ``config.batch_rows`` rows) of a gene's kept rows."""
+    gid = g.info["gene_id"]
+    n = g.codes.shape[0]
+    pred_donor = np.flatnonzero(g.donor >= config.threshold)
+    pred_acceptor = np.flatnonzero(g.acceptor >= config.threshold)
+    if config.transcript_mode:
+        units = [(t.transcript_id, t.lo, t.hi, t.donors - t.lo, t.acceptors - t.lo) for t in g.transcripts]
+    else:
+        units = [(None, 0, n - 1, g.donors, g.acceptors)]
+    for tid, lo, hi, donors, acceptors in units:
+        seed = gene_seed(config.seed, gid) if tid is None else gene_seed(config.seed, gid, tid)
+        sl = slice(lo, hi + 1)
+        pred, splice, mask = _label_and_sample(g.donor[sl], g.acceptor[sl], donors, acceptors, config, seed)
+        kept_local = np.flatnonzero(mask)
+        tally.positions += hi - lo + 1
+        tally.rows += kept_local.size
+        np.add.at(tally.counts, (pred[kept_local], splice[kept_local]), 1)
+        for s in range(0, kept_local.size, config.batch_rows):
+            local = kept_local[s:s + config.batch_rows]
+            yield _featurise(g, config, tid, lo, hi, local, pred[local], splice[local],
+                             donors + lo, acceptors + lo, pred_donor, pred_acceptor)
+
+
+def _context(g: GeneInput, kept: np.ndarray) -> dict:
+    """Score-context features of kept rows only, from their 5-position neighbourhoods."""
+    n = g.donor.shape[0]
+    idx = kept[:, None] + _OFFSETS[None, :]
+    valid = (idx >= 0) & (idx < n)
+    idx = np.clip(idx, 0, max(n - 1, 0))
+    patches = [np.where(valid, arr[idx], np.float32(0)).ravel() for arr in (g.donor, g.acceptor, g.neither)]
+    feats = kernels.context_features(*patches)
+    # each patch's middle element sees exactly the gene's neighbours (0 past the gene ends)
+    return {name: values[2::5] for name, values in feats.items()}
+
+
+def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
+               pred_donor, pred_acceptor) -> Chunk:
+    info = g.info
+    kept = local + lo  # gene offsets
+    m = kept.size
+    n = g.codes.shape[0]
+    left, right = config.context_flank
+    position = to_genomic(kept, info["start"], info["end"], info["strand"])
+    length = hi - lo + 1
+    donor, acceptor = g.donor[kept], g.acceptor[kept]
+
+    def const(value, dtype):
+        return np.full(m, value, dtype=dtype)
+
+    arrays = {
+        "position": position,
+        "rel_position": local.astype(np.int64),
+        "splice_type": splice,
+        "pred_type": pred,
+        "y": splice.astype(np.int8),
+        "true_position": position,
+        "predicted_position": position,
+        "distance_to_donor": kernels.nearest_site_distance(kept, donors),
+        "distance_to_acceptor": kernels.nearest_site_distance(kept, acceptors),
+        "donor_score": donor,
+        "acceptor_score": acceptor,
+        "neither_score": g.neither[kept],
+        "gc_content": kernels.gc_content(g.codes, kept, left, right),
+        "sequence_complexity": kernels.sequence_complexity(g.codes, kept, left, right),
+        "sequence_length": (np.minimum(n, kept + right + 1) - np.maximum(0, kept - left)).astype(np.int32),
+        "gene_length": const(info["gene_length"], np.int64),
+        "n_transcripts": const(info["n_transcripts"], np.int32),
+        "n_splice_sites": const(info["n_splice_sites"], np.int32),
+        "splice_density_per_kb": const(info["splice_density_per_kb"], np.float32),
+        "num_overlaps": const(info["num_overlaps"], np.int32),
+        "relative_position": (local / max(length - 1, 1)).astype(np.float32),
+        "distance_to_predicted_donor": kernels.nearest_site_distance(kept, pred_donor),
+        "distance_to_predicted_acceptor": kernels.nearest_site_distance(kept, pred_acceptor),
+    }
+    arrays.update(_context(g, kept))
+    masks = {"true_position": splice == 0,
+             "predicted_position": np.maximum(donor, acceptor) < config.threshold}
+    consts = {"gene_id": info["gene_id"], "transcript_id": tid, "chrom": info["chrom"],
+              "strand": info["strand"], "gene_type": info["gene_type"]}
+    sparse = {}
+    for k in config.kmer_sizes:
+        if config.layout_of(k) == "wide":
+            counts = kernels.kmer_counts(g.codes, k, kept, left, right)
+            arrays.update(zip(_kmer_names(k), counts))
+        else:
+            sparse[f"{k}mer"] = kernels.kmer_counts_sparse(g.codes, k, kept, left, right)
+    return Chunk(m, arrays, masks, consts, sparse)
+
+
+@lru_cache(maxsize=None)
+def _kmer_names(k: int) -> list[str]:
+    return [f"{k}mer_{km}" for km in kmer_names(k)]

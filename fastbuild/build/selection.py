@@ -1,0 +1,194 @@
+"""Gene selection: id normalisation, the reference's policies, seeded and reported.
+
+Final selection = the extra genes (``--gene-ids-file``) first, then the policy fills up to
+``max(n_genes, len(extras))``; ``--gene-types`` filters both. Policies:
+
+* ``error_total`` / ``error_fp`` / ``error_fn``: genes ranked by FP+FN, FP or FN counts of the
+  base model against the annotation (ties broken by gene id);
+* ``random``: a uniform sample seeded with ``--seed``;
+* ``custom``: the extra genes only;
+* ``all``: every candidate gene (``--n-genes`` is ignored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from fastbuild.errors import FastbuildError
+
+log = logging.getLogger(__name__)
+
+_VERSION_RE = re.compile(r"^(ENS[A-Z]*[GT]\d+)\.\d+$")
+
+
+def strip_version(gene_id: str) -> str:
+    """``ENSG00000012048.23`` -> ``ENSG00000012048``; other ids unchanged."""
+    m = _VERSION_RE.match(gene_id)
+    return m.group(1) if m else gene_id
+
+
+def gene_seed(seed: int, *keys: str) -> int:
+    """A 64-bit seed derived from the build seed and a gene (or transcript) id.
+
+    Stable across runs, machines and Python versions (blake2b, not ``hash()``), so a gene's
+    sampled rows never depend on batch size, worker count or interruption.
+    """
+    text = ":".join([str(seed), *keys]).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+
+
+def read_gene_ids(path, gene_col: str | None = None) -> list[str]:
+    """Gene identifiers from a plain list (one per line) or a TSV/CSV with a header.
+
+    For a table, ``gene_col`` names the column (default: ``gene_id``, else ``gene_name``, else
+    the first column).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FastbuildError(f"gene ids file not found: {path}")
+    lines = [ln.strip() for ln in path.read_text().splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not lines:
+        return []
+    sep = "\t" if "\t" in lines[0] else "," if "," in lines[0] else None
+    if sep is None and gene_col is None:
+        return list(dict.fromkeys(lines))
+    header = [h.strip() for h in lines[0].split(sep)] if sep else [lines[0]]
+    if gene_col is not None:
+        if gene_col not in header:
+            raise FastbuildError(f"--gene-col {gene_col!r} is not a column of {path} (columns: {', '.join(header)})")
+        col = header.index(gene_col)
+    else:
+        col = next((header.index(c) for c in ("gene_id", "gene_name") if c in header), 0)
+    values = [ln.split(sep)[col].strip() if sep else ln for ln in lines[1:]]
+    return list(dict.fromkeys(v for v in values if v))
+
+
+@dataclass
+class Resolution:
+    """Outcome of mapping user-given identifiers to annotation gene ids."""
+
+    gene_ids: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+    by_name: int = 0
+
+
+def resolve_ids(wanted: list[str], genes: pl.DataFrame) -> Resolution:
+    """Map ids or names to the annotation's gene ids.
+
+    Tried in order: exact gene id; id without an Ensembl version suffix (on both sides);
+    gene name, case-insensitively. Ambiguous names map to every gene carrying them.
+    """
+    ids = genes["gene_id"].to_list()
+    exact = set(ids)
+    unversioned: dict[str, str] = {}
+    for g in ids:
+        unversioned.setdefault(strip_version(g), g)
+    by_name: dict[str, list[str]] = {}
+    for g, name in genes.select("gene_id", "gene_name").iter_rows():
+        if name:
+            by_name.setdefault(name.lower(), []).append(g)
+    res = Resolution()
+    seen: set[str] = set()
+    for w in wanted:
+        if w in exact:
+            hits = [w]
+        elif strip_version(w) in unversioned:
+            hits = [unversioned[strip_version(w)]]
+        elif w.lower() in by_name:
+            hits = by_name[w.lower()]
+            res.by_name += 1
+        else:
+            res.unresolved.append(w)
+            continue
+        for h in hits:
+            if h not in seen:
+                seen.add(h)
+                res.gene_ids.append(h)
+    return res
+
+
+@dataclass
+class Selection:
+    """Selected genes (annotation order) and what happened on the way."""
+
+    gene_ids: list[str]
+    extras: list[str]
+    unresolved: list[str]
+    dropped_by_type: list[str]
+    policy: str
+    notes: list[str] = field(default_factory=list)
+
+
+def select_genes(
+    genes: pl.DataFrame,
+    candidates: list[str],
+    policy: str,
+    n_genes: int,
+    seed: int,
+    gene_types=(),
+    extra_ids: list[str] | None = None,
+    error_counts: pl.DataFrame | None = None,
+) -> Selection:
+    """Apply a selection policy.
+
+    Parameters
+    ----------
+    genes : polars.DataFrame
+        The annotation's genes (gene_id, gene_name, gene_type, ...).
+    candidates : list of str
+        Gene ids the policy may draw from (genes with scores, or all with a base model).
+    policy : str
+        One of :data:`fastbuild.build.config.POLICIES`.
+    error_counts : polars.DataFrame, optional
+        gene_id, fp, fn per candidate; needed by the error policies.
+
+    Returns
+    -------
+    Selection
+        ``gene_ids`` in the annotation's genomic order (chrom, start).
+    """
+    notes = []
+    types = set(gene_types or ())
+    type_of = dict(genes.select("gene_id", "gene_type").iter_rows())
+    res = resolve_ids(extra_ids or [], genes)
+    if res.unresolved:
+        log.warning("%d requested genes are not in the annotation: %s", len(res.unresolved),
+                    ", ".join(res.unresolved[:10]))
+    extras = res.gene_ids
+    dropped = []
+    if types:
+        dropped = [g for g in extras if type_of.get(g) not in types]
+        extras = [g for g in extras if type_of.get(g) in types]
+        if dropped:
+            notes.append(f"{len(dropped)} requested genes dropped by --gene-types")
+        candidates = [g for g in candidates if type_of.get(g) in types]
+    target = max(n_genes, len(extras))
+    pool = [g for g in candidates if g not in set(extras)]
+    if policy == "custom":
+        fill = []
+    elif policy == "all":
+        fill = pool
+        notes.append("policy 'all': every candidate gene, --n-genes ignored")
+    elif policy == "random":
+        k = min(target - len(extras), len(pool))
+        rng = np.random.default_rng(gene_seed(seed, "random-policy"))
+        fill = [pool[i] for i in sorted(rng.choice(len(pool), size=k, replace=False))] if k > 0 else []
+    else:
+        if error_counts is None:
+            raise FastbuildError(f"policy {policy} needs base-model scores to rank genes by errors")
+        metric = {"error_total": pl.col("fp") + pl.col("fn"), "error_fp": pl.col("fp"),
+                  "error_fn": pl.col("fn")}[policy]
+        ranked = error_counts.filter(pl.col("gene_id").is_in(pool)).with_columns(metric.alias("_m")) \
+            .sort(["_m", "gene_id"], descending=[True, False])
+        fill = ranked["gene_id"].head(max(0, target - len(extras))).to_list()
+    chosen = set(extras) | set(fill)
+    ordered = genes.filter(pl.col("gene_id").is_in(list(chosen)))["gene_id"].to_list()
+    return Selection(ordered, extras, res.unresolved, dropped, policy, notes)

@@ -1,0 +1,113 @@
+"""Streaming batch-file writer: bounded row buffer -> ParquetWriter -> fsync -> rename -> link.
+
+A batch file is written as ``batch_00001_trim.parquet.tmp``; only a complete file (with its
+statistics in the Parquet key-value metadata) is renamed to ``batch_00001_trim.parquet`` and
+hard-linked (or copied) into ``master/batch_00001.parquet``. A file under its final name is
+therefore always a finished batch, and an interrupted batch leaves only a ``.tmp``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fastbuild.atomic import fsync_dir, io_error, tmp_path
+from fastbuild.build.columns import Chunk, ColumnBuffer
+
+STATS_KEY = "fastbuild.batch_stats"
+
+
+def batch_name(index: int) -> str:
+    return f"batch_{index:05d}_trim.parquet"
+
+
+def master_name(index: int) -> str:
+    return f"batch_{index:05d}.parquet"
+
+
+class BatchFileWriter:
+    """Writes one batch file atomically; use :meth:`add`, then :meth:`finish` or :meth:`abort`."""
+
+    def __init__(self, out_dir: Path, index: int, schema: pa.Schema, batch_rows: int):
+        self.path = Path(out_dir) / batch_name(index)
+        self.master = Path(out_dir) / "master" / master_name(index)
+        self.tmp = tmp_path(self.path)
+        self.schema = schema
+        strings = [f.name for f in schema if pa.types.is_string(f.type)]
+        try:
+            self._writer = pq.ParquetWriter(
+                self.tmp, schema, compression="zstd", compression_level=1,
+                use_dictionary=strings, write_statistics=["gene_id", "position", "chrom"],
+            )
+        except OSError as exc:
+            raise io_error(self.tmp, exc) from None
+        self.buffer = ColumnBuffer(schema, batch_rows, self._write)
+
+    def _write(self, rb: pa.RecordBatch) -> None:
+        try:
+            self._writer.write_batch(rb, row_group_size=rb.num_rows)
+        except OSError as exc:
+            self.abort()
+            raise io_error(self.tmp, exc) from None
+
+    def add(self, chunk: Chunk) -> None:
+        self.buffer.add(chunk)
+
+    def finish(self, stats: dict) -> Path:
+        """Flush, record ``stats`` in the file's metadata, close, fsync, rename, link."""
+        try:
+            self.buffer.flush()
+            self._writer.add_key_value_metadata({STATS_KEY: json.dumps(stats)})
+            self._writer.close()
+            with open(self.tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(self.tmp, self.path)
+            fsync_dir(self.path.parent)
+        except OSError as exc:
+            self.abort()
+            raise io_error(self.path, exc) from None
+        link_master(self.path, self.master)
+        return self.path
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        except Exception:  # noqa: BLE001 - the file is discarded anyway
+            pass
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
+def link_master(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` to ``dst`` (copy, atomically, when linking fails)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists():
+        if os.path.samefile(src, dst):
+            return
+        dst.unlink()
+    try:
+        os.link(src, dst)
+    except OSError:
+        tmp = tmp_path(dst)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+        except OSError as exc:
+            raise io_error(dst, exc) from None
+
+
+def read_stats(path: Path) -> dict | None:
+    """The statistics stored in a finished batch file (None when unreadable or unfinished)."""
+    try:
+        meta = pq.read_metadata(path).metadata or {}
+    except Exception:  # noqa: BLE001 - any unreadable file is "not finished"
+        return None
+    raw = meta.get(STATS_KEY.encode())
+    return json.loads(raw) if raw else None
