@@ -9,6 +9,7 @@ CPU), and, when the environment does not set OPENBLAS_CORETYPE, once with it set
     python benchmarks/bench_basemodel.py                 # all settings, 100 kb sequence, best of 3
     python benchmarks/bench_basemodel.py --single --json # this environment only
     python benchmarks/bench_basemodel.py --length 1000000 --memory
+    python benchmarks/bench_basemodel.py --onnx          # also the onnxruntime backend (extra "onnx")
 
 Uses the installed SpliceAI weights (``pip install --no-deps spliceai==1.3.1``); without them,
 random weights of the same topology (the speed is the same).
@@ -72,6 +73,60 @@ def load_ensemble():
         return Model(spec, nets), "random weights (SpliceAI not installed)"
 
 
+# ---- onnxruntime backend (optional, --onnx) ------------------------------------------------
+ONNX_MODES = ("onnx", "onnx-members", "onnx-plain", "onnx-5sessions")
+
+
+def onnx_scorers(model, args):
+    """name -> callable(codes) for the requested onnxruntime variants (same threads as numpy).
+
+    onnx: one session, pairwise convolutions, members averaged in the graph (the backend's
+    default); onnx-members: members' outputs averaged in numpy; onnx-plain: plain dilated Conv
+    nodes (no pairwise form); onnx-5sessions: one session per member."""
+    from fastbuild.basemodel.onnx_backend import OnnxRunner
+
+    seg = args.onnx_segment
+    out = {}
+    for mode in args.onnx_modes:
+        if mode == "onnx":
+            r = OnnxRunner(model, threads=args.threads, segment=seg)
+            out[mode] = (r.score_sequence, r)
+        elif mode == "onnx-members":
+            r = OnnxRunner(model, threads=args.threads, segment=seg, average=False)
+            out[mode] = (r.score_sequence, r)
+        elif mode == "onnx-plain":
+            r = OnnxRunner(model, threads=args.threads, segment=seg, pairwise=False)
+            out[mode] = (r.score_sequence, r)
+        elif mode == "onnx-5sessions":
+            rs = [OnnxRunner([net], threads=args.threads, segment=seg) for net in model.networks]
+            out[mode] = ((lambda c, rs=rs: (np.sum([r.score_sequence(c).astype(np.float64) for r in rs], axis=0) / len(rs)).astype(np.float32)), rs[0])
+    return out
+
+
+def peak_rss_reset():
+    """Reset this process's peak RSS (Linux: /proc/self/clear_refs), so later peaks are measured alone."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb():
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
 def run_single(args):
     from fastbuild.basemodel.forward import Runner, score_sequence
 
@@ -101,6 +156,10 @@ def run_single(args):
     runners = {mode: Runner(args.threads, pairwise=(mode == "pairwise")) for mode in args.modes}
     for runner in runners.values():
         score_sequence(model, codes[: 20000 + 2 * model.flank], runner=runner)  # warm-up / JIT
+    onnx = onnx_scorers(model, args) if args.onnx else {}
+    for fn, _ in onnx.values():
+        fn(codes[: 20000 + 2 * model.flank])
+    onnx_out = {}
     best_mm, best = {}, {}
     for _ in range(args.repeats):
         for key, val in matmul_gflops(0.7).items():
@@ -110,10 +169,23 @@ def run_single(args):
             score_sequence(model, codes, runner=runner)
             dt = time.perf_counter() - t0
             best[mode] = min(best.get(mode, dt), dt)
+        for mode, (fn, _) in onnx.items():
+            t0 = time.perf_counter()
+            onnx_out[mode] = fn(codes)
+            dt = time.perf_counter() - t0
+            best[mode] = min(best.get(mode, dt), dt)
+    if onnx:  # exactness against the numpy path on the benchmark sequence itself
+        ref = score_sequence(model, codes, runner=next(iter(runners.values())))
+        result["onnx_max_abs_diff_vs_numpy"] = {m: float(np.max(np.abs(o - ref))) for m, o in onnx_out.items()}
+        import onnxruntime
+
+        result["onnxruntime"] = onnxruntime.__version__
+        result["onnx_segment"] = next(iter(onnx.values()))[1].segment
+    del onnx_out
     for runner in runners.values():
         runner.close()
     result["matmul_gflops"] = best_mm
-    for mode in args.modes:
+    for mode in list(args.modes) + list(onnx):
         nt_s = args.length / best[mode]
         gflops = nt_s * len(model.networks) * FLOP_PER_NT_PER_MODEL / 1e9
         result[mode] = {
@@ -135,6 +207,14 @@ def run_single(args):
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "seconds": round(time.perf_counter() - t0, 1),
         }
+        if onnx:  # the onnx backend's peak alone (peak RSS reset first where Linux allows it)
+            from fastbuild.basemodel.onnx_backend import OnnxRunner
+
+            onnx.clear()
+            reset = peak_rss_reset()
+            t0 = time.perf_counter()
+            OnnxRunner(model.networks[:1], threads=args.threads, segment=args.onnx_segment).score_sequence(big)
+            result["memory_2mb_one_model_onnx"] = {"peak_rss_mb": peak_rss_mb(), "peak_reset": reset, "seconds": round(time.perf_counter() - t0, 1)}
     return result
 
 
@@ -147,7 +227,16 @@ def main():
     p.add_argument("--memory", action="store_true", help="also score a 2-Mb sequence and report peak RSS")
     p.add_argument("--single", action="store_true", help="run in this environment only")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--onnx", action="store_true", help="also time the onnxruntime backend (pip install 'fastbuild-splice[onnx]')")
+    p.add_argument("--onnx-modes", nargs="+", default=["onnx"], choices=list(ONNX_MODES), help="onnx variants timed with --onnx")
+    p.add_argument("--onnx-segment", type=int, default=None, help="outputs per onnxruntime run (default: the backend's)")
     args = p.parse_args()
+    if args.onnx_segment is None:
+        args.onnx_segment = 100_000
+        if args.onnx:
+            from fastbuild.basemodel.onnx_backend import DEFAULT_ONNX_SEGMENT
+
+            args.onnx_segment = DEFAULT_ONNX_SEGMENT
     if args.single:
         res = run_single(args)
         print(json.dumps(res) if args.json else json.dumps(res, indent=1))
@@ -157,6 +246,8 @@ def main():
         child += ["--threads", str(args.threads)]
     if args.memory:
         child.append("--memory")
+    if args.onnx:
+        child += ["--onnx", "--onnx-segment", str(args.onnx_segment), "--onnx-modes", *args.onnx_modes]
     results = []
     env_unset = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     settings = [("environment as is", dict(os.environ)), ("OPENBLAS_CORETYPE/L2_SIZE unset", env_unset)]
@@ -182,7 +273,7 @@ def main():
             f"cpus={r['cpus']} weights={r['weights']} load average after={r.get('loadavg_after')}"
         )
         print(f"  numpy float32 matmul: square 2048 {mm['square_2048']:.1f} GFLOP/s; conv-shaped {mm['conv_shaped_1024x1312x32']:.1f} GFLOP/s")
-        for mode in args.modes:
+        for mode in [m for m in list(args.modes) + list(ONNX_MODES) if m in r]:
             m = r[mode]
             print(
                 f"  {mode:8s}: {m['nt_per_s']:>8,} nt/s ({r['models']} models, {r['length']:,} nt, {m['seconds']} s); "
@@ -190,6 +281,11 @@ def main():
             )
         if "memory_2mb_one_model" in r:
             print(f"  2-Mb sequence: peak RSS {r['memory_2mb_one_model']['peak_rss_mb']} MB")
+        if "onnx_max_abs_diff_vs_numpy" in r:
+            diffs = ", ".join(f"{k} {v:.2e}" for k, v in r["onnx_max_abs_diff_vs_numpy"].items())
+            print(f"  onnxruntime {r['onnxruntime']} (segment {r['onnx_segment']:,}): max |p_onnx - p_numpy| {diffs}")
+        if "memory_2mb_one_model_onnx" in r:
+            print(f"  2-Mb sequence, onnx backend: peak RSS {r['memory_2mb_one_model_onnx']['peak_rss_mb']} MB")
 
 
 if __name__ == "__main__":

@@ -409,14 +409,24 @@ def default_runner() -> Runner:
 DEFAULT_SEGMENT = 1_000_000
 
 
-def score_sequence(model, codes_with_flank, runner: Runner | None = None, segment: int = DEFAULT_SEGMENT) -> np.ndarray:
+def score_sequence(model, codes_with_flank, runner: Runner | None = None, segment: int = DEFAULT_SEGMENT, backend: str = "numpy") -> np.ndarray:
     """Ensemble-averaged scores for a sequence that already carries the model's flanks.
 
     ``codes_with_flank``: uint8 codes (A=0, C=1, G=2, T=3, other=4) of length n + 2*flank, in
     transcript orientation. Returns float32 ``[n, 3]`` in the model's channel order
     (neither, acceptor, donor). Long sequences are processed in segments of at most
     ``segment`` outputs (plus flanks), so memory stays bounded (~0.5 KiB per base of segment).
+
+    ``backend``: "numpy" (default) or "onnx" (onnxruntime, optional extra; also chosen when
+    ``runner`` is a :class:`fastbuild.basemodel.onnx_backend.OnnxRunner`, which then sets its
+    own segment size unless ``segment`` is given explicitly).
     """
+    if backend != "numpy" or getattr(runner, "backend", "numpy") != "numpy":
+        if backend not in ("numpy", "onnx"):
+            raise FastbuildError(f"unknown base-model backend {backend!r} (use 'numpy' or 'onnx')")
+        from fastbuild.basemodel.onnx_backend import score_sequence_onnx
+
+        return score_sequence_onnx(model, codes_with_flank, runner=runner, segment=None if segment == DEFAULT_SEGMENT else segment)
     from fastbuild.basemodel.models import Model, Network
 
     nets = model.networks if isinstance(model, Model) else [model] if isinstance(model, Network) else list(model)

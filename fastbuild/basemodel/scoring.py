@@ -54,11 +54,11 @@ def _regions(starts, ends, merge_gap, max_region):
     return out
 
 
-def score_region(genome, model, chrom, lo, hi, strand, runner=None) -> np.ndarray:
+def score_region(genome, model, chrom, lo, hi, strand, runner=None, backend: str = "numpy") -> np.ndarray:
     """Scores [hi - lo + 1, 3] (neither, acceptor, donor) of chrom:lo-hi, ascending genomic order."""
     flank = model.flank
     codes = genome.fetch(chrom, lo - flank, hi + flank, strand)
-    scores = score_sequence(model, codes, runner=runner)
+    scores = score_sequence(model, codes, runner=runner, backend=backend)
     return scores[::-1] if strand == "-" else scores
 
 
@@ -74,6 +74,7 @@ def score_genes(
     chunk_genes: int = 400,
     mantissa_bits: int = 23,
     merge_gap: int | None = None,
+    backend: str = "numpy",
 ) -> dict:
     """Score ``genes`` and add them to the score store at ``store_dir``.
 
@@ -88,10 +89,18 @@ def score_genes(
     chunk_bases, chunk_genes : size bounds of one Parquet chunk
     mantissa_bits : keep this many float32 mantissa bits (23 = exact; 10 = float16 precision)
     merge_gap : same-strand genes closer than this are scored in one pass (default: the flank)
+    backend : "numpy" (default, exact numpy/numba forward pass) or "onnx" (onnxruntime CPU,
+        needs the ``onnx`` extra; equal to numpy within 1e-4)
 
     Genes already in the store are skipped (a run resumes where it stopped). Returns a summary
     dict (genes_scored, genes_skipped, chunks_written, nucleotides, seconds, nt_per_s, store, model).
     """
+    if backend not in ("numpy", "onnx"):
+        raise FastbuildError(f"unknown base-model backend {backend!r} (use 'numpy' or 'onnx')")
+    if backend == "onnx":  # fail before creating the store when onnxruntime is missing
+        from fastbuild.basemodel.onnx_backend import _require
+
+        _require()
     if not isinstance(model, Model):
         model = load_model(model)
     if not hasattr(genome, "fetch"):
@@ -116,7 +125,12 @@ def score_genes(
     merge_gap = model.flank if merge_gap is None else int(merge_gap)
     chunks = plan_chunks(todo, chunk_bases, chunk_genes)
     chunks = [c for c in chunks if c.height]
-    runner = Runner(threads)
+    if backend == "onnx":
+        from fastbuild.basemodel.onnx_backend import OnnxRunner
+
+        runner = OnnxRunner(model, threads=threads)
+    else:
+        runner = Runner(threads)
     from fastbuild.progress import Progress
 
     bar = Progress(int(todo.height), "genes scored", enabled=bool(progress), every=2.0)
