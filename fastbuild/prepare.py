@@ -27,7 +27,6 @@ from fastbuild import atomic
 from fastbuild.annotation import Annotation, load_annotation
 from fastbuild.contigs import read_alias_file, reconcile
 from fastbuild.coords import to_offset
-from fastbuild.errors import FastbuildError
 from fastbuild.genome import Genome
 
 log = logging.getLogger(__name__)

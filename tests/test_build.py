@@ -7,7 +7,6 @@ test_build_demo.py covers the shipped real demo scores.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 
-import numpy as np
 import pytest
 
 import fastbuild.genome as genome_mod

@@ -155,6 +155,6 @@ def summary_lines(info: dict, out: Path | None) -> str:
         f"built {info['rows']:,} rows from {info['genes']} genes ({info['positions_scanned']:,} positions) "
         f"in {info['batches']} batches{where}\n"
         f"rows by pred_type: " + ", ".join(f"{k} {v:,}" for k, v in c.items()) + "\n"
-        f"rows by splice_type: " + ", ".join(f"{k} {v:,}" for k, v in info["counts"]["splice_type"].items()) + "\n"
+        "rows by splice_type: " + ", ".join(f"{k} {v:,}" for k, v in info["counts"]["splice_type"].items()) + "\n"
         f"{t:.1f} s total ({rate:,.0f} genes/hour), {info['batches_resumed']} batches resumed"
     )

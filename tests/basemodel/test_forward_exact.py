@@ -7,7 +7,7 @@ import pytest
 
 from bm_helpers import OSAI, random_codes, random_state_dict, reference_forward, write_fake_keras_h5
 from fastbuild.basemodel.forward import Runner, score_sequence
-from fastbuild.basemodel.models import ModelSpec, Model, load_openspliceai, load_spliceai, network_from_state_dict
+from fastbuild.basemodel.models import ModelSpec, load_openspliceai, load_spliceai, network_from_state_dict
 
 TOL = 1e-4
 
