@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -43,11 +43,6 @@ from fastbuild.prepare import attach_genome
 from fastbuild.progress import Progress
 
 log = logging.getLogger(__name__)
-
-GENE_COLS = ["gene_id", "gene_name", "gene_type", "chrom", "start", "end", "strand", "gene_length",
-             "n_transcripts", "n_splice_sites", "donor_sites", "acceptor_sites",
-             "splice_density_per_kb", "num_overlaps"]
-
 
 # ---------------------------------------------------------------------------- inputs
 @dataclass(frozen=True)
@@ -259,7 +254,6 @@ class BuildResult:
     output_dir: Path | None = None
     table: pa.Table | None = None
     manifest: pl.DataFrame | None = None
-    extra: dict = field(default_factory=dict)
 
     def to_polars(self) -> pl.DataFrame:
         if self.table is None:
