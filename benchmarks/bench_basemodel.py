@@ -74,15 +74,15 @@ def load_ensemble():
 
 
 # ---- onnxruntime backend (optional, --onnx) ------------------------------------------------
-ONNX_MODES = ("onnx", "onnx-members", "onnx-plain", "onnx-5sessions")
+ONNX_MODES = ("onnx", "onnx-members", "onnx-5sessions", "onnx-image", "onnx-plain", "onnx-pairs")
 
 
 def onnx_scorers(model, args):
     """name -> callable(codes) for the requested onnxruntime variants (same threads as numpy).
 
-    onnx: one session, pairwise convolutions, members averaged in the graph (the backend's
-    default); onnx-members: members' outputs averaged in numpy; onnx-plain: plain dilated Conv
-    nodes (no pairwise form); onnx-5sessions: one session per member."""
+    onnx: the backend's defaults (one session, "mixed" convolution forms, members averaged in
+    the graph); onnx-members: members' outputs averaged in numpy; onnx-5sessions: one session per
+    member; onnx-image / -plain / -pairs: the other convolution forms (onnx_backend.conv_plan)."""
     from fastbuild.basemodel.onnx_backend import OnnxRunner
 
     seg = args.onnx_segment
@@ -94,8 +94,8 @@ def onnx_scorers(model, args):
         elif mode == "onnx-members":
             r = OnnxRunner(model, threads=args.threads, segment=seg, average=False)
             out[mode] = (r.score_sequence, r)
-        elif mode == "onnx-plain":
-            r = OnnxRunner(model, threads=args.threads, segment=seg, pairwise=False)
+        elif mode in ("onnx-image", "onnx-plain", "onnx-pairs"):
+            r = OnnxRunner(model, threads=args.threads, segment=seg, form=mode.split("-")[1])
             out[mode] = (r.score_sequence, r)
         elif mode == "onnx-5sessions":
             rs = [OnnxRunner([net], threads=args.threads, segment=seg) for net in model.networks]

@@ -1,26 +1,36 @@
 """Optional onnxruntime (CPU) backend for the base-model forward pass.
 
-The ONNX graph is built from the very same folded :class:`~fastbuild.basemodel.models.Network`
-weights the numpy path uses (no other weight source), with the ``onnx`` helper API:
+The ONNX graph is built with the ``onnx`` helper API from the very same folded
+:class:`~fastbuild.basemodel.models.Network` weights the numpy path uses (no other weight source):
 
-* input ``x``: one-hot codes ``[N, 4, 1, L]`` float32 (code 4 = N is the zero vector, so the 1x1
+* input ``x``: one-hot codes ``[N, 4, L]`` float32 (code 4 = N is the zero vector, so the 1x1
   input convolution gives its bias, as in the numpy path's lookup table);
-* every convolution is a "valid" (unpadded) ``Conv``; the 1-D sequence is laid out as a 2-D image
-  of height 1 (``[N, C, 1, L]``, kernels ``[C_out, C_in, 1, W]``, ``dilations=[1, D]``), which
-  lets onnxruntime's layout optimiser use its blocked NCHWc convolution kernels (1-D ``Conv``
-  does not get them and is much slower);
+* all convolutions are "valid" (unpadded): each layer computes only the rows the next needs;
 * BatchNorm-1 of each residual unit is ``Mul``/``Add`` by the folded scale/shift, BatchNorm-2 is
   already folded into conv1; ``Relu`` or ``LeakyRelu(alpha=slope)``;
-* the residual stream is cropped with ``Slice`` before each residual ``Add`` (valid convolutions
-  shrink it), the skip 1x1 convolutions see the stream cropped to the scored centre and are
-  summed; final 1x1 ``Conv`` to 3 channels and ``Softmax`` over channels;
-* the ensemble members are averaged inside the graph (one session for all members).
+* dilated convolutions are written in one of three forms (:func:`conv_plan`):
 
-Output ``y``: ``[N, 3, 1, L - 2*flank]``.
+  - "image" (dilation 4 in the default "mixed" plan): the stream ``[N, C, L]`` is reshaped (no copy) to the
+    image ``[N, C, L/D, D]``, where the dilated convolution is a dense ``[W, 1]`` kernel with
+    dilation 1; onnxruntime then runs it with its blocked NCHWc kernels (with graph optimisation
+    level "all") and fuses bias, activation and the residual ``Add`` into it;
+  - "plain": one dilated 1-D ``Conv`` (im2col + GEMM in onnxruntime; used for dilation 1);
+  - "pairs" (dilations 10 and 25 in "mixed"): the pairwise (Karatsuba) form of the numpy path,
+    3J-1 instead of 4J-2 taps per two rows, as three 2-D convolutions over ``[L/2D, D]``
+    images; its slices and interleaving cost memory passes, which the saved multiplications
+    repay only for the wide kernels / images of the larger dilations (about +5% over "image");
+
+* the residual stream is cropped (``Slice``) for the residual ``Add``; skip 1x1 convolutions see
+  the stream cropped to the scored centre and are summed; final 1x1 ``Conv`` to 3 channels and
+  ``Softmax`` over channels; the ensemble members are averaged inside the graph (one session).
+
+Output ``y``: ``[N, 3, L - 2*flank]``. Forms other than "plain" need the scored length to be a
+multiple of :func:`length_quantum` (100 for the standard models, 200 with "pairs" at dilation 1): the runner pads the last
+segment with N and drops the padded outputs.
 
 Long sequences are scored in segments of ``segment`` outputs (plus both flanks); each segment is
-one ``run`` of batch size 1, so the flank is recomputed only once per segment (the default
-segment keeps that overhead at a few percent and memory bounded).
+one ``run`` of batch size 1, so the flank is recomputed only once per segment and memory stays
+bounded.
 """
 
 from __future__ import annotations
@@ -168,6 +178,23 @@ class _GraphBuilder:
         y = self.node("Concat", [y_even, y_odd], axis=3)  # [N, C, Q, 2D]
         return self.reshape(y, [0, 0, -1])
 
+    def conv_image(self, a, w, b, width, dilation, slope=None, residual=None):
+        """Valid dilated 1-D convolution as a 2-D one: with A[q, r] = a[q*D + r] (a reshape to
+        [N, C, L/D, D]), a[t + k*D] = A[q + k, r], so the convolution is a [W, 1] kernel with
+        dilation 1 over the image (needs Lin and Lout multiples of D). ``slope``: activation
+        applied before the reshape back (fusable with the convolution). ``residual``: a stream
+        whose centre (``(W-1)*D`` cropped on each side) is added, in the image layout so that
+        onnxruntime can fuse the Add into the convolution."""
+        k = _conv_weight(w, width, False)[:, :, :, None]  # [C_out, C_in, W, 1]
+        img = self.reshape(a, [0, 0, -1, dilation])
+        y = self.node("Conv", [img, self.const("w", k), self.const("b", np.asarray(b, np.float32))], kernel_shape=[width, 1], pads=[0, 0, 0, 0], strides=[1, 1], dilations=[1, 1])
+        if slope is not None:
+            y = self.act(y, slope)
+        if residual is not None:
+            r = self.slice(self.reshape(residual, [0, 0, -1, dilation]), 2, width - 1, -(width - 1))
+            y = self.node("Add", [y, r], stem="res")
+        return self.reshape(y, [0, 0, -1])
+
     def crop(self, x, lo, hi_from_end):
         """x[..., lo : L - hi_from_end] along the last axis."""
         if lo == 0 and hi_from_end == 0:
@@ -178,32 +205,53 @@ class _GraphBuilder:
         return self.node("Slice", [x, starts, ends, axes])
 
 
-def pair_quantum(net) -> int:
-    """Scored lengths must be multiples of this for the pairwise graph (lcm of 2*dilation over
-    the paired convolutions); 1 when no convolution can be paired."""
-    q = 1
-    for d in _paired_dilations(net):
-        q = int(np.lcm(q, 2 * d))
-    return q
+CONV_FORMS = ("mixed", "image", "pairs", "plain")
+PAIRS_FROM_DILATION = 10  # "mixed": pairs from this dilation on (wide images: NCHWc is efficient)
 
 
-def _paired_dilations(net) -> set:
-    """Dilations of the units whose convolutions get the pairwise form: width > 1 and every
-    conv output length (n + 2*remaining flank) a multiple of 2*D whenever n is a multiple of
-    the quantum. For the standard SpliceAI/OpenSpliceAI configurations that is all of them."""
-    flank = net.flank
-    rem = flank
-    cand = {u.dilation for u in net.units if u.width > 1}
-    ok = set(cand)
+def conv_plan(net, form="mixed") -> dict:
+    """dilation -> how its convolutions are written: "pairs" (``_GraphBuilder.conv_pairs``),
+    "image" (``conv_image``) or "plain" (one dilated 1-D Conv).
+
+    ``form``: "mixed" (the default: pairs for dilations >= 10, image for the other dilations
+    > 1, plain for dilation 1; fastest in the measurements), "image" (dilations > 1; 1 stays
+    plain), "pairs" (all), "plain", or a dict dilation -> form. A form is dropped (to plain) for a dilation whose
+    convolution lengths are not all multiples of its period (2D for pairs, D for image) when the
+    scored length is a multiple of :func:`length_quantum`; for the standard SpliceAI /
+    OpenSpliceAI configurations no form is ever dropped."""
+    dils = sorted({u.dilation for u in net.units if u.width > 1})
+    if isinstance(form, dict):
+        plan = {d: form.get(d, "plain") for d in dils}
+    elif form == "image":
+        plan = {d: "image" if d > 1 else "plain" for d in dils}
+    elif form == "mixed":
+        plan = {d: "pairs" if d >= PAIRS_FROM_DILATION else "image" if d > 1 else "plain" for d in dils}
+    elif form in CONV_FORMS:
+        plan = {d: form for d in dils}
+    else:
+        raise FastbuildError(f"unknown convolution form {form!r} (use one of {', '.join(CONV_FORMS)})")
+    rem = net.flank
     for u in net.units:
         for _ in range(2):
             rem -= u.half
-            if (2 * rem) % (2 * u.dilation):
-                ok.discard(u.dilation)
-    return ok
+            if u.width > 1 and (2 * rem) % _period(plan[u.dilation], u.dilation):
+                plan[u.dilation] = "plain"
+    return plan
 
 
-def _add_network(g: _GraphBuilder, net, x_in: str, pairwise: bool = False) -> str:
+def _period(form, dilation) -> int:
+    return {"pairs": 2 * dilation, "image": dilation}.get(form, 1)
+
+
+def length_quantum(net, form="mixed") -> int:
+    """Scored lengths must be multiples of this for the graph of ``form`` (1 for "plain")."""
+    q = 1
+    for d, f in conv_plan(net, form).items():
+        q = int(np.lcm(q, _period(f, d)))
+    return q
+
+
+def _add_network(g: _GraphBuilder, net, x_in: str, form="plain") -> str:
     """Nodes of one member; returns the name of its softmax output [N, 3, (1,) n]."""
     flank = net.flank
     slope = float(net.negative_slope)
@@ -218,19 +266,23 @@ def _add_network(g: _GraphBuilder, net, x_in: str, pairwise: bool = False) -> st
         return g.conv(centre, np.asarray(ws, np.float32).reshape(c, c), bs, 1, 1)
 
     skip = skip_of(x, 0)
-    paired = _paired_dilations(net) if pairwise else set()
+    plan = conv_plan(net, form)
     for ui, u in enumerate(net.units):
-        conv = g.conv_pairs if u.dilation in paired and u.width > 1 else g.conv
+        how = plan.get(u.dilation, "plain") if u.width > 1 else "plain"
+        conv = {"pairs": g.conv_pairs, "image": g.conv_image, "plain": g.conv}[how]
         hf = u.half
         h = g.node("Mul", [x, g.vec("s1", u.bn1_scale)])
         h = g.node("Add", [h, g.vec("t1", u.bn1_shift)])
         h = g.act(h, slope)
-        if conv == g.conv:
+        if how == "plain":
             h = g.act(g.conv(h, u.w1, u.b1, u.width, u.dilation), slope)
         else:
-            h = g.conv_pairs(h, u.w1, u.b1, u.width, u.dilation, slope=slope)
-        h = conv(h, u.w2, u.b2, u.width, u.dilation)
-        x = g.node("Add", [g.crop(x, 2 * hf, 2 * hf), h], stem="res")
+            h = conv(h, u.w1, u.b1, u.width, u.dilation, slope=slope)
+        if how == "image":
+            x = g.conv_image(h, u.w2, u.b2, u.width, u.dilation, residual=x)
+        else:
+            h = conv(h, u.w2, u.b2, u.width, u.dilation)
+            x = g.node("Add", [g.crop(x, 2 * hf, 2 * hf), h], stem="res")
         shrink += 2 * hf
         if ui + 1 in net.skips:
             skip = g.node("Add", [skip, skip_of(x, ui + 1)], stem="skip")
@@ -240,12 +292,12 @@ def _add_network(g: _GraphBuilder, net, x_in: str, pairwise: bool = False) -> st
     return g.node("Softmax", [logits], axis=1)
 
 
-def build_onnx_model(model, conv2d: bool = False, average: bool = True, pairwise: bool = True):
+def build_onnx_model(model, conv2d: bool = False, average: bool = True, form="mixed"):
     """ONNX ModelProto of an ensemble (a Model, a Network or a list of Networks).
 
-    ``pairwise`` (1-D layout only): dilated convolutions in the pairwise form (see
-    ``_GraphBuilder.conv_pairs``); the scored length must then be a multiple of
-    :func:`pair_quantum` (the runner pads with N and drops the padding).
+    ``form`` (1-D layout only, see :func:`conv_plan`): how dilated convolutions are written;
+    unless "plain", the scored length must be a multiple of :func:`length_quantum` (the runner
+    pads with N and drops the padding). ``conv2d``: plain convolutions on [N, C, 1, L].
     ``average``: one output ``y`` (the members' mean); otherwise one output per member
     (``y0``, ``y1``, ...)."""
     _require()
@@ -257,14 +309,12 @@ def build_onnx_model(model, conv2d: bool = False, average: bool = True, pairwise
     flanks = {n.flank for n in nets}
     if len(flanks) != 1:
         raise FastbuildError("ensemble members have different flanks")
-    if conv2d and pairwise:
-        raise FastbuildError("the pairwise graph uses the 1-D layout (conv2d=False)")
+    if conv2d and form != "plain":
+        raise FastbuildError("the conv2d layout has plain convolutions only (form='plain')")
     g = _GraphBuilder(conv2d)
     in_shape = ["N", 4, 1, "L"] if conv2d else ["N", 4, "L"]
     out_shape = ["N", 3, 1, "M"] if conv2d else ["N", 3, "M"]
-    outs = [_add_network(g, net, "x", pairwise) for net in nets]
-    from onnx import numpy_helper  # noqa: F401
-
+    outs = [_add_network(g, net, "x", form) for net in nets]
     if average:
         acc = outs[0]
         for o in outs[1:]:
@@ -310,9 +360,10 @@ class OnnxRunner:
     One session holds the whole ensemble (members averaged in the graph unless ``average`` is
     false). ``threads``: onnxruntime intra-op threads (default: all CPUs this process may use).
     ``segment``: outputs per run (memory ~1.3 KiB per base of segment with 5 members).
-    ``optimization``: onnxruntime graph optimisation level; default "all" for the pairwise graph
-    (its 2-D convolutions run fastest in onnxruntime's blocked NCHWc layout) and "extended" for
-    the plain one (1-D Conv + activation fused; the NCHWc rewrite of dilated 1-D convs is slower)."""
+    ``form``: how dilated convolutions are written (see :func:`conv_plan`; "mixed" is fastest).
+    ``optimization``: onnxruntime graph optimisation level; default "all" for the image/pairs
+    forms (their 2-D convolutions run fastest in onnxruntime's blocked NCHWc layout) and
+    "extended" for "plain" (1-D Conv + activation fused; NCHWc would make it slower)."""
 
     backend = "onnx"
 
@@ -323,7 +374,7 @@ class OnnxRunner:
         segment: int = DEFAULT_ONNX_SEGMENT,
         conv2d: bool = False,
         average: bool = True,
-        pairwise: bool = True,
+        form="mixed",
         optimization: str | None = None,
     ):
         _require()
@@ -336,13 +387,14 @@ class OnnxRunner:
         self.threads = int(threads or default_threads())
         self.conv2d = bool(conv2d)
         self.average = bool(average)
-        self.pairwise = bool(pairwise) and not self.conv2d
+        if self.conv2d:
+            form = "plain"
+        self.form = form
         self.quantum = 1
-        if self.pairwise:
-            for net in self.nets:
-                self.quantum = int(np.lcm(self.quantum, pair_quantum(net)))
+        for net in self.nets:
+            self.quantum = int(np.lcm(self.quantum, length_quantum(net, form)))
         self.segment = max(self.quantum, int(segment) // self.quantum * self.quantum)
-        proto = build_onnx_model(self.nets, conv2d=self.conv2d, average=self.average, pairwise=self.pairwise)
+        proto = build_onnx_model(self.nets, conv2d=self.conv2d, average=self.average, form=form)
         so = ort.SessionOptions()
         so.intra_op_num_threads = self.threads
         so.inter_op_num_threads = 1
@@ -352,7 +404,7 @@ class OnnxRunner:
             "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
             "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
             "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-        }[optimization or ("all" if self.pairwise else "extended")]
+        }[optimization or ("extended" if form == "plain" else "all")]
         so.log_severity_level = 3
         self.session = ort.InferenceSession(proto.SerializeToString(), sess_options=so, providers=["CPUExecutionProvider"])
         self._out_names = [o.name for o in self.session.get_outputs()]
@@ -363,7 +415,7 @@ class OnnxRunner:
     def _run(self, part: np.ndarray, n: int) -> np.ndarray:
         """Codes with flanks (n outputs) -> mean probabilities [n, 3] float32."""
         pad = -n % self.quantum
-        if pad:  # the pairwise graph needs a multiple of the quantum: pad with N, drop after
+        if pad:  # image/pairs graphs need a multiple of the quantum: pad with N, drop after
             part = np.concatenate([part, np.full(pad, 4, np.uint8)])
         x = _one_hot(part, self.conv2d)
         outs = self.session.run(self._out_names, {"x": x})
@@ -403,7 +455,7 @@ _CACHE: list = []  # [(networks list, threads, OnnxRunner)], a couple of recent 
 
 
 def onnx_runner(model, threads: int | None = None) -> OnnxRunner:
-    """A cached OnnxRunner for ``model`` (building a session takes about a second)."""
+    """A cached OnnxRunner for ``model`` (building the graph and session takes ~0.3 s)."""
     nets = _networks(model)
     for cached_nets, th, runner in _CACHE:
         if th == threads and len(cached_nets) == len(nets) and all(a is b for a, b in zip(cached_nets, nets)):

@@ -34,10 +34,10 @@ def test_random_weights_match_numpy(variant, n_units):
 
     nets = [_net(variant, n_units, seed=n_units + i + 10 * (variant == "spliceai")) for i in range(2)]
     flank = nets[0].flank
-    n = 1234  # not a multiple of the pairwise quantum (200): the runner pads and crops
+    n = 1234  # not a multiple of the length quantum (100/200): the runner pads and crops
     codes = random_codes(n + 2 * flank, seed=5)
     want = score_sequence(nets, codes, runner=Runner(2))
-    for kwargs in ({}, {"pairwise": False}, {"average": False}):
+    for kwargs in ({}, {"form": "image"}, {"form": "plain"}, {"form": "pairs"}, {"average": False}, {"conv2d": True}):
         got = OnnxRunner(nets, threads=2, **kwargs).score_sequence(codes)
         assert got.shape == (n, 3) and got.dtype == np.float32
         assert np.max(np.abs(got - want)) < TOL, kwargs
