@@ -46,3 +46,18 @@ def test_predict_needs_model_and_scores(capsys):
     with pytest.raises(SystemExit):
         main(["predict"])
     assert "--model" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+def test_predict_onnx_backend_matches_numpy(tmp_path, capsys):
+    need(MODEL80)
+    pytest.importorskip("onnxruntime", reason="onnx backend needs the extra fastbuild-splice[onnx]")
+    from fastbuild.basemodel import ScoreStore
+
+    common = ["--model", str(MODEL80), "--subset-policy", "random", "--n-genes", "2", "--no-progress"]
+    assert main(["predict", "--scores", str(tmp_path / "a"), *common]) == 0
+    assert main(["predict", "--scores", str(tmp_path / "b"), "--backend", "onnx", *common]) == 0
+    a, b = ScoreStore(tmp_path / "a").load(), ScoreStore(tmp_path / "b").load()
+    assert a["position"].to_list() == b["position"].to_list()
+    for col in ("donor", "acceptor", "neither"):
+        assert (a[col] - b[col]).abs().max() < 1e-4
