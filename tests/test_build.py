@@ -321,3 +321,21 @@ def test_full_disk_is_clear_error_and_leaves_nothing_finished(fake_store, tmp_pa
     assert not list(out.glob("batch_*"))
     assert not list(out.glob("master/*"))
     assert not (out / "build_info.json").exists()
+
+
+def test_master_copy_when_hard_link_fails(tmp_path, monkeypatch):
+    import os
+
+    from fastbuild.build.writer import link_master
+
+    src = tmp_path / "batch_00001_trim.parquet"
+    src.write_bytes(b"PAR1 data PAR1")
+
+    def no_link(*args):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_link)
+    dst = tmp_path / "master" / "batch_00001.parquet"
+    link_master(src, dst)
+    assert dst.read_bytes() == src.read_bytes() and not os.path.samefile(src, dst)
+    assert not list((tmp_path / "master").glob("*.tmp"))

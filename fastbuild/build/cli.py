@@ -84,7 +84,7 @@ def add_build(sub) -> None:
     r = p.add_argument_group("running")
     r.add_argument("--batch-size", type=int, default=1000, help="genes per batch file")
     r.add_argument("--batch-rows", type=int, default=20000, help="rows per Arrow record batch / Parquet row group: bounds memory")
-    r.add_argument("--jobs", type=int, default=1, help="worker processes (batches run in parallel)")
+    r.add_argument("--jobs", type=int, default=1, help="processes building batches in parallel (this one plus N-1 workers)")
     r.add_argument("--overwrite", action="store_true", help="discard an existing build in --output-dir and start over")
     r.add_argument("--run-workflow", action="store_true", help="score selected genes that lack scores with --model (implied when needed)")
     r.add_argument("--no-manifest", action="store_true", help="do not write gene_manifest.csv")
