@@ -6,10 +6,11 @@ positions come back through :func:`fastbuild.coords.to_genomic` only when column
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+
 import kernels
 from fastbuild.build.config import BuildConfig
 from fastbuild.build.columns import Chunk
@@ -51,11 +52,8 @@ class GeneTally:
 
     positions: int = 0
     rows: int = 0
-    counts: np.ndarray = None  # [pred_type, splice_type] kept-row counts
-
-    def __post_init__(self):
-        if self.counts is None:
-            self.counts = np.zeros((len(PRED_TYPES), len(SPLICE_TYPES)), np.int64)
+    # kept-row counts by [pred_type, splice_type]
+    counts: np.ndarray = field(default_factory=lambda: np.zeros((len(PRED_TYPES), len(SPLICE_TYPES)), np.int64))
 
 
 def _label_and_sample(donor, acceptor, donors, acceptors, config: BuildConfig, seed: int):
