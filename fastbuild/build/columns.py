@@ -62,9 +62,9 @@ def to_record_batch(schema: pa.Schema, chunks: list[Chunk]) -> pa.RecordBatch:
             if all(v is None for v in values):
                 cols.append(pa.nulls(int(counts.sum()), f.type))
                 continue
-            uniq = list(dict.fromkeys(values))
-            codes = np.repeat(np.array([uniq.index(v) for v in values], np.int32), counts)
-            dictionary = pa.array(uniq, type=pa.string())
+            index: dict = {}
+            codes = np.repeat(np.array([index.setdefault(v, len(index)) for v in values], np.int32), counts)
+            dictionary = pa.array(list(index), type=pa.string())
             cols.append(pa.DictionaryArray.from_arrays(pa.array(codes), dictionary).cast(f.type))
         elif name in first.arrays:
             data = np.concatenate([c.arrays[name] for c in chunks]) if len(chunks) > 1 else first.arrays[name]
