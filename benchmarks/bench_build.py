@@ -115,8 +115,8 @@ import json, sys, time
 sys.path.insert(0, {str(REPO)!r})
 import numpy as np, polars as pl
 from benchmarks import reference_baseline as rb
-from fastbuild.build.config import BuildConfig
-from fastbuild.build.runner import resolve_inputs, load_reference, _score_store
+from fastbuild.builder.config import BuildConfig
+from fastbuild.builder.runner import resolve_inputs, load_reference, _score_store
 from fastbuild.genome import Genome
 from fastbuild.coords import to_offset
 cfg = BuildConfig(fasta={args.fasta!r}, annotation={args.gtf!r}, reference={args.reference!r}, scores={args.scores!r})
@@ -209,8 +209,8 @@ def _pick_genes(args, work: Path, n: int) -> list[str]:
     """The first ``n`` genes with splice sites and scores, in genomic order (deterministic)."""
     import polars as pl
 
-    from fastbuild.build.config import BuildConfig
-    from fastbuild.build.runner import _score_store, load_reference, resolve_inputs
+    from fastbuild.builder.config import BuildConfig
+    from fastbuild.builder.runner import _score_store, load_reference, resolve_inputs
     from fastbuild.genome import Genome
 
     cfg = BuildConfig(fasta=args.fasta, annotation=args.gtf, reference=args.reference, scores=args.scores)
@@ -224,7 +224,7 @@ def _pick_genes(args, work: Path, n: int) -> list[str]:
 
 def test_build_demo_benchmark(benchmark, tmp_path):
     """pytest-benchmark: the embedded demo build, in process (positions/s in extra_info)."""
-    from fastbuild.build import build_dataset
+    from fastbuild.builder import build_dataset
 
     res = benchmark.pedantic(lambda: build_dataset(output_dir=None, progress=False), rounds=3, iterations=1)
     benchmark.extra_info["genes"] = res.info["genes"]

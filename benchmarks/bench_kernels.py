@@ -28,7 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import kernels  # noqa: E402
+import fastbuild_kernels as kernels  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("kernels_naive", ROOT / "tests" / "kernels" / "naive.py")
 naive = importlib.util.module_from_spec(_spec)

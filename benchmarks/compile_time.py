@@ -26,7 +26,7 @@ import time
 def _first_calls():
     import numpy as np
 
-    import kernels as K
+    import fastbuild_kernels as K
 
     codes = K.encode(b"ACGTNACGTTGCA" * 10)
     K.reverse_complement(codes)
@@ -51,7 +51,7 @@ def child() -> None:
 
     t1 = time.perf_counter()
     c1 = time.process_time()
-    import kernels  # noqa: F401
+    import fastbuild_kernels as kernels  # noqa: F401
 
     t2 = time.perf_counter()
     _first_calls()

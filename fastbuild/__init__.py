@@ -19,7 +19,7 @@ __all__ = ["BuildConfig", "BuildResult", "build_dataset", "__version__"]
 def __getattr__(name):
     # the builder pulls in numba kernels; import it on first use only
     if name in ("BuildConfig", "BuildResult", "build_dataset"):
-        from fastbuild import build
+        from fastbuild import builder
 
-        return getattr(build, name)
+        return getattr(builder, name)
     raise AttributeError(f"module 'fastbuild' has no attribute {name!r}")

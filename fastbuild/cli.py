@@ -79,7 +79,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def _extra_commands():
     """Sub-command installers of the other modules."""
-    from fastbuild.build.cli import add_build, add_validate
+    from fastbuild.builder.cli import add_build, add_validate
     from fastbuild.predict import add_predict
 
     return [add_predict, add_build, add_validate]

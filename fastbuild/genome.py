@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-import kernels
+import fastbuild_kernels as kernels
 from fastbuild.errors import FastbuildError
 
 log = logging.getLogger(__name__)

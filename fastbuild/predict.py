@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from fastbuild.build.cli import add_input_args, add_selection_args
-from fastbuild.build.config import BuildConfig
+from fastbuild.builder.cli import add_input_args, add_selection_args
+from fastbuild.builder.config import BuildConfig
 from fastbuild.errors import FastbuildError
 
 PREDICT_POLICIES = ("all", "random", "custom")
@@ -42,8 +42,8 @@ def run_predict(args) -> int:
     import polars as pl
 
     from fastbuild.basemodel import load_model, score_genes
-    from fastbuild.build.runner import load_reference, resolve_inputs
-    from fastbuild.build.selection import read_gene_ids, select_genes
+    from fastbuild.builder.runner import load_reference, resolve_inputs
+    from fastbuild.builder.selection import read_gene_ids, select_genes
     from fastbuild.genome import Genome
 
     if not 0 <= args.mantissa_bits <= 23:

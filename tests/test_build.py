@@ -21,9 +21,9 @@ import pytest
 
 from fastbuild import demo
 from fastbuild.annotation import load_annotation
-from fastbuild.build import BuildConfig, build_dataset
-from fastbuild.build.schema import kmer_names, roles_of
-from fastbuild.build.validate import validate_dataset
+from fastbuild.builder import BuildConfig, build_dataset
+from fastbuild.builder.schema import kmer_names, roles_of
+from fastbuild.builder.validate import validate_dataset
 from fastbuild.cli import main
 from fastbuild.errors import FastbuildError
 from tests.fake_scores import write_fake_store
@@ -183,7 +183,7 @@ def test_changed_configuration_refused_then_overwritten(small_build, fake_store,
 
 
 def test_second_build_on_same_directory_refused(fake_store, tmp_path):
-    from fastbuild.build.lock import OutputLock
+    from fastbuild.builder.lock import OutputLock
 
     out = tmp_path / "locked"
     out.mkdir()
@@ -191,7 +191,7 @@ def test_second_build_on_same_directory_refused(fake_store, tmp_path):
         with pytest.raises(FastbuildError, match="another fastbuild build .* is writing"):
             build_dataset(scores=fake_store, output_dir=str(out), n_genes=2, progress=False)
     # a lock held by a dead process does not block
-    code = "from fastbuild.build.lock import OutputLock; import os; OutputLock(%r).acquire(); os._exit(0)" % str(out)
+    code = "from fastbuild.builder.lock import OutputLock; import os; OutputLock(%r).acquire(); os._exit(0)" % str(out)
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
     build_dataset(scores=fake_store, output_dir=str(out), n_genes=2, progress=False)
 
@@ -326,7 +326,7 @@ def test_full_disk_is_clear_error_and_leaves_nothing_finished(fake_store, tmp_pa
 def test_master_copy_when_hard_link_fails(tmp_path, monkeypatch):
     import os
 
-    from fastbuild.build.writer import link_master
+    from fastbuild.builder.writer import link_master
 
     src = tmp_path / "batch_00001_trim.parquet"
     src.write_bytes(b"PAR1 data PAR1")

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from fastbuild.errors import FastbuildError
-from kernels._numba_config import kernel
+from fastbuild_kernels._numba_config import kernel
 
 # ------------------------------------------------------------------------------------------
 # numba kernels

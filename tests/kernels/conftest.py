@@ -1,14 +1,11 @@
-"""Make ``kernels`` importable from a source checkout and load the naive twins under a unique
-module name (``kernels_naive``) so that no other ``naive.py`` in the test tree can shadow it."""
+"""Load the naive twins under a unique module name (``kernels_naive``) so that no other
+``naive.py`` in the test tree can shadow it."""
 
 import importlib.util
 import pathlib
 import sys
 
 _HERE = pathlib.Path(__file__).resolve().parent
-_ROOT = _HERE.parents[1]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
 
 if "kernels_naive" not in sys.modules:
     _spec = importlib.util.spec_from_file_location("kernels_naive", _HERE / "naive.py")

@@ -8,8 +8,8 @@ import threading
 import numpy as np
 import pytest
 
-import kernels
-from kernels import _numba_config
+import fastbuild_kernels as kernels
+from fastbuild_kernels import _numba_config
 
 PUBLIC = ["encode", "reverse_complement", "kmer_counts", "kmer_counts_sparse", "nearest_site_distance",
           "label_positions", "context_features", "CONTEXT_FEATURES", "downsample_mask", "gc_content",
@@ -69,7 +69,7 @@ def test_readonly_and_strided_inputs(wrap):
 
 
 def test_no_copy_of_contiguous_inputs():
-    from kernels._validate import as_codes, as_positions
+    from fastbuild_kernels._validate import as_codes, as_positions
 
     codes = np.zeros(10, np.uint8)
     assert np.shares_memory(as_codes(codes), codes)
@@ -115,14 +115,14 @@ def test_validation_errors():
 def test_cache_switch_and_options():
     assert _numba_config._OPTIONS["nogil"] is True
     assert _numba_config._OPTIONS["fastmath"] is False
-    code = "import kernels._numba_config as c; print(c.CACHE)"
+    code = "import fastbuild_kernels._numba_config as c; print(c.CACHE)"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     for val, expected in (("0", "False"), ("1", "True"), ("off", "False")):
         env["FASTBUILD_NUMBA_CACHE"] = val
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         assert out.stdout.strip() == expected
     # every kernel dispatcher uses the shared options
-    from kernels import context, distance, downsample, encoding, kmers, labels
+    from fastbuild_kernels import context, distance, downsample, encoding, kmers, labels
 
     for disp in (encoding._map_kernel, kmers._kmer_kernel, distance._nearest_kernel, labels._label_kernel,
                  context._context_kernel, downsample._downsample_kernel):

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import kernels
+import fastbuild_kernels as kernels
 import kernels_naive as naive
 
 SETTINGS = settings(max_examples=60, deadline=None)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import kernels
+import fastbuild_kernels as kernels
 import kernels_naive as naive
 
 SETTINGS = settings(max_examples=80, deadline=None)

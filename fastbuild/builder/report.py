@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from fastbuild import __version__
-from fastbuild.build.schema import FORMAT_VERSION, PRED_TYPES, SPLICE_TYPES
+from fastbuild.builder.schema import FORMAT_VERSION, PRED_TYPES, SPLICE_TYPES
 
 MANIFEST_COLUMNS = ["global_index", "gene_id", "gene_name", "gene_type", "chrom", "strand",
                     "gene_length", "start", "end", "total_splice_sites", "donor_sites",

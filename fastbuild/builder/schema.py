@@ -19,8 +19,8 @@ import json
 
 import pyarrow as pa
 
-import kernels
-from fastbuild.build.config import BuildConfig
+import fastbuild_kernels as kernels
+from fastbuild.builder.config import BuildConfig
 
 FORMAT_VERSION = 1
 ROLES = ("id", "label", "leaky", "feature")

@@ -23,18 +23,18 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-import kernels
+import fastbuild_kernels as kernels
 from fastbuild import atomic, demo
 from fastbuild.annotation import Annotation, load_annotation
-from fastbuild.build import report
-from fastbuild.build.config import BuildConfig, config_hash, describe_changes
-from fastbuild.build.lock import OutputLock
-from fastbuild.build.columns import ColumnBuffer
-from fastbuild.build.rows import GeneInput, GeneTally, TranscriptSites, gene_chunks
-from fastbuild.build.schema import make_schema
-from fastbuild.build.scores import iter_gene_scores
-from fastbuild.build.selection import Selection, read_gene_ids, select_genes
-from fastbuild.build.writer import BatchFileWriter, batch_name, link_master, master_name, read_stats
+from fastbuild.builder import report
+from fastbuild.builder.config import BuildConfig, config_hash, describe_changes
+from fastbuild.builder.lock import OutputLock
+from fastbuild.builder.columns import ColumnBuffer
+from fastbuild.builder.rows import GeneInput, GeneTally, TranscriptSites, gene_chunks
+from fastbuild.builder.schema import make_schema
+from fastbuild.builder.scores import iter_gene_scores
+from fastbuild.builder.selection import Selection, read_gene_ids, select_genes
+from fastbuild.builder.writer import BatchFileWriter, batch_name, link_master, master_name, read_stats
 from fastbuild.contigs import read_alias_file
 from fastbuild.coords import to_offset
 from fastbuild.errors import FastbuildError

@@ -6,7 +6,7 @@ import argparse
 import json
 import re
 
-from fastbuild.build.config import KMER_LAYOUTS, POLICIES, POSITION_ID_MODES, BuildConfig
+from fastbuild.builder.config import KMER_LAYOUTS, POLICIES, POSITION_ID_MODES, BuildConfig
 from fastbuild.errors import FastbuildError
 
 
@@ -110,8 +110,8 @@ def config_from_args(args) -> BuildConfig:
 
 
 def run_build(args) -> int:
-    from fastbuild.build.report import summary_lines
-    from fastbuild.build.runner import build_dataset
+    from fastbuild.builder.report import summary_lines
+    from fastbuild.builder.runner import build_dataset
 
     config = config_from_args(args)
     if config.run_workflow and not config.model:
@@ -135,7 +135,7 @@ def add_validate(sub) -> None:
 
 
 def run_validate(args) -> int:
-    from fastbuild.build.validate import validate_dataset
+    from fastbuild.builder.validate import validate_dataset
 
     report = validate_dataset(args.directory)
     if args.json:

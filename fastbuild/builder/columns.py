@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from fastbuild.build.schema import PRED_TYPES, SPLICE_TYPES
+from fastbuild.builder.schema import PRED_TYPES, SPLICE_TYPES
 
 _SPLICE = pa.array(SPLICE_TYPES)
 _PRED = pa.array(PRED_TYPES)

@@ -22,7 +22,7 @@ RUNTIME_ONLY = frozenset({"jobs", "progress", "verbose", "overwrite", "output_di
 class BuildConfig:
     """Every option of ``fastbuild build`` (and :func:`fastbuild.build_dataset`).
 
-    Input fields hold paths as given; :func:`fastbuild.build.runner.resolve_inputs` turns the
+    Input fields hold paths as given; :func:`fastbuild.builder.runner.resolve_inputs` turns the
     empty defaults into the embedded demo. See ``fastbuild build --help`` for each option.
     """
 

@@ -11,11 +11,11 @@ from functools import lru_cache
 
 import numpy as np
 
-import kernels
-from fastbuild.build.config import BuildConfig
-from fastbuild.build.columns import Chunk
-from fastbuild.build.schema import PRED_TYPES, SPLICE_TYPES, kmer_names
-from fastbuild.build.selection import gene_seed
+import fastbuild_kernels as kernels
+from fastbuild.builder.config import BuildConfig
+from fastbuild.builder.columns import Chunk
+from fastbuild.builder.schema import PRED_TYPES, SPLICE_TYPES, kmer_names
+from fastbuild.builder.selection import gene_seed
 from fastbuild.coords import to_genomic
 
 _OFFSETS = np.arange(-2, 3)

@@ -13,8 +13,8 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from fastbuild.build.config import BuildConfig
-from fastbuild.build.schema import PRED_TYPES, SPLICE_TYPES, make_schema
+from fastbuild.builder.config import BuildConfig
+from fastbuild.builder.schema import PRED_TYPES, SPLICE_TYPES, make_schema
 
 LABELS = ("splice_type", "pred_type", "y")
 
@@ -124,6 +124,6 @@ def validate_dataset(directory) -> Report:
 
 
 def _kmer_cols(config: BuildConfig, k: int) -> list[str]:
-    from fastbuild.build.schema import kmer_columns
+    from fastbuild.builder.schema import kmer_columns
 
     return [name for name, _, _ in kmer_columns(BuildConfig(kmer_sizes=(k,), kmer_layout=config.kmer_layout))]

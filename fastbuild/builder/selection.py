@@ -146,7 +146,7 @@ def select_genes(
     candidates : list of str
         Gene ids the policy may draw from (genes with scores, or all with a base model).
     policy : str
-        One of :data:`fastbuild.build.config.POLICIES`.
+        One of :data:`fastbuild.builder.config.POLICIES`.
     error_counts : polars.DataFrame, optional
         gene_id, fp, fn per candidate; needed by the error policies.
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fastbuild.atomic import fsync_dir, io_error, tmp_path
-from fastbuild.build.columns import Chunk, ColumnBuffer
+from fastbuild.builder.columns import Chunk, ColumnBuffer
 
 STATS_KEY = "fastbuild.batch_stats"
 
