@@ -115,31 +115,34 @@ import json, sys, time
 sys.path.insert(0, {str(REPO)!r})
 import numpy as np, polars as pl
 from benchmarks import reference_baseline as rb
-from fastbuild.builder.config import BuildConfig
-from fastbuild.builder.runner import resolve_inputs, load_reference, _score_store
+from fastbuild.basemodel.store import ScoreStore
+from fastbuild.reference import InputSpec, resolve_inputs, load_reference
 from fastbuild.genome import Genome
 from fastbuild.coords import to_offset
-cfg = BuildConfig(fasta={args.fasta!r}, annotation={args.gtf!r}, reference={args.reference!r}, scores={args.scores!r})
-inp = resolve_inputs(cfg)
+spec = InputSpec(fasta={args.fasta!r}, annotation={args.gtf!r}, reference={args.reference!r})
+inp = resolve_inputs(spec, {args.scores!r})
 t0 = time.perf_counter()
 with Genome(inp.fasta) as g:
-    ann = load_reference(inp, cfg, g)
+    ann = load_reference(inp, spec, g)
     ids = {gene_ids!r}
     genes = ann.genes.filter(pl.col("gene_id").is_in(ids))
     chrom = genes["chrom"][0]
     text = g._fasta[g._regions[chrom][0].key][:]
     offset = g._regions[chrom][0].start - 1
-store = _score_store(inp.scores)
+store = ScoreStore(inp.scores)
 frame = store.load(genes["gene_id"].to_list())
-scores = {{gid: {{c: df[c].to_numpy() for c in ("donor", "acceptor", "neither")}} for (gid,), df in frame.group_by(["gene_id"])}}
+scores = {{gid: {{c: df[c].to_numpy() for c in ("donor", "acceptor", "neither")}}
+          for (gid,), df in frame.group_by(["gene_id"])}}
 sites = {{}}
 for info in genes.iter_rows(named=True):
     s = ann.splice_sites.filter(pl.col("gene_id") == info["gene_id"])
     a = (info["start"], info["end"], info["strand"])
-    sites[info["gene_id"]] = (sorted(set(to_offset(s.filter(pl.col("site_type") == "donor")["position"].to_numpy(), *a).tolist())),
-                              sorted(set(to_offset(s.filter(pl.col("site_type") == "acceptor")["position"].to_numpy(), *a).tolist())))
+    def offsets(kind):
+        return sorted(set(to_offset(s.filter(pl.col("site_type") == kind)["position"].to_numpy(), *a).tolist()))
+    sites[info["gene_id"]] = (offsets("donor"), offsets("acceptor"))
 rows_in = [dict(r, start=r["start"] - offset, end=r["end"] - offset) for r in genes.iter_rows(named=True)]
-n = rb.run(rows_in, text, scores, sites, {str(workdir / 'baseline.parquet')!r}, k={args.kmer_sizes[0] if args.kmer_sizes else 3})
+n = rb.run(rows_in, text, scores, sites, {str(workdir / 'baseline.parquet')!r},
+           k={args.kmer_sizes[0] if args.kmer_sizes else 3})
 print(json.dumps({{"rows": n, "positions": int((genes["end"] - genes["start"] + 1).sum()), "genes": genes.height,
                   "inner_s": time.perf_counter() - t0}}))
 """)
@@ -194,7 +197,8 @@ def main(argv=None) -> int:
             print(f"\nsame {len(ids)} genes: fastbuild {base['wall_s'] / fb['wall_s']:.0f}x faster in wall time "
                   f"({base['inner_s'] / fb['inner_s']:.0f}x excluding interpreter start-up; fastbuild pays "
                   f"{fb['wall_s'] - fb['inner_s']:.1f} s of interpreter start-up and imports once per run)")
-            big = max((v for k, v in results.items() if k.startswith("fastbuild")), key=lambda v: v["genes"], default=None)
+            ours = (v for k, v in results.items() if k.startswith("fastbuild"))
+            big = max(ours, key=lambda v: v["genes"], default=None)
             if big is not None:
                 print(f"throughput, fastbuild on {big['genes']} genes vs the baseline on {len(ids)} of them: "
                       f"{big['genes_per_hour'] / base['genes_per_hour']:.0f}x genes/hour, "
@@ -209,15 +213,15 @@ def _pick_genes(args, work: Path, n: int) -> list[str]:
     """The first ``n`` genes with splice sites and scores, in genomic order (deterministic)."""
     import polars as pl
 
-    from fastbuild.builder.config import BuildConfig
-    from fastbuild.builder.runner import _score_store, load_reference, resolve_inputs
+    from fastbuild.basemodel.store import ScoreStore
     from fastbuild.genome import Genome
+    from fastbuild.reference import InputSpec, load_reference, resolve_inputs
 
-    cfg = BuildConfig(fasta=args.fasta, annotation=args.gtf, reference=args.reference, scores=args.scores)
-    inp = resolve_inputs(cfg)
+    spec = InputSpec(fasta=args.fasta, annotation=args.gtf, reference=args.reference)
+    inp = resolve_inputs(spec, args.scores)
     with Genome(inp.fasta, cache_dir=str(work / "cache")) as g:
-        ann = load_reference(inp, cfg, g)
-    have = set(_score_store(inp.scores).genes())
+        ann = load_reference(inp, spec, g)
+    have = set(ScoreStore(inp.scores).genes())
     genes = ann.genes.filter(pl.col("gene_id").is_in(list(have)) & (pl.col("n_splice_sites") > 0))
     return genes["gene_id"].head(n).to_list()
 

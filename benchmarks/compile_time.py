@@ -86,7 +86,8 @@ def main() -> None:
     print(f"cold (cache off): import kernels + compile/first call of all kernels "
           f"{cold['import_kernels_s'] + cold['first_calls_s']:.2f} s wall ({cold_cpu:.2f} s CPU); "
           f"with numpy/numba import {cold['total_s']:.2f} s")
-    print(f"warm (cache on):  import kernels + first calls {warm['import_kernels_s'] + warm['first_calls_s']:.2f} s wall; "
+    warm_s = warm['import_kernels_s'] + warm['first_calls_s']
+    print(f"warm (cache on):  import kernels + first calls {warm_s:.2f} s wall; "
           f"with numpy/numba import {warm['total_s']:.2f} s wall ({warm_cpu:.2f} s CPU; numpy+numba import "
           f"{warm['import_numpy_numba_s']:.2f} s)")
 

@@ -1,7 +1,8 @@
 """fastbuild: position-centric splice-site training datasets, fast and memory-bounded.
 
 Import names: ``fastbuild`` (this package: genome access, annotation, the builder and its
-command line) and ``kernels`` (Numba kernels over numpy arrays, usable on their own).
+command line) and ``fastbuild_kernels`` (Numba kernels over numpy arrays, usable on their own;
+its source is the top-level ``kernels/`` folder).
 The distribution is called ``fastbuild-splice``.
 
 The command line is a thin layer over :func:`build_dataset`::
@@ -11,9 +12,9 @@ The command line is a thin layer over :func:`build_dataset`::
     df = result.to_polars()
 """
 
-__version__ = "0.1.0"
+from fastbuild._version import __version__
 
-__all__ = ["BuildConfig", "BuildResult", "build_dataset", "__version__"]
+__all__ = ["BuildConfig", "BuildResult", "__version__", "build_dataset"]
 
 
 def __getattr__(name):

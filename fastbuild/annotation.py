@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from fastbuild.errors import FastbuildError
+from fastbuild.files import open_text, strip_gzip_suffix
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ EXON_SCHEMA = {
     "chrom": pl.Utf8, "start": pl.Int64, "end": pl.Int64, "strand": pl.Utf8,
     "gene_id": pl.Utf8, "transcript_id": pl.Utf8,
 }
+
+
+TABLES = ("genes", "transcripts", "exons", "introns", "splice_sites")
+"""The reference tables of an :class:`Annotation`, in the order ``fastbuild prepare`` writes them."""
 
 
 @dataclass
@@ -72,39 +77,27 @@ class Annotation:
     splice_sites: pl.DataFrame
     summary: dict = field(default_factory=dict)
 
-    def filter_genes(self, keep: pl.DataFrame | pl.Series) -> "Annotation":
+    def filter_genes(self, keep: pl.DataFrame | pl.Series) -> Annotation:
         """A copy restricted to the gene ids in ``keep`` (a Series or a frame with gene_id)."""
         ids = keep if isinstance(keep, pl.Series) else keep["gene_id"]
-        ids = ids.implode()
-        sel = pl.col("gene_id").is_in(ids)
-        return Annotation(
-            self.genes.filter(sel), self.transcripts.filter(sel), self.exons.filter(sel),
-            self.introns.filter(sel), self.splice_sites.filter(sel), dict(self.summary),
-        )
+        sel = pl.col("gene_id").is_in(ids.implode())
+        return self._map(lambda t: t.filter(sel))
 
-    def rename_contigs(self, mapping: dict) -> "Annotation":
+    def rename_contigs(self, mapping: dict) -> Annotation:
         """A copy with ``chrom`` values renamed through ``mapping`` (others unchanged)."""
         expr = pl.col("chrom").replace(mapping)
-        return Annotation(
-            *(t.with_columns(expr) for t in
-              (self.genes, self.transcripts, self.exons, self.introns, self.splice_sites)),
-            dict(self.summary),
-        )
+        return self._map(lambda t: t.with_columns(expr))
+
+    def _map(self, fn) -> Annotation:
+        """A copy with ``fn`` applied to every table (summary copied)."""
+        return Annotation(*(fn(getattr(self, name)) for name in TABLES), dict(self.summary))
 
 
 # ---------------------------------------------------------------------------- reading lines
-def _open_text(path: Path):
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
-    return open(path, "rt", encoding="utf-8", errors="replace", newline="")
-
-
 def _line_blocks(path: Path):
     """Yield DataFrames (lineno, line) of non-empty, non-comment lines, in blocks."""
     try:
-        fh = _open_text(path)
+        fh = open_text(path)
         with fh:
             first = 1
             while True:
@@ -124,15 +117,12 @@ def _line_blocks(path: Path):
 def detect_format(path) -> str:
     """Guess the annotation format from the file name, else from its first data line."""
     path = Path(path)
-    name = path.name.lower()
-    for suffix in (".gz", ".bgz"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
+    name = strip_gzip_suffix(path.name.lower())
     if name.endswith(".gtf"):
         return "gtf"
     if name.endswith((".gff", ".gff3")):
         return "gff3"
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         for line in itertools.islice(fh, 1000):
             if line.startswith("#NAME") or line.upper().startswith("#NAME\tCHROM"):
                 return "spliceai"
@@ -187,8 +177,8 @@ def _split_fields(df: pl.DataFrame, n: int, malformed: _Malformed, what: str) ->
 
 def _check_coords(df: pl.DataFrame, malformed: _Malformed, check_strand: bool = True) -> pl.DataFrame:
     df = df.with_columns(
-        pl.col("start").str.strip_chars().cast(pl.Int64, strict=False).alias("_start"),
-        pl.col("end").str.strip_chars().cast(pl.Int64, strict=False).alias("_end"),
+        pl.col("start").str.strip_chars().cast(pl.Int64, strict=True).alias("_start"),
+        pl.col("end").str.strip_chars().cast(pl.Int64, strict=True).alias("_end"),
     )
     df = malformed.check(
         df, pl.col("_start").is_null() | pl.col("_end").is_null(),
@@ -271,7 +261,8 @@ def _strip_prefix(expr: pl.Expr, prefixes) -> pl.Expr:
     return expr
 
 
-def _read_gff3(path: Path, malformed: _Malformed):
+def _gff3_records(path: Path, malformed: _Malformed) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Feature records with an ID (one per ID) and exon rows (one per parent) of a GFF3 file."""
     records, exons = [], []
     cols = ["chrom", "source", "feature", "start", "end", "score", "strand", "frame", "attr"]
     for block in _line_blocks(path):
@@ -306,6 +297,11 @@ def _read_gff3(path: Path, malformed: _Malformed):
     rec = _concat(records, rec_schema).unique("ID", keep="first", maintain_order=True)
     ex = _concat(exons, {"chrom": pl.Utf8, "start": pl.Int64, "end": pl.Int64,
                          "strand": pl.Utf8, "parent": pl.Utf8})
+    return rec, ex
+
+
+def _read_gff3(path: Path, malformed: _Malformed):
+    rec, ex = _gff3_records(path, malformed)
     # transcripts = parents of exons; genes = parents of transcripts (or the transcript itself)
     tx = rec.join(ex.select(pl.col("parent").unique().alias("ID")), on="ID", how="semi")
     tx = tx.with_columns(
@@ -347,7 +343,7 @@ def _read_spliceai(path: Path, malformed: _Malformed):
         df = df.rename({f"field_{i}": c for i, c in enumerate(names)})
         # the table's starts are 0-based: +1 gives the 1-based first base
         df = df.with_columns(
-            (pl.col("tx_start").cast(pl.Int64, strict=False) + 1).cast(pl.Utf8).alias("start"),
+            (pl.col("tx_start").cast(pl.Int64, strict=True) + 1).cast(pl.Utf8).alias("start"),
             pl.col("tx_end").alias("end"),
         )
         df = _check_coords(df, malformed)
@@ -361,8 +357,8 @@ def _read_spliceai(path: Path, malformed: _Malformed):
         )
         ex = df.select("lineno", "chrom", "strand", pl.col("name").alias("gene_id"), "es", "ee")
         ex = ex.explode(["es", "ee"]).with_columns(
-            (pl.col("es").cast(pl.Int64, strict=False) + 1).alias("start"),
-            pl.col("ee").cast(pl.Int64, strict=False).alias("end"),
+            (pl.col("es").cast(pl.Int64, strict=True) + 1).alias("start"),
+            pl.col("ee").cast(pl.Int64, strict=True).alias("end"),
         )
         ex = malformed.check(
             ex, pl.col("start").is_null() | pl.col("end").is_null() | (pl.col("end") < pl.col("start")),
@@ -432,8 +428,18 @@ def assemble(gene_rec: pl.DataFrame, tx_rec: pl.DataFrame, exons: pl.DataFrame) 
     """Derive the reference tables from gene records, transcript records and exon rows."""
     summary: dict = {}
     gene_rec = gene_rec.unique("gene_id", keep="first", maintain_order=True)
-    exons = exons.unique(["transcript_id", "start", "end"], keep="first", maintain_order=True)
+    exons = _number_exons(exons.unique(["transcript_id", "start", "end"], keep="first", maintain_order=True), summary)
+    introns, sites = _introns_and_sites(exons, summary)
+    transcripts = _transcripts(exons, tx_rec, summary)
+    genes = _genes(gene_rec, tx_rec, transcripts, exons, sites, summary)
+    summary["transcripts"] = transcripts.height
+    summary["introns"] = introns.height
+    summary["splice_site_rows"] = sites.height
+    return Annotation(genes, transcripts, exons.select(*EXON_SCHEMA, "exon_number"), introns, sites, summary)
 
+
+def _number_exons(exons: pl.DataFrame, summary: dict) -> pl.DataFrame:
+    """Drop transcripts on several contigs or strands; number exons in transcript orientation."""
     # a transcript must sit on one contig and one strand
     bad_tx = exons.group_by("transcript_id").agg(
         (pl.col("chrom").n_unique() > 1) | (pl.col("strand").n_unique() > 1)
@@ -451,7 +457,11 @@ def assemble(gene_rec: pl.DataFrame, tx_rec: pl.DataFrame, exons: pl.DataFrame) 
         .otherwise(pl.int_range(pl.len(), 0, -1).over("transcript_id"))
         .cast(pl.Int32).alias("exon_number")
     )
+    return exons
 
+
+def _introns_and_sites(exons: pl.DataFrame, summary: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Introns between consecutive exons, and their donor and acceptor sites (exon-side bases)."""
     # introns between consecutive exons (genomic order)
     nxt = exons.with_columns(
         pl.col("start").shift(-1).over("transcript_id").alias("next_start")
@@ -471,7 +481,11 @@ def assemble(gene_rec: pl.DataFrame, tx_rec: pl.DataFrame, exons: pl.DataFrame) 
         introns.select("chrom", pl.col("acceptor").alias("position"), "strand",
                        pl.lit("acceptor").alias("site_type"), "gene_id", "transcript_id"),
     ]).sort(["chrom", "position", "site_type", "transcript_id"])
+    return introns, sites
 
+
+def _transcripts(exons: pl.DataFrame, tx_rec: pl.DataFrame, summary: dict) -> pl.DataFrame:
+    """One row per transcript, spans and lengths from its exons."""
     # transcripts
     tx_agg = exons.group_by("transcript_id", maintain_order=True).agg(
         pl.col("gene_id").first(), pl.col("chrom").first(), pl.col("start").min(),
@@ -484,7 +498,11 @@ def assemble(gene_rec: pl.DataFrame, tx_rec: pl.DataFrame, exons: pl.DataFrame) 
         "n_exons", "transcript_length",
     )
     summary["single_exon_transcripts"] = transcripts.filter(pl.col("n_exons") == 1).height
+    return transcripts
 
+
+def _genes(gene_rec, tx_rec, transcripts, exons, sites, summary: dict) -> pl.DataFrame:
+    """Gene records, completed by genes known only from transcripts, with their counts."""
     # genes: gene records, completed by genes known only from transcripts/exons
     from_tx = transcripts.group_by("gene_id", maintain_order=True).agg(
         pl.col("chrom").first(), pl.col("start").min(), pl.col("end").max(), pl.col("strand").first(),
@@ -520,10 +538,7 @@ def assemble(gene_rec: pl.DataFrame, tx_rec: pl.DataFrame, exons: pl.DataFrame) 
     summary["genes"] = genes.height
     summary["genes_without_transcripts"] = genes.filter(pl.col("n_transcripts") == 0).height
     summary["genes_overlapping_another"] = genes.filter(pl.col("num_overlaps") > 0).height
-    summary["transcripts"] = transcripts.height
-    summary["introns"] = introns.height
-    summary["splice_site_rows"] = sites.height
-    return Annotation(genes, transcripts, exons.select(*EXON_SCHEMA, "exon_number"), introns, sites, summary)
+    return genes
 
 
 def _gene_counts(transcripts: pl.DataFrame, exons: pl.DataFrame, sites: pl.DataFrame) -> pl.DataFrame:

@@ -1,6 +1,7 @@
 """Command line: ``fastbuild prepare | build | predict | validate``.
 
-:func:`get_parser` builds the whole parser (argparse-manpage reads it to make the man page);
+:func:`get_parser` builds the whole parser from :mod:`fastbuild.commands` (argparse-manpage
+reads it to make the man page);
 :func:`main` runs one command and turns user errors into one line and exit status 2.
 """
 
@@ -10,7 +11,8 @@ import argparse
 import logging
 import sys
 
-from fastbuild import __version__
+from fastbuild._version import __version__
+from fastbuild.commands import COMMANDS
 from fastbuild.errors import FastbuildError
 
 log = logging.getLogger("fastbuild")
@@ -23,66 +25,15 @@ Coordinates are 1-based genomic positions; splice sites sit on the exon-side bas
 convention)."""
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-v", "--verbose", action="count", default=0,
-                   help="more log output (-v: info, -vv: debug)")
-
-
-def _add_prepare(sub) -> None:
-    p = sub.add_parser(
-        "prepare", help="turn a FASTA + GTF/GFF3/SpliceAI table into reference tables",
-        description="Parse the annotation (GTF, GFF3 or SpliceAI's annotation table), reconcile "
-                    "contig names with the FASTA, and write genes, transcripts, exons, introns and "
-                    "splice sites as Parquet tables; prints counts and a GT/AG sanity line.",
-    )
-    p.add_argument("--fasta", required=True, help="genome FASTA: plain, bgzip or gzip (gzip is decompressed once into the cache)")
-    p.add_argument("--gtf", "--annotation", dest="annotation", required=True,
-                   help="annotation: GTF, GFF3 or SpliceAI table (#NAME CHROM STRAND TX_START TX_END EXON_START EXON_END), optionally gzipped")
-    p.add_argument("--out", required=True, help="output folder for the reference tables")
-    p.add_argument("--annotation-format", choices=["auto", "gtf", "gff3", "spliceai"], default="auto",
-                   help="annotation format (default: guessed from the file name and content)")
-    p.add_argument("--chrom-alias", metavar="FILE",
-                   help="two-column file mapping annotation contig names to FASTA names (chr1/1 and chrM/MT match without it)")
-    p.add_argument("--tsv", action="store_true",
-                   help="also write the reference implementation's gene_features.tsv and splice_sites.tsv")
-    p.add_argument("--skip-malformed", action="store_true",
-                   help="count, report and skip malformed annotation lines instead of stopping at the first")
-    p.add_argument("--cache-dir", help="folder for decompressed FASTAs and indexes (default: OUT/cache)")
-    _add_common(p)
-    p.set_defaults(func=_run_prepare)
-
-
-def _run_prepare(args) -> int:
-    from fastbuild.prepare import PrepareConfig, format_summary, prepare
-
-    summary = prepare(PrepareConfig(
-        fasta=args.fasta, annotation=args.annotation, out=args.out,
-        annotation_format=args.annotation_format, chrom_alias=args.chrom_alias, tsv=args.tsv,
-        skip_malformed=args.skip_malformed, cache_dir=args.cache_dir,
-    ))
-    print(format_summary(summary))
-    print(f"reference tables written to {args.out}")
-    return 0
-
-
 def get_parser() -> argparse.ArgumentParser:
     """The full ``fastbuild`` argument parser (also read by argparse-manpage)."""
     parser = argparse.ArgumentParser(prog="fastbuild", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fastbuild {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_prepare(sub)
-    for add in _extra_commands():
-        add(sub)
+    for command in COMMANDS:
+        command.add_parser(sub)
     return parser
-
-
-def _extra_commands():
-    """Sub-command installers of the other modules."""
-    from fastbuild.builder.cli import add_build, add_validate
-    from fastbuild.predict import add_predict
-
-    return [add_predict, add_build, add_validate]
 
 
 def _setup_logging(verbosity: int) -> None:

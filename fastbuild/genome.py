@@ -32,6 +32,7 @@ import numpy as np
 
 import fastbuild_kernels as kernels
 from fastbuild.errors import FastbuildError
+from fastbuild.files import is_gzip, strip_gzip_suffix
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,6 @@ class Region:
     key: str
     start: int  # 1-based inclusive
     end: int  # 1-based inclusive
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
 
 
 def _is_bgzf(path: Path) -> bool:
@@ -85,11 +81,7 @@ def _cache_name(path: Path) -> str:
     import hashlib
 
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
-    name = path.name
-    for suffix in (".gz", ".bgz"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    return f"{digest}_{name}"
+    return f"{digest}_{strip_gzip_suffix(path.name)}"
 
 
 class Genome:
@@ -129,7 +121,7 @@ class Genome:
         import pyfaidx
 
         source = self.path
-        if _is_gzip(source):
+        if is_gzip(source):
             if not (_is_bgzf(source) and _biopython_available()):
                 source = self._decompressed_copy()
         index = Path(str(source) + ".fai")

@@ -24,14 +24,13 @@ import numpy as np
 import polars as pl
 
 from fastbuild import atomic
-from fastbuild.annotation import Annotation, load_annotation
+from fastbuild.annotation import TABLES, Annotation, load_annotation
 from fastbuild.contigs import read_alias_file, reconcile
 from fastbuild.coords import to_offset
 from fastbuild.genome import Genome
 
 log = logging.getLogger(__name__)
 
-TABLES = ("genes", "transcripts", "exons", "introns", "splice_sites")
 A, C, G, T = 0, 1, 2, 3
 
 
@@ -102,7 +101,8 @@ def splice_site_sanity(ann: Annotation, genome: Genome) -> dict:
     acc_prev = np.full((n, 2), 4, np.uint8)
     row = 0
     for part in introns.partition_by("gene_id", maintain_order=True):
-        chrom, strand, gs, ge = part.row(0, named=True)["chrom"], part["strand"][0], part["g_start"][0], part["g_end"][0]
+        chrom, strand = part["chrom"][0], part["strand"][0]
+        gs, ge = part["g_start"][0], part["g_end"][0]
         seq = genome.fetch(chrom, gs, ge, strand)
         d = to_offset(part["donor"].to_numpy(), gs, ge, strand)
         a = to_offset(part["acceptor"].to_numpy(), gs, ge, strand)

@@ -24,15 +24,15 @@ from .kmers import kmer_counts, kmer_counts_sparse
 from .labels import label_positions
 
 __all__ = [
+    "CONTEXT_FEATURES",
+    "context_features",
+    "downsample_mask",
     "encode",
-    "reverse_complement",
+    "gc_content",
     "kmer_counts",
     "kmer_counts_sparse",
-    "nearest_site_distance",
     "label_positions",
-    "context_features",
-    "CONTEXT_FEATURES",
-    "downsample_mask",
-    "gc_content",
+    "nearest_site_distance",
+    "reverse_complement",
     "sequence_complexity",
 ]

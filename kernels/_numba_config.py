@@ -23,9 +23,13 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from numba import config as _numba_env
 from numba import njit
 
-__all__ = ["CACHE", "kernel", "readonly_c"]
+__all__ = ["CACHE", "JIT_DISABLED", "kernel", "readonly_c"]
+
+#: True under ``NUMBA_DISABLE_JIT=1``: kernels run as plain Python (slow; lets coverage see their bodies).
+JIT_DISABLED: bool = bool(_numba_env.DISABLE_JIT)
 
 
 def _env_flag(name: str, default: bool) -> bool:

@@ -10,7 +10,7 @@ from ._validate import as_1d, as_codes
 __all__ = ["encode", "reverse_complement"]
 
 _LUT = np.full(256, 4, dtype=np.uint8)
-for _ch, _code in zip(b"ACGT", range(4)):
+for _ch, _code in zip(b"ACGT", range(4), strict=True):
     _LUT[_ch] = _code
     _LUT[_ch + 32] = _code  # lower case
 del _ch, _code

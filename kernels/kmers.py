@@ -7,7 +7,7 @@ import numpy as np
 from ._numba_config import kernel
 from ._validate import as_codes, as_int, as_positions
 
-__all__ = ["kmer_counts", "kmer_counts_sparse", "MAX_DENSE_ENTRIES", "MAX_K"]
+__all__ = ["MAX_DENSE_ENTRIES", "MAX_K", "kmer_counts", "kmer_counts_sparse"]
 
 #: Upper bound on ``4**k * len(positions)`` for :func:`kmer_counts` (2**31 entries = 4 GiB).
 MAX_DENSE_ENTRIES = 2**31
@@ -44,8 +44,9 @@ def _kmer_kernel(codes, k, positions, left, right, mode, span_lo, ids, counts, t
         mask = (1 << (2 * k)) - 1
         code = 0
         run = 0
-        for t in range(span_lo, span_lo + ids.shape[0] + k - 1):
-            c = codes[t]
+        stop = span_lo + ids.shape[0] + k - 1 if ids.shape[0] > 0 else span_lo  # never past codes' end
+        for t in range(span_lo, stop):
+            c = np.int64(codes[t])
             if c >= 4:
                 run = 0
                 code = 0

@@ -7,7 +7,7 @@ import numpy as np
 from ._numba_config import kernel
 from ._validate import as_float, as_int, as_int64, as_probs
 
-__all__ = ["label_positions", "TN", "TP", "FP", "FN"]
+__all__ = ["FN", "FP", "TN", "TP", "label_positions"]
 
 TN, TP, FP, FN = 0, 1, 2, 3
 

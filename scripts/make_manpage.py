@@ -13,7 +13,7 @@ from pathlib import Path
 def render() -> str:
     from argparse_manpage.manpage import Manpage
 
-    from fastbuild import __version__
+    from fastbuild._version import __version__
     from fastbuild.cli import get_parser
 
     page = Manpage(get_parser(), _data={"project_name": "fastbuild", "version": __version__,

@@ -50,11 +50,13 @@ GENES = [("G1", "+", 11, 110, "protein_coding"), ("G2", "-", 121, 180, "lncRNA")
 def gtf_text(chrom="c") -> str:
     lines = ["#!comment line"]
     for gid, strand, s, e, gtype in GENES:
-        lines.append(f'{chrom}\tsrc\tgene\t{s}\t{e}\t.\t{strand}\t.\tgene_id "{gid}"; gene_name "N{gid}"; gene_biotype "{gtype}";')
+        attrs = f'gene_id "{gid}"; gene_name "N{gid}"; gene_biotype "{gtype}";'
+        lines.append(f"{chrom}\tsrc\tgene\t{s}\t{e}\t.\t{strand}\t.\t{attrs}")
         for tid in sorted({t for g, t, *_ in EXONS if g == gid}):
             ex = [x for x in EXONS if x[1] == tid]
             ts, te = min(x[3] for x in ex), max(x[4] for x in ex)
-            lines.append(f'{chrom}\tsrc\ttranscript\t{ts}\t{te}\t.\t{strand}\t.\tgene_id "{gid}"; transcript_id "{tid}";')
+            attrs = f'gene_id "{gid}"; transcript_id "{tid}";'
+            lines.append(f"{chrom}\tsrc\ttranscript\t{ts}\t{te}\t.\t{strand}\t.\t{attrs}")
             for _, _, st, xs, xe in ex:
                 lines.append(f'{chrom}\tsrc\texon\t{xs}\t{xe}\t.\t{st}\t.\tgene_id "{gid}"; transcript_id "{tid}";')
                 lines.append(f'{chrom}\tsrc\tCDS\t{xs}\t{xe}\t.\t{st}\t0\tgene_id "{gid}"; transcript_id "{tid}";')

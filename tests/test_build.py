@@ -175,10 +175,10 @@ def test_changed_configuration_refused_then_overwritten(small_build, fake_store,
     out = tmp_path / "cfg"
     base = ["build", "--scores", fake_store, "--output-dir", str(out), "--n-genes", "5", "--no-progress"]
     assert main(base) == 0
-    assert main(base + ["--kmer-sizes", "2"]) == 2
+    assert main([*base, "--kmer-sizes", "2"]) == 2
     err = capsys.readouterr().err
     assert "different configuration (kmer_sizes: [3] -> [2])" in err
-    assert main(base + ["--kmer-sizes", "2", "--overwrite"]) == 0
+    assert main([*base, "--kmer-sizes", "2", "--overwrite"]) == 0
     assert "2mer_AC" in pq.read_schema(next((out / "master").iterdir())).names
 
 
@@ -188,10 +188,10 @@ def test_second_build_on_same_directory_refused(fake_store, tmp_path):
     out = tmp_path / "locked"
     out.mkdir()
     with OutputLock(out):
-        with pytest.raises(FastbuildError, match="another fastbuild build .* is writing"):
+        with pytest.raises(FastbuildError, match=r"another fastbuild build .* is writing"):
             build_dataset(scores=fake_store, output_dir=str(out), n_genes=2, progress=False)
     # a lock held by a dead process does not block
-    code = "from fastbuild.builder.lock import OutputLock; import os; OutputLock(%r).acquire(); os._exit(0)" % str(out)
+    code = f"from fastbuild.builder.lock import OutputLock; import os; OutputLock({str(out)!r}).acquire(); os._exit(0)"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
     build_dataset(scores=fake_store, output_dir=str(out), n_genes=2, progress=False)
 
@@ -209,7 +209,8 @@ def test_transcript_mode(fake_store, demo_ann):
     df = res.to_polars()
     assert df["transcript_id"].null_count() == 0
     tx = demo_ann.transcripts
-    multi = df.join(tx.select("transcript_id", pl.col("start").alias("ts"), pl.col("end").alias("te")), on="transcript_id")
+    spans = tx.select("transcript_id", pl.col("start").alias("ts"), pl.col("end").alias("te"))
+    multi = df.join(spans, on="transcript_id")
     assert multi.filter((pl.col("position") < pl.col("ts")) | (pl.col("position") > pl.col("te"))).height == 0
     # each transcript labelled by its own sites
     own = demo_ann.splice_sites.select("transcript_id", "position", pl.lit(True).alias("own"))
@@ -290,7 +291,7 @@ def test_bad_flags_are_one_line_errors(capsys):
     assert "65536 columns" in capsys.readouterr().err
     assert main(["build", "--batch-rows", "0"]) == 2
     assert "--batch-rows must be >= 1" in capsys.readouterr().err
-    with pytest.raises(FastbuildError, match="--threshold must be within 0..1"):
+    with pytest.raises(FastbuildError, match=r"--threshold must be within 0\.\.1"):
         BuildConfig(threshold=2)
 
 

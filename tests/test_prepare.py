@@ -30,7 +30,8 @@ def test_prepare_synthetic(synth, tmp_path, capsys):
         assert (out / f"{name}.parquet").exists()
     assert not list(out.glob("*.tmp"))
     gf = pl.read_csv(out / "gene_features.tsv", separator="\t")
-    assert gf.columns == ["start", "end", "score", "strand", "gene_id", "gene_name", "gene_type", "gene_length", "chrom"]
+    assert gf.columns == ["start", "end", "score", "strand", "gene_id", "gene_name", "gene_type", "gene_length",
+                          "chrom"]
     ss = pl.read_csv(out / "splice_sites.tsv", separator="\t")
     assert ss.columns == ["chrom", "start", "end", "position", "strand", "site_type", "gene_id", "transcript_id"]
     assert (ss["end"] - ss["position"] == 2).all() and (ss["position"] - ss["start"] == 2).all()
@@ -65,9 +66,9 @@ BAD = {
                         "no annotation contig matches a FASTA contig: annotation has q, FASTA has c"),
     "truncated line": (lambda d: ["--gtf", str(_write(d / "t.gtf", synthetic.gtf_text() + "c\tsrc\texon\t1\n"))],
                        r"t.gtf:\d+: expected 9 tab-separated GTF fields"),
-    "unknown strand": (lambda d: ["--gtf", str(_write(d / "s.gtf", synthetic.gtf_text().replace("\t-\t", "\t*\t", 1)))],
+    "unknown strand": (lambda d: ["--gtf", _edited(d / "s.gtf", "\t-\t", "\t*\t")],
                        r"s.gtf:\d+: unknown strand '\*'"),
-    "end < start": (lambda d: ["--gtf", str(_write(d / "e.gtf", synthetic.gtf_text().replace("\t11\t30\t", "\t30\t11\t", 1)))],
+    "end < start": (lambda d: ["--gtf", _edited(d / "e.gtf", "\t11\t30\t", "\t30\t11\t")],
                     r"e.gtf:\d+: end 11 < start 30"),
 }
 
@@ -77,13 +78,18 @@ def _write(path, text):
     return path
 
 
+def _edited(path, old, new) -> str:
+    """The synthetic GTF with the first ``old`` replaced by ``new``, written to ``path``."""
+    return str(_write(path, synthetic.gtf_text().replace(old, new, 1)))
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_input_one_line_error(synth, tmp_path, capsys, case):
     fa, gtf = synth
     make, message = BAD[case]
     args = {"--fasta": str(fa), "--gtf": str(gtf), "--out": str(tmp_path / "ref")}
     over = make(tmp_path)
-    args.update(dict(zip(over[::2], over[1::2])))
+    args.update(dict(zip(over[::2], over[1::2], strict=True)))
     argv = ["prepare"] + [x for kv in args.items() for x in kv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -94,9 +100,10 @@ def test_bad_input_one_line_error(synth, tmp_path, capsys, case):
 
 @pytest.mark.realdata
 def test_prepare_arabidopsis_chr1(ath_reference):
-    out, s = ath_reference
+    _out, s = ath_reference
     assert s["genes_in_annotation"] == 9701
-    assert s["genes_written"] + s["genes_skipped_contig_not_in_fasta"] + s["genes_skipped_outside_fasta_sequence"] == 9701
+    skipped = s["genes_skipped_contig_not_in_fasta"] + s["genes_skipped_outside_fasta_sequence"]
+    assert s["genes_written"] + skipped == 9701
     assert s["sanity"]["intron_gt_ag"] >= 0.98
     assert s["introns_written"] > 71_000
     assert s["seconds"] < 60

@@ -41,7 +41,7 @@ class Chunk:
     consts: dict = field(default_factory=dict)
     sparse: dict = field(default_factory=dict)
 
-    def slice(self, a: int, b: int) -> "Chunk":
+    def slice(self, a: int, b: int) -> Chunk:
         sparse = {}
         for key, (indptr, ids, counts) in self.sparse.items():
             lo, hi = indptr[a], indptr[b]

@@ -1,44 +1,62 @@
-"""Build configuration: one frozen dataclass, its canonical hash and a readable diff."""
+"""Build configuration: what defines the dataset (hashed) and how a build runs (not hashed).
+
+:class:`BuildConfig` is a frozen dataclass made of the shared :class:`~fastbuild.reference.InputSpec`
+and :class:`~fastbuild.selection.SelectionSpec`, the dataset's own options, and
+:class:`RunOptions`. Everything but ``run`` decides the rows written, so the hash rule is one
+line: the canonical JSON of :meth:`BuildConfig.rows_relevant` plus the input checksums.
+
+Options are also addressed flat, by their command-line names (``n_genes``, ``kmer_sizes``,
+``jobs``...): :meth:`BuildConfig.from_options` and :meth:`BuildConfig.replace` route each to its
+part, and :meth:`BuildConfig.to_dict` writes them flat (the form stored in build_info.json).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
+from fastbuild.checks import choice, positive, unit
 from fastbuild.errors import FastbuildError
+from fastbuild.reference import InputSpec
+from fastbuild.selection import POLICIES, SelectionSpec
 
-POLICIES = ("error_total", "error_fp", "error_fn", "random", "custom", "all")
+__all__ = ["KMER_LAYOUTS", "POLICIES", "POSITION_ID_MODES", "BuildConfig", "RunOptions",
+           "config_hash", "describe_changes"]
+
 POSITION_ID_MODES = ("genomic", "transcript", "splice_aware")
 KMER_LAYOUTS = ("wide", "sparse", "auto")
 MAX_WIDE_K = 6
 MAX_K = 12
 
-# options that change how a build runs but never which rows it writes
-RUNTIME_ONLY = frozenset({"jobs", "progress", "verbose", "overwrite", "output_dir", "no_manifest"})
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a build runs; never which rows it writes (not part of the configuration hash)."""
+
+    output_dir: str | None = None
+    jobs: int = 1
+    progress: bool = True
+    verbose: int = 0
+    overwrite: bool = False
+    no_manifest: bool = False
+
+    def __post_init__(self):
+        positive("jobs", self.jobs)
 
 
 @dataclass(frozen=True)
 class BuildConfig:
     """Every option of ``fastbuild build`` (and :func:`fastbuild.build_dataset`).
 
-    Input fields hold paths as given; :func:`fastbuild.builder.runner.resolve_inputs` turns the
+    Input fields hold paths as given; :func:`fastbuild.reference.resolve_inputs` turns the
     empty defaults into the embedded demo. See ``fastbuild build --help`` for each option.
     """
 
-    fasta: str | None = None
-    annotation: str | None = None
-    reference: str | None = None
+    inputs: InputSpec = field(default_factory=InputSpec)
+    selection: SelectionSpec = field(default_factory=SelectionSpec)
     scores: str | None = None
     model: str | None = None
-    chrom_alias: str | None = None
-    annotation_format: str = "auto"
-    output_dir: str | None = None
-    n_genes: int = 20000
-    subset_policy: str = "error_total"
-    gene_types: tuple[str, ...] = ()
-    gene_ids_file: str | None = None
-    gene_col: str | None = None
     batch_size: int = 1000
     batch_rows: int = 20000
     kmer_sizes: tuple[int, ...] = (3,)
@@ -46,28 +64,29 @@ class BuildConfig:
     hard_prob: float = 0.15
     window: int = 75
     easy_ratio: float = 0.5
-    seed: int = 42
     threshold: float = 0.5
     consensus_window: int = 2
     context_flank: tuple[int, int] = (250, 249)
     position_id_mode: str = "genomic"
     run_workflow: bool = False
-    overwrite: bool = False
-    no_manifest: bool = False
-    jobs: int = 1
-    progress: bool = True
-    verbose: int = 0
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
+    run: RunOptions = field(default_factory=RunOptions)
 
     def __post_init__(self):
-        check = _Checker()
-        check.choice("subset_policy", self.subset_policy, POLICIES)
-        check.choice("position_id_mode", self.position_id_mode, POSITION_ID_MODES)
-        check.choice("kmer_layout", self.kmer_layout, KMER_LAYOUTS)
-        check.positive("n_genes", self.n_genes)
-        check.positive("batch_size", self.batch_size)
-        check.positive("batch_rows", self.batch_rows)
-        check.positive("jobs", self.jobs)
+        choice("position_id_mode", self.position_id_mode, POSITION_ID_MODES)
+        choice("kmer_layout", self.kmer_layout, KMER_LAYOUTS)
+        positive("batch_size", self.batch_size)
+        positive("batch_rows", self.batch_rows)
+        self._check_kmers()
+        unit("hard_prob", self.hard_prob)
+        unit("threshold", self.threshold)
+        if self.easy_ratio < 0:
+            raise FastbuildError(f"--easy-ratio must be >= 0, got {self.easy_ratio}")
+        if self.window < 0 or self.consensus_window < 0:
+            raise FastbuildError("--window and --consensus-window must be >= 0")
+        if len(self.context_flank) != 2 or min(self.context_flank) < 0:
+            raise FastbuildError(f"--context-flank needs two non-negative numbers, got {self.context_flank}")
+
+    def _check_kmers(self) -> None:
         for k in self.kmer_sizes:
             if not 1 <= k <= MAX_K:
                 raise FastbuildError(f"--kmer-sizes: {k} is out of range; use 1..{MAX_K}, or 0 for none")
@@ -77,21 +96,48 @@ class BuildConfig:
                 )
         if len(set(self.kmer_sizes)) != len(self.kmer_sizes):
             raise FastbuildError(f"--kmer-sizes repeats a size: {' '.join(map(str, self.kmer_sizes))}")
-        check.unit("hard_prob", self.hard_prob)
-        check.unit("threshold", self.threshold)
-        if self.easy_ratio < 0:
-            raise FastbuildError(f"--easy-ratio must be >= 0, got {self.easy_ratio}")
-        if self.window < 0 or self.consensus_window < 0:
-            raise FastbuildError("--window and --consensus-window must be >= 0")
-        if len(self.context_flank) != 2 or min(self.context_flank) < 0:
-            raise FastbuildError(f"--context-flank needs two non-negative numbers, got {self.context_flank}")
-        if not 0 <= self.seed < 2 ** 63:
-            raise FastbuildError(f"--seed must be in 0..2**63-1, got {self.seed}")
-        if self.subset_policy == "custom" and not self.gene_ids_file:
-            raise FastbuildError("--subset-policy custom needs --gene-ids-file")
-        if (self.fasta is None) != (self.annotation is None) and self.reference is None:
-            raise FastbuildError("give --fasta and --gtf together (or --reference DIR from fastbuild prepare)")
 
+    # ------------------------------------------------------------------ flat options
+    @classmethod
+    def from_options(cls, **options) -> BuildConfig:
+        """A configuration from flat option names (``BuildConfig.from_options(n_genes=10, jobs=2)``)."""
+        return cls().replace(**options)
+
+    def replace(self, **options) -> BuildConfig:
+        """A copy with flat options changed; each is routed to the part that holds it."""
+        parts: dict[str, dict] = {name: {} for name in _PARTS}
+        own = {}
+        for key, value in options.items():
+            part = _PART_OF.get(key)
+            if part is None and key not in _OWN:
+                raise TypeError(f"unknown build option {key!r}")
+            (parts[part] if part else own)[key] = value
+        for name, changes in parts.items():
+            if changes:
+                own[name] = replace(getattr(self, name), **changes)
+        return replace(self, **own)
+
+    @classmethod
+    def from_dict(cls, flat: dict) -> BuildConfig:
+        """Inverse of :meth:`to_dict` (JSON lists back to tuples)."""
+        flat = {k: tuple(v) if isinstance(v, list) else v for k, v in flat.items()}
+        return cls.from_options(**flat)
+
+    def to_dict(self) -> dict:
+        """Every option, flat, JSON-ready (tuples as lists)."""
+        flat = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            flat.update(asdict(value) if f.name in _PARTS else {f.name: value})
+        return json.loads(json.dumps(flat, default=list))
+
+    def rows_relevant(self) -> dict:
+        """The options that decide the rows written (what a resumed build must match)."""
+        d = {k: v for k, v in self.to_dict().items() if k not in _RUN_FIELDS}
+        d["position_id_mode"] = "transcript" if self.transcript_mode else "genomic"
+        return d
+
+    # ------------------------------------------------------------------ derived
     def layout_of(self, k: int) -> str:
         """'wide' or 'sparse' for k-mer size ``k`` under ``kmer_layout``."""
         if self.kmer_layout == "auto":
@@ -102,16 +148,11 @@ class BuildConfig:
     def transcript_mode(self) -> bool:
         return self.position_id_mode in ("transcript", "splice_aware")
 
-    def rows_relevant(self) -> dict:
-        """The options that decide the rows written (what a resumed build must match)."""
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in RUNTIME_ONLY and f.name != "extra"}
-        d["position_id_mode"] = "transcript" if self.transcript_mode else "genomic"
-        return json.loads(json.dumps(d, default=list))
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("extra")
-        return json.loads(json.dumps(d, default=list))
+_PARTS = {"inputs": InputSpec, "selection": SelectionSpec, "run": RunOptions}
+_PART_OF = {f.name: part for part, cls in _PARTS.items() for f in fields(cls)}
+_OWN = {f.name for f in fields(BuildConfig)} - set(_PARTS)
+_RUN_FIELDS = frozenset(f.name for f in fields(RunOptions))
 
 
 def config_hash(relevant: dict) -> str:
@@ -124,20 +165,3 @@ def describe_changes(old: dict, new: dict) -> str:
     keys = sorted(set(old) | set(new))
     parts = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
     return ", ".join(parts)
-
-
-class _Checker:
-    @staticmethod
-    def choice(name, value, allowed):
-        if value not in allowed:
-            raise FastbuildError(f"--{name.replace('_', '-')} {value!r} is not one of {', '.join(allowed)}")
-
-    @staticmethod
-    def positive(name, value):
-        if int(value) < 1:
-            raise FastbuildError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-
-    @staticmethod
-    def unit(name, value):
-        if not 0.0 <= float(value) <= 1.0:
-            raise FastbuildError(f"--{name.replace('_', '-')} must be within 0..1, got {value}")

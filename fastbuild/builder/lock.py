@@ -23,7 +23,7 @@ class OutputLock:
         self.path = Path(out_dir) / LOCK_NAME
         self._fd = None
 
-    def acquire(self) -> "OutputLock":
+    def acquire(self) -> OutputLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:

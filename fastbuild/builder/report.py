@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import time
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
-from fastbuild import __version__
+from fastbuild._version import __version__
 from fastbuild.builder.schema import FORMAT_VERSION, PRED_TYPES, SPLICE_TYPES
+from fastbuild.builder.stats import BatchStats, class_counts
+from fastbuild.builder.writer import master_name
+
+if TYPE_CHECKING:
+    from fastbuild.builder.plan import BuildPlan
 
 MANIFEST_COLUMNS = ["global_index", "gene_id", "gene_name", "gene_type", "chrom", "strand",
                     "gene_length", "start", "end", "total_splice_sites", "donor_sites",
                     "acceptor_sites", "splice_density_per_kb", "file_index", "file_name", "n_rows"]
-
-
-def sha256_file(path, block: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def library_versions() -> dict:
@@ -37,12 +35,9 @@ def library_versions() -> dict:
     return out
 
 
-def manifest(genes: pl.DataFrame, batch_stats: list[dict]) -> pl.DataFrame:
+def manifest(genes: pl.DataFrame, batch_stats: list[BatchStats]) -> pl.DataFrame:
     """The reference's gene manifest, plus n_rows, in build order."""
-    rows = []
-    for st in batch_stats:
-        for gene_id, n_rows, _ in st["genes"]:
-            rows.append((gene_id, st["index"], f"batch_{st['index']:05d}.parquet", n_rows))
+    rows = [(g.gene_id, st.index, master_name(st.index), g.rows) for st in batch_stats for g in st.genes]
     where = pl.DataFrame(rows, schema={"gene_id": pl.Utf8, "file_index": pl.Int64,
                                        "file_name": pl.Utf8, "n_rows": pl.Int64}, orient="row")
     return where.with_row_index("global_index").join(genes, on="gene_id", how="left").select(
@@ -52,18 +47,6 @@ def manifest(genes: pl.DataFrame, batch_stats: list[dict]) -> pl.DataFrame:
     ).sort("global_index")
 
 
-def class_counts(batch_stats: list[dict]) -> dict:
-    total = np.zeros((len(PRED_TYPES), len(SPLICE_TYPES)), np.int64)
-    for st in batch_stats:
-        total += np.asarray(st["counts"], np.int64)
-    return {
-        "pred_type": {p: int(total[i].sum()) for i, p in enumerate(PRED_TYPES)},
-        "splice_type": {s: int(total[:, j].sum()) for j, s in enumerate(SPLICE_TYPES)},
-        "pred_type_x_splice_type": {p: {s: int(total[i, j]) for j, s in enumerate(SPLICE_TYPES)}
-                                    for i, p in enumerate(PRED_TYPES)},
-    }
-
-
 def _stats(values) -> dict:
     v = np.asarray(values, dtype=float)
     if v.size == 0:
@@ -71,19 +54,20 @@ def _stats(values) -> dict:
     return {"min": float(v.min()), "median": float(np.median(v)), "mean": float(v.mean()), "max": float(v.max())}
 
 
-def build_info(config, config_hash: str, inputs: dict, fingerprints: dict, selection, genes_sel: pl.DataFrame,
-               batch_stats: list[dict], timings: dict, resumed: int) -> dict:
-    rows = sum(st["rows"] for st in batch_stats)
-    positions = sum(st["positions"] for st in batch_stats)
+def build_info(plan: BuildPlan, batch_stats: list[BatchStats], timings: dict, resumed: int) -> dict:
+    """The content of build_info.json."""
+    config, selection, genes_sel = plan.config, plan.selection, plan.genes
+    rows = sum(st.rows for st in batch_stats)
+    positions = sum(st.positions for st in batch_stats)
     return {
         "format_version": FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "config": config.to_dict(),
-        "config_hash": config_hash,
-        "inputs": inputs,
-        "input_checksums": fingerprints,
+        "config_hash": plan.config_hash,
+        "inputs": asdict(plan.inputs),
+        "input_checksums": plan.fingerprints,
         "libraries": library_versions(),
-        "seed": config.seed,
+        "seed": config.selection.seed,
         "genes": genes_sel.height,
         "positions_scanned": positions,
         "rows": rows,
@@ -112,7 +96,8 @@ def build_info_markdown(info: dict) -> str:
         f"(format {info['format_version']}, config hash `{info['config_hash'][:16]}`).",
         "",
         f"- genes: {info['genes']} (policy `{info['selection']['policy']}`, seed {info['seed']})",
-        f"- positions scanned: {info['positions_scanned']:,}; rows kept: {info['rows']:,} in {info['batches']} batch files",
+        f"- positions scanned: {info['positions_scanned']:,}; "
+        f"rows kept: {info['rows']:,} in {info['batches']} batch files",
         f"- k-mer sizes: {cfg['kmer_sizes']} ({cfg['kmer_layout']} layout); context flank {cfg['context_flank']}",
         f"- labels: threshold {cfg['threshold']}, consensus window ±{cfg['consensus_window']}; "
         f"downsampling: hard prob {cfg['hard_prob']}, window {cfg['window']}, easy ratio {cfg['easy_ratio']}",

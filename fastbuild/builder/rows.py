@@ -6,17 +6,18 @@ positions come back through :func:`fastbuild.coords.to_genomic` only when column
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 import fastbuild_kernels as kernels
-from fastbuild.builder.config import BuildConfig
 from fastbuild.builder.columns import Chunk
-from fastbuild.builder.schema import PRED_TYPES, SPLICE_TYPES, kmer_names
-from fastbuild.builder.selection import gene_seed
+from fastbuild.builder.config import BuildConfig
+from fastbuild.builder.schema import kmer_names
+from fastbuild.builder.stats import GeneTally
 from fastbuild.coords import to_genomic
+from fastbuild.seeds import gene_seed
 
 _OFFSETS = np.arange(-2, 3)
 
@@ -46,16 +47,6 @@ class GeneInput:
     transcripts: list  # of TranscriptSites (transcript mode only)
 
 
-@dataclass
-class GeneTally:
-    """Counts of one gene's positions and kept rows, by label."""
-
-    positions: int = 0
-    rows: int = 0
-    # kept-row counts by [pred_type, splice_type]
-    counts: np.ndarray = field(default_factory=lambda: np.zeros((len(PRED_TYPES), len(SPLICE_TYPES)), np.int64))
-
-
 def _label_and_sample(donor, acceptor, donors, acceptors, config: BuildConfig, seed: int):
     """Labels of every position and the downsampling mask (cheap per-position arrays)."""
     pred, splice = kernels.label_positions(donor, acceptor, donors, acceptors,
@@ -79,7 +70,8 @@ def gene_chunks(g: GeneInput, config: BuildConfig, tally: GeneTally):
     else:
         units = [(None, 0, n - 1, g.donors, g.acceptors)]
     for tid, lo, hi, donors, acceptors in units:
-        seed = gene_seed(config.seed, gid) if tid is None else gene_seed(config.seed, gid, tid)
+        keys = (gid,) if tid is None else (gid, tid)
+        seed = gene_seed(config.selection.seed, *keys)
         sl = slice(lo, hi + 1)
         pred, splice, mask = _label_and_sample(g.donor[sl], g.acceptor[sl], donors, acceptors, config, seed)
         kept_local = np.flatnonzero(mask)
@@ -152,12 +144,12 @@ def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
     for k in config.kmer_sizes:
         if config.layout_of(k) == "wide":
             counts = kernels.kmer_counts(g.codes, k, kept, left, right)
-            arrays.update(zip(_kmer_names(k), counts))
+            arrays.update(zip(_kmer_names(k), counts, strict=True))
         else:
             sparse[f"{k}mer"] = kernels.kmer_counts_sparse(g.codes, k, kept, left, right)
     return Chunk(m, arrays, masks, consts, sparse)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _kmer_names(k: int) -> list[str]:
     return [f"{k}mer_{km}" for km in kmer_names(k)]

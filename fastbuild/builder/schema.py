@@ -64,8 +64,10 @@ _GENE = [
     ("splice_density_per_kb", pa.float32(), "n_splice_sites per kb of gene"),
     ("num_overlaps", pa.int32(), "other genes overlapping this one (either strand)"),
     ("relative_position", pa.float32(), "rel_position / (length - 1): 0 at the 5' end, 1 at the 3' end"),
-    ("distance_to_predicted_donor", pa.int64(), "distance to the nearest position with donor prob >= threshold (-1: none)"),
-    ("distance_to_predicted_acceptor", pa.int64(), "distance to the nearest position with acceptor prob >= threshold (-1: none)"),
+    ("distance_to_predicted_donor", pa.int64(),
+     "distance to the nearest position with donor prob >= threshold (-1: none)"),
+    ("distance_to_predicted_acceptor", pa.int64(),
+     "distance to the nearest position with acceptor prob >= threshold (-1: none)"),
 ]
 
 

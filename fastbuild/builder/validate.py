@@ -14,6 +14,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from fastbuild.builder.config import BuildConfig
+from fastbuild.builder.output import INFO_FILE, MANIFEST_FILE
 from fastbuild.builder.schema import PRED_TYPES, SPLICE_TYPES, make_schema
 
 LABELS = ("splice_type", "pred_type", "y")
@@ -47,80 +48,104 @@ class Report:
                 "checks": [{"name": n, "ok": o, "detail": d} for n, o, d in self.checks]}
 
 
-def _config_from_info(info: dict) -> BuildConfig:
-    cfg = dict(info["config"])
-    for key in ("gene_types", "kmer_sizes", "context_flank"):
-        cfg[key] = tuple(cfg[key])
-    return BuildConfig(**cfg)
-
-
 def validate_dataset(directory) -> Report:
     """Run every check on a dataset folder; see :class:`Report`."""
     out = Path(directory)
     rep = Report(str(out))
-    info_path = out / "build_info.json"
+    info_path = out / INFO_FILE
     if not info_path.is_file():
-        rep.add("build_info.json present", False, f"{info_path} is missing (unfinished build or not a dataset folder)")
+        rep.add(f"{INFO_FILE} present", False, f"{info_path} is missing (unfinished build or not a dataset folder)")
         return rep
     info = json.loads(info_path.read_text())
-    config = _config_from_info(info)
+    config = BuildConfig.from_dict(info["config"])
     expected = make_schema(config)
     files = sorted((out / "master").glob("batch_*.parquet"))
-    rep.add("batch files present", len(files) == info["batches"], f"{len(files)} in master/, build_info says {info['batches']}")
+    rep.add("batch files present", len(files) == info["batches"],
+            f"{len(files)} in master/, build_info says {info['batches']}")
     leftovers = sorted(p.name for p in out.glob("**/*.tmp"))
     if leftovers:
         rep.warnings.append(f"unfinished temporary files (ignored): {', '.join(leftovers[:5])}")
-
-    bad_schema, counts, per_gene, label_problems = [], {}, [], []
-    for f in files:
-        schema = pq.read_schema(f)
-        if not schema.equals(expected, check_metadata=False) or schema.metadata.get(b"fastbuild.roles") != expected.metadata[b"fastbuild.roles"]:
-            bad_schema.append(f.name)
-            continue
-        df = pl.read_parquet(f, columns=["gene_id", "position", *LABELS])
-        nulls = {c: df[c].null_count() for c in LABELS if df[c].null_count()}
-        if nulls:
-            label_problems.append(f"{f.name}: nulls in {nulls}")
-        unknown = df.filter(~pl.col("splice_type").is_in(SPLICE_TYPES) | ~pl.col("pred_type").is_in(PRED_TYPES))
-        mismatch = df.filter(pl.col("y") != pl.col("splice_type").replace_strict(
-            {s: i for i, s in enumerate(SPLICE_TYPES)}, default=-1, return_dtype=pl.Int8))
-        if unknown.height or mismatch.height:
-            label_problems.append(f"{f.name}: {unknown.height} unknown labels, {mismatch.height} y/splice_type disagreements")
-        for p, s, n in df.group_by("pred_type", "splice_type").len().iter_rows():
-            counts[(p, s)] = counts.get((p, s), 0) + n
-        per_gene.append(df.group_by("gene_id").agg(
-            pl.len().alias("rows"), pl.col("position").min().alias("pmin"), pl.col("position").max().alias("pmax"),
-        ).with_columns(pl.lit(f.name).alias("file")))
-    rep.add("one schema in every file, as declared by the configuration", not bad_schema,
-            f"differs in {', '.join(bad_schema[:5])}" if bad_schema else f"{len(expected)} columns")
+    scan = _scan_files(files, expected)
+    rep.add("one schema in every file, as declared by the configuration", not scan.bad_schema,
+            f"differs in {', '.join(scan.bad_schema[:5])}" if scan.bad_schema else f"{len(expected)} columns")
     present = set(pq.read_schema(files[0]).names) if files else set()
     kmer_missing = [f"{k}-mers" for k in config.kmer_sizes if not set(_kmer_cols(config, k)) <= present]
     rep.add("expected k-mer columns", bool(files) and not kmer_missing,
             ", ".join(kmer_missing) or f"sizes {list(config.kmer_sizes) or 'none'}")
-    rep.add("labels complete and consistent", not label_problems, "; ".join(label_problems[:3]))
+    rep.add("labels complete and consistent", not scan.label_problems, "; ".join(scan.label_problems[:3]))
+    _check_manifest(rep, out, scan.genes(), info)
+    _check_counts(rep, scan.counts, info)
+    return rep
 
-    genes = pl.concat(per_gene) if per_gene else pl.DataFrame(
-        schema={"gene_id": pl.Utf8, "rows": pl.UInt32, "pmin": pl.Int64, "pmax": pl.Int64, "file": pl.Utf8})
-    man_path = out / "gene_manifest.csv"
-    if man_path.is_file():
-        man = pl.read_csv(man_path, schema_overrides={"gene_id": pl.Utf8, "chrom": pl.Utf8})
-        joined = genes.join(man, on="gene_id", how="left")
-        outside = joined.filter(pl.col("start").is_null() | (pl.col("pmin") < pl.col("start")) | (pl.col("pmax") > pl.col("end")))
-        rep.add("positions inside their genes", outside.height == 0,
-                f"{outside.height} genes with rows outside their span, e.g. {outside['gene_id'].head(3).to_list()}" if outside.height else "")
-        wrong = joined.filter((pl.col("rows") != pl.col("n_rows")) | (pl.col("file") != pl.col("file_name")))
-        missing = man.filter((pl.col("n_rows") > 0) & ~pl.col("gene_id").is_in(genes["gene_id"].implode()))
-        rep.add("manifest agrees with the files", wrong.height == 0 and missing.height == 0 and man.height == info["genes"],
-                f"{wrong.height} genes disagree, {missing.height} manifest genes absent from files, "
-                f"{man.height} manifest rows vs {info['genes']} genes" if (wrong.height or missing.height or man.height != info["genes"]) else f"{man.height} genes")
-    else:
-        rep.warnings.append("no gene_manifest.csv (built with --no-manifest?): gene spans not checked")
+
+@dataclass
+class _Scan:
+    """What one pass over the batch files found (only id and label columns are read)."""
+
+    bad_schema: list = field(default_factory=list)
+    label_problems: list = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+    per_gene: list = field(default_factory=list)
+
+    def genes(self) -> pl.DataFrame:
+        if self.per_gene:
+            return pl.concat(self.per_gene)
+        return pl.DataFrame(schema={"gene_id": pl.Utf8, "rows": pl.UInt32, "pmin": pl.Int64, "pmax": pl.Int64,
+                                    "file": pl.Utf8})
+
+
+def _scan_files(files: list[Path], expected) -> _Scan:
+    scan = _Scan()
+    roles = expected.metadata[b"fastbuild.roles"]
+    for f in files:
+        schema = pq.read_schema(f)
+        if not schema.equals(expected, check_metadata=False) or schema.metadata.get(b"fastbuild.roles") != roles:
+            scan.bad_schema.append(f.name)
+            continue
+        df = pl.read_parquet(f, columns=["gene_id", "position", *LABELS])
+        nulls = {c: df[c].null_count() for c in LABELS if df[c].null_count()}
+        if nulls:
+            scan.label_problems.append(f"{f.name}: nulls in {nulls}")
+        unknown = df.filter(~pl.col("splice_type").is_in(SPLICE_TYPES) | ~pl.col("pred_type").is_in(PRED_TYPES))
+        mismatch = df.filter(pl.col("y") != pl.col("splice_type").replace_strict(
+            {s: i for i, s in enumerate(SPLICE_TYPES)}, default=-1, return_dtype=pl.Int8))
+        if unknown.height or mismatch.height:
+            scan.label_problems.append(
+                f"{f.name}: {unknown.height} unknown labels, {mismatch.height} y/splice_type disagreements")
+        for p, s, n in df.group_by("pred_type", "splice_type").len().iter_rows():
+            scan.counts[(p, s)] = scan.counts.get((p, s), 0) + n
+        scan.per_gene.append(df.group_by("gene_id").agg(
+            pl.len().alias("rows"), pl.col("position").min().alias("pmin"), pl.col("position").max().alias("pmax"),
+        ).with_columns(pl.lit(f.name).alias("file")))
+    return scan
+
+
+def _check_manifest(rep: Report, out: Path, genes: pl.DataFrame, info: dict) -> None:
+    man_path = out / MANIFEST_FILE
+    if not man_path.is_file():
+        rep.warnings.append(f"no {MANIFEST_FILE} (built with --no-manifest?): gene spans not checked")
+        return
+    man = pl.read_csv(man_path, schema_overrides={"gene_id": pl.Utf8, "chrom": pl.Utf8})
+    joined = genes.join(man, on="gene_id", how="left")
+    outside = joined.filter(pl.col("start").is_null() | (pl.col("pmin") < pl.col("start"))
+                            | (pl.col("pmax") > pl.col("end")))
+    rep.add("positions inside their genes", outside.height == 0,
+            f"{outside.height} genes with rows outside their span, e.g. {outside['gene_id'].head(3).to_list()}"
+            if outside.height else "")
+    wrong = joined.filter((pl.col("rows") != pl.col("n_rows")) | (pl.col("file") != pl.col("file_name")))
+    missing = man.filter((pl.col("n_rows") > 0) & ~pl.col("gene_id").is_in(genes["gene_id"].implode()))
+    ok = wrong.height == 0 and missing.height == 0 and man.height == info["genes"]
+    rep.add("manifest agrees with the files", ok,
+            f"{man.height} genes" if ok else f"{wrong.height} genes disagree, {missing.height} manifest genes absent "
+            f"from files, {man.height} manifest rows vs {info['genes']} genes")
+
+
+def _check_counts(rep: Report, counts: dict, info: dict) -> None:
     want = info["counts"]["pred_type_x_splice_type"]
     diffs = [f"{p}/{s}: files {counts.get((p, s), 0)} vs build_info {want[p][s]}"
              for p in PRED_TYPES for s in SPLICE_TYPES if counts.get((p, s), 0) != want[p][s]]
-    rep.add("class counts match build_info.json", not diffs, "; ".join(diffs[:4]) or
+    rep.add(f"class counts match {INFO_FILE}", not diffs, "; ".join(diffs[:4]) or
             ", ".join(f"{p} {sum(counts.get((p, s), 0) for s in SPLICE_TYPES):,}" for p in PRED_TYPES))
-    return rep
 
 
 def _kmer_cols(config: BuildConfig, k: int) -> list[str]:

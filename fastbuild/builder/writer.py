@@ -8,7 +8,6 @@ therefore always a finished batch, and an interrupted batch leaves only a ``.tmp
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -18,8 +17,7 @@ import pyarrow.parquet as pq
 
 from fastbuild.atomic import fsync_dir, io_error, tmp_path
 from fastbuild.builder.columns import Chunk, ColumnBuffer
-
-STATS_KEY = "fastbuild.batch_stats"
+from fastbuild.builder.stats import STATS_KEY, BatchStats
 
 
 def batch_name(index: int) -> str:
@@ -58,11 +56,11 @@ class BatchFileWriter:
     def add(self, chunk: Chunk) -> None:
         self.buffer.add(chunk)
 
-    def finish(self, stats: dict) -> Path:
+    def finish(self, stats: BatchStats) -> Path:
         """Flush, record ``stats`` in the file's metadata, close, fsync, rename, link."""
         try:
             self.buffer.flush()
-            self._writer.add_key_value_metadata({STATS_KEY: json.dumps(stats)})
+            self._writer.add_key_value_metadata({STATS_KEY: stats.to_json()})
             self._writer.close()
             with open(self.tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
@@ -77,7 +75,7 @@ class BatchFileWriter:
     def abort(self) -> None:
         try:
             self._writer.close()
-        except Exception:  # noqa: BLE001 - the file is discarded anyway
+        except Exception:
             pass
         try:
             os.unlink(self.tmp)
@@ -103,11 +101,11 @@ def link_master(src: Path, dst: Path) -> None:
             raise io_error(dst, exc) from None
 
 
-def read_stats(path: Path) -> dict | None:
+def read_stats(path: Path) -> BatchStats | None:
     """The statistics stored in a finished batch file (None when unreadable or unfinished)."""
     try:
         meta = pq.read_metadata(path).metadata or {}
-    except Exception:  # noqa: BLE001 - any unreadable file is "not finished"
+        raw = meta.get(STATS_KEY.encode())
+        return BatchStats.from_json(raw) if raw else None
+    except Exception:
         return None
-    raw = meta.get(STATS_KEY.encode())
-    return json.loads(raw) if raw else None

@@ -145,7 +145,7 @@ def context_features(donor, acceptor, neither):
         nb = {}
         for name, arr in (("donor", donor), ("acceptor", acceptor)):
             nb[name] = [at(arr, i - 2), at(arr, i - 1), at(arr, i + 1), at(arr, i + 2)]
-            for off, v in zip(("m2", "m1", "p1", "p2"), nb[name]):
+            for off, v in zip(("m2", "m1", "p1", "p2"), nb[name], strict=True):
                 f[f"{name}_{off}"] = v
         f["relative_donor_probability"] = d / (d + a + EPS)
         f["splice_probability"] = (d + a) / (d + a + nn + EPS)

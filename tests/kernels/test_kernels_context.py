@@ -1,11 +1,11 @@
 """context_features vs its twin."""
 
+import kernels_naive as naive
 import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import fastbuild_kernels as kernels
-import kernels_naive as naive
 
 SETTINGS = settings(max_examples=60, deadline=None)
 

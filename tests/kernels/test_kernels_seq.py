@@ -1,12 +1,12 @@
 """encode, reverse_complement, kmer_counts(_sparse), gc_content, sequence_complexity vs twins."""
 
+import kernels_naive as naive
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastbuild_kernels as kernels
-import kernels_naive as naive
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
@@ -116,7 +116,7 @@ def test_kmer_edge_cases(k):
 def test_kmer_all_n_and_large_k():
     codes = np.full(50, 4, np.uint8)
     assert kernels.kmer_counts(codes, 2, np.arange(50)).sum() == 0
-    ip, ids, cnt = kernels.kmer_counts_sparse(codes, 12, np.arange(50))
+    ip, _ids, _cnt = kernels.kmer_counts_sparse(codes, 12, np.arange(50))
     assert ip[-1] == 0
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 5, 2000).astype(np.uint8)
@@ -124,7 +124,7 @@ def test_kmer_all_n_and_large_k():
     for k in (8, 12):
         e = naive.kmer_counts_sparse(codes, k, pos, 60, 59)
         g = kernels.kmer_counts_sparse(codes, k, pos, 60, 59)
-        for a, b in zip(g, e):
+        for a, b in zip(g, e, strict=True):
             np.testing.assert_array_equal(a, b)
 
 
@@ -139,11 +139,11 @@ def test_kmer_big_array_sample():
     dense = kernels.kmer_counts(codes, 3, pos)
     ip, ids, cnt = kernels.kmer_counts_sparse(codes, 6, pos)
     gc = kernels.gc_content(codes, pos)
-    sample = rng.choice(len(pos), 25, replace=False).tolist() + [len(pos) - 1, len(pos) - 2]
+    sample = [*rng.choice(len(pos), 25, replace=False).tolist(), len(pos) - 1, len(pos) - 2]
     for i in sample:
         p = int(pos[i])
         np.testing.assert_array_equal(dense[:, i], naive.kmer_counts(codes, 3, [p])[:, 0])
-        e_ptr, e_ids, e_cnt = naive.kmer_counts_sparse(codes, 6, [p])
+        _e_ptr, e_ids, e_cnt = naive.kmer_counts_sparse(codes, 6, [p])
         np.testing.assert_array_equal(ids[ip[i]:ip[i + 1]], e_ids)
         np.testing.assert_array_equal(cnt[ip[i]:ip[i + 1]], e_cnt)
         assert gc[i] == pytest.approx(naive.gc_content(codes, [p])[0], abs=1e-6)

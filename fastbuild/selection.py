@@ -12,7 +12,6 @@ Final selection = the extra genes (``--gene-ids-file``) first, then the policy f
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -21,7 +20,38 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from fastbuild.checks import choice, positive
 from fastbuild.errors import FastbuildError
+from fastbuild.seeds import gene_seed
+
+POLICIES = ("error_total", "error_fp", "error_fn", "random", "custom", "all")
+"""Every selection policy; ``predict`` offers the ones that need no scores (:data:`SCORELESS_POLICIES`)."""
+SCORELESS_POLICIES = ("all", "random", "custom")
+
+
+@dataclass(frozen=True)
+class SelectionSpec:
+    """Which genes a command works on (``--n-genes``, ``--subset-policy``, ... ``--seed``)."""
+
+    n_genes: int = 20000
+    subset_policy: str = "error_total"
+    gene_types: tuple[str, ...] = ()
+    gene_ids_file: str | None = None
+    gene_col: str | None = None
+    seed: int = 42
+
+    def __post_init__(self):
+        choice("subset_policy", self.subset_policy, POLICIES)
+        positive("n_genes", self.n_genes)
+        if not 0 <= self.seed < 2**63:
+            raise FastbuildError(f"--seed must be in 0..2**63-1, got {self.seed}")
+        if self.subset_policy == "custom" and not self.gene_ids_file:
+            raise FastbuildError("--subset-policy custom needs --gene-ids-file")
+
+    @property
+    def needs_scores(self) -> bool:
+        """True for the policies that rank genes by the base model's errors."""
+        return self.subset_policy not in SCORELESS_POLICIES
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +62,6 @@ def strip_version(gene_id: str) -> str:
     """``ENSG00000012048.23`` -> ``ENSG00000012048``; other ids unchanged."""
     m = _VERSION_RE.match(gene_id)
     return m.group(1) if m else gene_id
-
-
-def gene_seed(seed: int, *keys: str) -> int:
-    """A 64-bit seed derived from the build seed and a gene (or transcript) id.
-
-    Stable across runs, machines and Python versions (blake2b, not ``hash()``), so a gene's
-    sampled rows never depend on batch size, worker count or interruption.
-    """
-    text = ":".join([str(seed), *keys]).encode()
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
 
 
 def read_gene_ids(path, gene_col: str | None = None) -> list[str]:
@@ -146,7 +166,7 @@ def select_genes(
     candidates : list of str
         Gene ids the policy may draw from (genes with scores, or all with a base model).
     policy : str
-        One of :data:`fastbuild.builder.config.POLICIES`.
+        One of :data:`POLICIES`.
     error_counts : polars.DataFrame, optional
         gene_id, fp, fn per candidate; needed by the error policies.
 
@@ -172,23 +192,44 @@ def select_genes(
         candidates = [g for g in candidates if type_of.get(g) in types]
     target = max(n_genes, len(extras))
     pool = [g for g in candidates if g not in set(extras)]
-    if policy == "custom":
-        fill = []
-    elif policy == "all":
-        fill = pool
-        notes.append("policy 'all': every candidate gene, --n-genes ignored")
-    elif policy == "random":
-        k = min(target - len(extras), len(pool))
-        rng = np.random.default_rng(gene_seed(seed, "random-policy"))
-        fill = [pool[i] for i in sorted(rng.choice(len(pool), size=k, replace=False))] if k > 0 else []
-    else:
-        if error_counts is None:
-            raise FastbuildError(f"policy {policy} needs base-model scores to rank genes by errors")
-        metric = {"error_total": pl.col("fp") + pl.col("fn"), "error_fp": pl.col("fp"),
-                  "error_fn": pl.col("fn")}[policy]
-        ranked = error_counts.filter(pl.col("gene_id").is_in(pool)).with_columns(metric.alias("_m")) \
-            .sort(["_m", "gene_id"], descending=[True, False])
-        fill = ranked["gene_id"].head(max(0, target - len(extras))).to_list()
+    fill = _fill(policy, pool, target - len(extras), seed, error_counts, notes)
     chosen = set(extras) | set(fill)
     ordered = genes.filter(pl.col("gene_id").is_in(list(chosen)))["gene_id"].to_list()
     return Selection(ordered, extras, res.unresolved, dropped, policy, notes)
+
+
+def _fill(policy: str, pool: list[str], want: int, seed: int, error_counts, notes: list) -> list[str]:
+    """The genes a policy adds to the extra genes (``want`` of ``pool``; every one for 'all')."""
+    if policy == "custom":
+        return []
+    if policy == "all":
+        notes.append("policy 'all': every candidate gene, --n-genes ignored")
+        return pool
+    if policy == "random":
+        k = min(want, len(pool))
+        rng = np.random.default_rng(gene_seed(seed, "random-policy"))
+        return [pool[i] for i in sorted(rng.choice(len(pool), size=k, replace=False))] if k > 0 else []
+    if error_counts is None:
+        raise FastbuildError(f"policy {policy} needs base-model scores to rank genes by errors")
+    metric = {"error_total": pl.col("fp") + pl.col("fn"), "error_fp": pl.col("fp"), "error_fn": pl.col("fn")}[policy]
+    ranked = error_counts.filter(pl.col("gene_id").is_in(pool)).with_columns(metric.alias("_m")) \
+        .sort(["_m", "gene_id"], descending=[True, False])
+    return ranked["gene_id"].head(max(0, want)).to_list()
+
+
+def choose_genes(spec: SelectionSpec, genes: pl.DataFrame, candidates: list[str],
+                 error_counts: pl.DataFrame | None = None) -> Selection:
+    """Apply ``spec`` to the annotation's ``genes``; stop with a clear error when none is left.
+
+    ``candidates`` are the gene ids the policy may draw from; ``error_counts`` (gene_id, fp, fn)
+    ranks them for the ``error_*`` policies.
+    """
+    extras = read_gene_ids(spec.gene_ids_file, spec.gene_col) if spec.gene_ids_file else []
+    sel = select_genes(genes, candidates, spec.subset_policy, spec.n_genes, spec.seed,
+                       spec.gene_types, extras, error_counts)
+    for note in sel.notes:
+        log.info(note)
+    if not sel.gene_ids:
+        why = "no gene has scores" if not candidates else "nothing matched the selection flags"
+        raise FastbuildError(f"no genes selected ({why}); check --scores, --gene-types and --gene-ids-file")
+    return sel

@@ -1,0 +1,3 @@
+"""The version of fastbuild (read by pyproject.toml)."""
+
+__version__ = "0.1.0"

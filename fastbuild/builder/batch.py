@@ -1,0 +1,80 @@
+"""One batch of genes -> one batch file (or record batches in memory): the unit of work.
+
+A :class:`BatchTask` carries everything a (possibly separate) worker process needs; running it
+twice writes the same rows, and only a finished file ever carries its final name.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from fastbuild.annotation import Annotation
+from fastbuild.basemodel.store import ScoreStore
+from fastbuild.builder.columns import ColumnBuffer
+from fastbuild.builder.config import BuildConfig
+from fastbuild.builder.genes import gene_inputs
+from fastbuild.builder.rows import gene_chunks
+from fastbuild.builder.schema import make_schema
+from fastbuild.builder.stats import BatchStats, GeneTally
+from fastbuild.builder.writer import BatchFileWriter
+from fastbuild.genome import Genome
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """One batch: its genes with their annotation, and where the inputs and output live."""
+
+    index: int
+    config: BuildConfig
+    config_hash: str
+    fasta: str
+    cache_dir: str | None
+    scores: str
+    genes: pl.DataFrame
+    ann: Annotation  # restricted to the batch's genes
+    out_dir: str | None
+
+
+def run_batch(task: BatchTask, on_gene=None, sink=None) -> BatchStats:
+    """Build one batch; returns its statistics (also stored in the batch file's metadata).
+
+    With ``task.out_dir`` None, record batches go to ``sink`` instead of a file;
+    ``on_gene(n_rows)`` is called after each gene.
+    """
+    t0 = time.perf_counter()
+    schema = make_schema(task.config)
+    if task.out_dir is None:
+        writer, buffer = None, ColumnBuffer(schema, task.config.batch_rows, sink)
+    else:
+        writer = BatchFileWriter(Path(task.out_dir), task.index, schema, task.config.batch_rows)
+        buffer = writer.buffer
+    try:
+        tallies = _write_genes(task, buffer.add, on_gene)
+        stats = BatchStats.collect(task.index, task.config_hash, tallies, time.perf_counter() - t0)
+        if writer is not None:
+            writer.finish(stats)
+        else:
+            buffer.flush()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    return stats
+
+
+def _write_genes(task: BatchTask, add, on_gene) -> list[tuple[str, GeneTally]]:
+    tallies = []
+    with Genome(task.fasta, cache_dir=task.cache_dir) as genome:
+        store = ScoreStore(task.scores)
+        for g in gene_inputs(genome, store, task.genes, task.ann, task.config):
+            tally = GeneTally()
+            for chunk in gene_chunks(g, task.config, tally):
+                add(chunk)
+            tallies.append((g.info["gene_id"], tally))
+            if on_gene is not None:
+                on_gene(tally.rows)
+    return tallies

@@ -1,0 +1,72 @@
+"""A build's plan: resolved inputs, the genes chosen, their batches and the configuration hash.
+
+Everything here is decided before any row is made; the batches it lists are fixed by the
+configuration (``--batch-size``), never by how many processes run them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from fastbuild.annotation import Annotation
+from fastbuild.builder.batch import BatchTask
+from fastbuild.builder.config import BuildConfig, config_hash
+from fastbuild.builder.inputs import ensure_scores, open_store, select_build_genes
+from fastbuild.genome import Genome
+from fastbuild.reference import Inputs, fingerprints, load_reference, resolve_inputs
+from fastbuild.selection import Selection
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What a build will do (see :func:`make_plan`)."""
+
+    config: BuildConfig
+    inputs: Inputs
+    fasta: str  # the FASTA actually read (a decompressed cache copy for plain gzip)
+    cache_dir: str | None
+    ann: Annotation  # restricted to the selected genes
+    selection: Selection
+    genes: pl.DataFrame  # the selected genes, in build order
+    fingerprints: dict
+    config_hash: str
+
+    @property
+    def record(self) -> dict:
+        """The content of build_config.json: what a resumed build must match."""
+        return {"config": self.config.rows_relevant(), "inputs": self.fingerprints, "hash": self.config_hash}
+
+    def tasks(self, out_dir: Path | None) -> list[BatchTask]:
+        """The batches, in order, each with its genes' annotation."""
+        out = str(out_dir) if out_dir is not None else None
+        size = self.config.batch_size
+        tasks = []
+        for i, lo in enumerate(range(0, self.genes.height, size)):
+            genes = self.genes.slice(lo, size)
+            tasks.append(BatchTask(i + 1, self.config, self.config_hash, self.fasta, self.cache_dir,
+                                   self.inputs.scores, genes, self.ann.filter_genes(genes), out))
+        return tasks
+
+
+def make_plan(config: BuildConfig, cache_dir: str | None, timings: dict) -> BuildPlan:
+    """Resolve inputs, load the reference, choose genes and make sure they have scores.
+
+    Adds the seconds spent loading the reference and selecting genes to ``timings``.
+    """
+    t0 = time.perf_counter()
+    inputs = resolve_inputs(config.inputs, config.scores, config.model)
+    with Genome(inputs.fasta, cache_dir=cache_dir) as genome:
+        ann = load_reference(inputs, config.inputs, genome)
+        t1 = time.perf_counter()
+        store = open_store(inputs, config)
+        selection, genes = select_build_genes(config, ann, store)
+        timings.update(reference=t1 - t0, selection=time.perf_counter() - t1)
+        inputs = ensure_scores(config, inputs, genome, genes, store)
+        fasta = str(genome.path)
+    fp = fingerprints(inputs)
+    chash = config_hash({"config": config.rows_relevant(), "inputs": fp})
+    return BuildPlan(config, inputs, fasta, cache_dir, ann.filter_genes(genes), selection, genes, fp, chash)
