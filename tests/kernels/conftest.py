@@ -12,3 +12,17 @@ if "kernels_naive" not in sys.modules:
     _mod = importlib.util.module_from_spec(_spec)
     sys.modules["kernels_naive"] = _mod
     _spec.loader.exec_module(_mod)
+
+
+def pytest_collection_modifyitems(items):
+    """Under NUMBA_DISABLE_JIT=1 the kernels' uint64 hash arithmetic wraps in numpy scalars, as
+    it does compiled; numpy warns about it there, and only there, so the warning is silenced."""
+    from fastbuild_kernels._numba_config import JIT_DISABLED
+
+    if not JIT_DISABLED:
+        return
+    import pytest
+
+    for item in items:
+        if _HERE in pathlib.Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning"))
