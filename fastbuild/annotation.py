@@ -177,8 +177,8 @@ def _split_fields(df: pl.DataFrame, n: int, malformed: _Malformed, what: str) ->
 
 def _check_coords(df: pl.DataFrame, malformed: _Malformed, check_strand: bool = True) -> pl.DataFrame:
     df = df.with_columns(
-        pl.col("start").str.strip_chars().cast(pl.Int64, strict=True).alias("_start"),
-        pl.col("end").str.strip_chars().cast(pl.Int64, strict=True).alias("_end"),
+        pl.col("start").str.strip_chars().cast(pl.Int64, strict=False).alias("_start"),
+        pl.col("end").str.strip_chars().cast(pl.Int64, strict=False).alias("_end"),
     )
     df = malformed.check(
         df, pl.col("_start").is_null() | pl.col("_end").is_null(),
@@ -343,7 +343,7 @@ def _read_spliceai(path: Path, malformed: _Malformed):
         df = df.rename({f"field_{i}": c for i, c in enumerate(names)})
         # the table's starts are 0-based: +1 gives the 1-based first base
         df = df.with_columns(
-            (pl.col("tx_start").cast(pl.Int64, strict=True) + 1).cast(pl.Utf8).alias("start"),
+            (pl.col("tx_start").cast(pl.Int64, strict=False) + 1).cast(pl.Utf8).alias("start"),
             pl.col("tx_end").alias("end"),
         )
         df = _check_coords(df, malformed)
@@ -357,8 +357,8 @@ def _read_spliceai(path: Path, malformed: _Malformed):
         )
         ex = df.select("lineno", "chrom", "strand", pl.col("name").alias("gene_id"), "es", "ee")
         ex = ex.explode(["es", "ee"]).with_columns(
-            (pl.col("es").cast(pl.Int64, strict=True) + 1).alias("start"),
-            pl.col("ee").cast(pl.Int64, strict=True).alias("end"),
+            (pl.col("es").cast(pl.Int64, strict=False) + 1).alias("start"),
+            pl.col("ee").cast(pl.Int64, strict=False).alias("end"),
         )
         ex = malformed.check(
             ex, pl.col("start").is_null() | pl.col("end").is_null() | (pl.col("end") < pl.col("start")),
