@@ -34,6 +34,7 @@ FLOP_PER_NT_PER_MODEL = 1_376_256  # 672 taps x 32 x 32 x 2 (10000nt topology)
 
 
 def matmul_gflops(seconds=1.5):
+    """float32 matmul GFLOP/s of this machine: a square 2048 product and a convolution-shaped one."""
     out = {}
     n = 2048
     a = np.random.default_rng(0).random((n, n), dtype=np.float32)
@@ -57,6 +58,7 @@ def matmul_gflops(seconds=1.5):
 
 
 def load_ensemble():
+    """(model, description): the installed SpliceAI ensemble, else random weights of its topology."""
     from fastbuild.basemodel import load_spliceai
     from fastbuild.errors import FastbuildError
 
@@ -77,8 +79,19 @@ def load_ensemble():
 ONNX_MODES = ("onnx", "onnx-members", "onnx-5sessions", "onnx-image", "onnx-plain", "onnx-pairs")
 
 
+def _mean_of(runners):
+    """callable(codes): the float64 mean of the runners' scores, as float32."""
+
+    def score(codes):
+        return (np.sum([r.score_sequence(codes).astype(np.float64) for r in runners], axis=0) / len(runners)).astype(
+            np.float32
+        )
+
+    return score
+
+
 def onnx_scorers(model, args):
-    """name -> callable(codes) for the requested onnxruntime variants (same threads as numpy).
+    """name -> (callable(codes), runner) for the requested onnxruntime variants (same threads as numpy).
 
     onnx: the backend's defaults (one session, "mixed" convolution forms, members averaged in
     the graph); onnx-members: members' outputs averaged in numpy; onnx-5sessions: one session per
@@ -99,7 +112,7 @@ def onnx_scorers(model, args):
             out[mode] = (r.score_sequence, r)
         elif mode == "onnx-5sessions":
             rs = [OnnxRunner([net], threads=args.threads, segment=seg) for net in model.networks]
-            out[mode] = ((lambda c, rs=rs: (np.sum([r.score_sequence(c).astype(np.float64) for r in rs], axis=0) / len(rs)).astype(np.float32)), rs[0])
+            out[mode] = (_mean_of(rs), rs[0])
     return out
 
 
@@ -114,6 +127,7 @@ def peak_rss_reset():
 
 
 def peak_rss_mb():
+    """Peak resident memory of this process in MB (VmHWM where Linux has it)."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
@@ -127,9 +141,90 @@ def peak_rss_mb():
 # ---------------------------------------------------------------------------------------------
 
 
-def run_single(args):
-    from fastbuild.basemodel.forward import Runner, score_sequence
+def openblas_core():
+    """Name of the OpenBLAS kernel set numpy's bundled OpenBLAS picked (None when unknown)."""
+    import ctypes
+    import glob
 
+    try:
+        libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*"))
+        f = ctypes.CDLL(libs[0]).scipy_openblas_get_corename64_
+        f.restype = ctypes.c_char_p
+        return f().decode()
+    except Exception:
+        return None
+
+
+def time_runs(model, codes, args):
+    """Best-of-``repeats`` seconds per mode (numpy modes and onnx variants), matmul GFLOP/s, onnx info.
+
+    The matmul reference and the forward runs are interleaved and the best of each kept: on a
+    shared machine that pairs measurements taken under similar load.
+    """
+    from fastbuild.basemodel.forward import NumpyRunner
+
+    runners = {mode: NumpyRunner(model, args.threads, pairwise=(mode == "pairwise")) for mode in args.modes}
+    warm = codes[: 20000 + 2 * model.flank]
+    for runner in runners.values():
+        runner.score_sequence(warm)  # warm-up / JIT
+    onnx = onnx_scorers(model, args) if args.onnx else {}
+    for fn, _ in onnx.values():
+        fn(warm)
+    scorers = {mode: (r.score_sequence, r) for mode, r in runners.items()} | onnx
+    onnx_out, best_mm, best = {}, {}, {}
+    for _ in range(args.repeats):
+        for key, val in matmul_gflops(0.7).items():
+            best_mm[key] = max(best_mm.get(key, 0.0), val)
+        for mode, (fn, _) in scorers.items():
+            t0 = time.perf_counter()
+            out = fn(codes)
+            dt = time.perf_counter() - t0
+            best[mode] = min(best.get(mode, dt), dt)
+            if mode in onnx:
+                onnx_out[mode] = out
+    info = {}
+    if onnx:  # exactness against the numpy path on the benchmark sequence itself
+        ref = next(iter(runners.values())).score_sequence(codes)
+        info["onnx_max_abs_diff_vs_numpy"] = {m: float(np.max(np.abs(o - ref))) for m, o in onnx_out.items()}
+        import onnxruntime
+
+        info["onnxruntime"] = onnxruntime.__version__
+        info["onnx_segment"] = next(iter(onnx.values()))[1].segment
+    for _, runner in scorers.values():
+        runner.close()
+    return best, best_mm, info
+
+
+def measure_memory(model, rng, args, onnx: bool) -> dict:
+    """Peak RSS of scoring a 2-Mb sequence with one member (numpy; then onnx alone, where asked)."""
+    from fastbuild.basemodel import score_sequence
+
+    out = {}
+    t0 = time.perf_counter()
+    n = 2_000_000
+    big = rng.integers(0, 4, n + 2 * model.flank).astype(np.uint8)
+    score_sequence(model.networks[:1], big)
+    out["memory_2mb_one_model"] = {
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    if onnx:  # the onnx backend's peak alone (peak RSS reset first where Linux allows it)
+        from fastbuild.basemodel.onnx_backend import OnnxRunner
+
+        reset = peak_rss_reset()
+        t0 = time.perf_counter()
+        with OnnxRunner(model.networks[:1], threads=args.threads, segment=args.onnx_segment) as runner:
+            runner.score_sequence(big)
+        out["memory_2mb_one_model_onnx"] = {
+            "peak_rss_mb": peak_rss_mb(),
+            "peak_reset": reset,
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+    return out
+
+
+def run_single(args):
+    """All measurements in this process; a JSON-able dict."""
     model, source = load_ensemble()
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 4, args.length + 2 * model.flank).astype(np.uint8)
@@ -141,51 +236,13 @@ def run_single(args):
         "length": args.length,
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
     }
-    try:
-        from fastbuild.basemodel.forward import _OPENBLAS  # noqa: F401
-        import ctypes, glob
-
-        lib = ctypes.CDLL(glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*"))[0])
-        f = lib.scipy_openblas_get_corename64_
-        f.restype = ctypes.c_char_p
-        result["openblas_core"] = f().decode()
-    except Exception:
-        pass
-    # Interleave the matmul reference and the forward runs and keep the best of each: on a shared
-    # machine that pairs measurements taken under similar load.
-    runners = {mode: Runner(args.threads, pairwise=(mode == "pairwise")) for mode in args.modes}
-    for runner in runners.values():
-        score_sequence(model, codes[: 20000 + 2 * model.flank], runner=runner)  # warm-up / JIT
-    onnx = onnx_scorers(model, args) if args.onnx else {}
-    for fn, _ in onnx.values():
-        fn(codes[: 20000 + 2 * model.flank])
-    onnx_out = {}
-    best_mm, best = {}, {}
-    for _ in range(args.repeats):
-        for key, val in matmul_gflops(0.7).items():
-            best_mm[key] = max(best_mm.get(key, 0.0), val)
-        for mode, runner in runners.items():
-            t0 = time.perf_counter()
-            score_sequence(model, codes, runner=runner)
-            dt = time.perf_counter() - t0
-            best[mode] = min(best.get(mode, dt), dt)
-        for mode, (fn, _) in onnx.items():
-            t0 = time.perf_counter()
-            onnx_out[mode] = fn(codes)
-            dt = time.perf_counter() - t0
-            best[mode] = min(best.get(mode, dt), dt)
-    if onnx:  # exactness against the numpy path on the benchmark sequence itself
-        ref = score_sequence(model, codes, runner=next(iter(runners.values())))
-        result["onnx_max_abs_diff_vs_numpy"] = {m: float(np.max(np.abs(o - ref))) for m, o in onnx_out.items()}
-        import onnxruntime
-
-        result["onnxruntime"] = onnxruntime.__version__
-        result["onnx_segment"] = next(iter(onnx.values()))[1].segment
-    del onnx_out
-    for runner in runners.values():
-        runner.close()
+    core = openblas_core()
+    if core is not None:
+        result["openblas_core"] = core
+    best, best_mm, info = time_runs(model, codes, args)
+    result.update(info)
     result["matmul_gflops"] = best_mm
-    for mode in list(args.modes) + list(onnx):
+    for mode in best:
         nt_s = args.length / best[mode]
         gflops = nt_s * len(model.networks) * FLOP_PER_NT_PER_MODEL / 1e9
         result[mode] = {
@@ -199,26 +256,12 @@ def run_single(args):
     except OSError:
         pass
     if args.memory:
-        t0 = time.perf_counter()
-        n = 2_000_000
-        big = rng.integers(0, 4, n + 2 * model.flank).astype(np.uint8)
-        score_sequence(model.networks[:1], big)
-        result["memory_2mb_one_model"] = {
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "seconds": round(time.perf_counter() - t0, 1),
-        }
-        if onnx:  # the onnx backend's peak alone (peak RSS reset first where Linux allows it)
-            from fastbuild.basemodel.onnx_backend import OnnxRunner
-
-            onnx.clear()
-            reset = peak_rss_reset()
-            t0 = time.perf_counter()
-            OnnxRunner(model.networks[:1], threads=args.threads, segment=args.onnx_segment).score_sequence(big)
-            result["memory_2mb_one_model_onnx"] = {"peak_rss_mb": peak_rss_mb(), "peak_reset": reset, "seconds": round(time.perf_counter() - t0, 1)}
+        result.update(measure_memory(model, rng, args, args.onnx))
     return result
 
 
-def main():
+def parse_args():
+    """Command-line options (see the module docstring)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--length", type=int, default=100_000, help="bases scored (flanks excluded)")
     p.add_argument("--repeats", type=int, default=3)
@@ -227,9 +270,15 @@ def main():
     p.add_argument("--memory", action="store_true", help="also score a 2-Mb sequence and report peak RSS")
     p.add_argument("--single", action="store_true", help="run in this environment only")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--onnx", action="store_true", help="also time the onnxruntime backend (pip install 'fastbuild-splice[onnx]')")
-    p.add_argument("--onnx-modes", nargs="+", default=["onnx"], choices=list(ONNX_MODES), help="onnx variants timed with --onnx")
-    p.add_argument("--onnx-segment", type=int, default=None, help="outputs per onnxruntime run (default: the backend's)")
+    p.add_argument(
+        "--onnx", action="store_true", help="also time the onnxruntime backend (pip install 'fastbuild-splice[onnx]')"
+    )
+    p.add_argument(
+        "--onnx-modes", nargs="+", default=["onnx"], choices=list(ONNX_MODES), help="onnx variants timed with --onnx"
+    )
+    p.add_argument(
+        "--onnx-segment", type=int, default=None, help="outputs per onnxruntime run (default: the backend's)"
+    )
     args = p.parse_args()
     if args.onnx_segment is None:
         args.onnx_segment = 100_000
@@ -237,11 +286,13 @@ def main():
             from fastbuild.basemodel.onnx_backend import DEFAULT_ONNX_SEGMENT
 
             args.onnx_segment = DEFAULT_ONNX_SEGMENT
-    if args.single:
-        res = run_single(args)
-        print(json.dumps(res) if args.json else json.dumps(res, indent=1))
-        return
-    child = [sys.executable, __file__, "--single", "--json", "--length", str(args.length), "--repeats", str(args.repeats), "--modes", *args.modes]
+    return args
+
+
+def run_children(args):
+    """run_single in child processes, one per OpenBLAS setting; their results."""
+    child = [sys.executable, __file__, "--single", "--json", "--length", str(args.length), "--repeats",
+             str(args.repeats), "--modes", *args.modes]
     if args.threads:
         child += ["--threads", str(args.threads)]
     if args.memory:
@@ -261,23 +312,31 @@ def main():
         res = json.loads(out.stdout.strip().splitlines()[-1])
         res["setting"] = label
         results.append(res)
-    if args.json:
-        print(json.dumps(results))
-        return
+    return results
+
+
+def print_results(results, args):
+    """Human-readable summary of the children's results."""
     print("TensorFlow 2.21 CPU anchor on this machine: ~35,000 nt/s for the 5-model ensemble")
     print("best of --repeats runs; matmul reference measured between the runs (shared machines are noisy)")
     for r in results:
         mm = r["matmul_gflops"]
         print(
-            f"\n[{r['setting']}] CORETYPE={r['OPENBLAS_CORETYPE']} L2={r['OPENBLAS_L2_SIZE']} core={r.get('openblas_core')} "
-            f"cpus={r['cpus']} weights={r['weights']} load average after={r.get('loadavg_after')}"
+            f"\n[{r['setting']}] CORETYPE={r['OPENBLAS_CORETYPE']} L2={r['OPENBLAS_L2_SIZE']} "
+            f"core={r.get('openblas_core')} cpus={r['cpus']} weights={r['weights']} "
+            f"load average after={r.get('loadavg_after')}"
         )
-        print(f"  numpy float32 matmul: square 2048 {mm['square_2048']:.1f} GFLOP/s; conv-shaped {mm['conv_shaped_1024x1312x32']:.1f} GFLOP/s")
+        print(
+            f"  numpy float32 matmul: square 2048 {mm['square_2048']:.1f} GFLOP/s; "
+            f"conv-shaped {mm['conv_shaped_1024x1312x32']:.1f} GFLOP/s"
+        )
         for mode in [m for m in list(args.modes) + list(ONNX_MODES) if m in r]:
             m = r[mode]
             print(
-                f"  {mode:8s}: {m['nt_per_s']:>8,} nt/s ({r['models']} models, {r['length']:,} nt, {m['seconds']} s); "
-                f"{m['gflops_effective']} GFLOP/s effective (1.376 MFLOP/nt/model) = {100 * m['share_of_square_matmul']:.0f}% of square matmul"
+                f"  {mode:8s}: {m['nt_per_s']:>8,} nt/s ({r['models']} models, {r['length']:,} nt, "
+                f"{m['seconds']} s); "
+                f"{m['gflops_effective']} GFLOP/s effective (1.376 MFLOP/nt/model) = "
+                f"{100 * m['share_of_square_matmul']:.0f}% of square matmul"
             )
         if "memory_2mb_one_model" in r:
             print(f"  2-Mb sequence: peak RSS {r['memory_2mb_one_model']['peak_rss_mb']} MB")
@@ -286,6 +345,20 @@ def main():
             print(f"  onnxruntime {r['onnxruntime']} (segment {r['onnx_segment']:,}): max |p_onnx - p_numpy| {diffs}")
         if "memory_2mb_one_model_onnx" in r:
             print(f"  2-Mb sequence, onnx backend: peak RSS {r['memory_2mb_one_model_onnx']['peak_rss_mb']} MB")
+
+
+def main():
+    """Run the benchmark (in child processes unless ``--single``) and print its results."""
+    args = parse_args()
+    if args.single:
+        res = run_single(args)
+        print(json.dumps(res) if args.json else json.dumps(res, indent=1))
+        return
+    results = run_children(args)
+    if args.json:
+        print(json.dumps(results))
+        return
+    print_results(results, args)
 
 
 if __name__ == "__main__":

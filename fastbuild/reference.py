@@ -14,6 +14,7 @@ import polars as pl
 
 from fastbuild import demo
 from fastbuild.annotation import TABLES, Annotation, load_annotation
+from fastbuild.basemodel.store import metadata_files
 from fastbuild.checks import choice
 from fastbuild.contigs import read_alias_file
 from fastbuild.errors import FastbuildError
@@ -103,6 +104,5 @@ def fingerprints(inputs: Inputs) -> dict:
     if inputs.reference:
         out["reference"] = {n: sha256_file(Path(inputs.reference) / f"{n}.parquet") for n in FINGERPRINTED_TABLES}
     if inputs.scores and Path(inputs.scores).is_dir():
-        out["scores"] = {n: sha256_file(Path(inputs.scores) / n)
-                         for n in ("store.json", "index.parquet") if (Path(inputs.scores) / n).is_file()}
+        out["scores"] = {p.name: sha256_file(p) for p in metadata_files(inputs.scores)}
     return out

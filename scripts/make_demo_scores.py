@@ -29,6 +29,7 @@ DEMO = REPO / "fastbuild" / "demo_data"
 
 
 def main(argv=None) -> int:
+    """Score the demo genes into the demo store; returns the exit status."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default=str(DEFAULT_MODELS), help="folder of OpenSpliceAI model_*.pt files")
     p.add_argument("--fasta", default=str(DEMO / "demo.fa"))
@@ -40,8 +41,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from fastbuild.annotation import load_annotation
-    from fastbuild.basemodel import load_openspliceai, score_genes
-    from fastbuild.basemodel.store import ScoreStore
+    from fastbuild.basemodel import ScoreStore, load_openspliceai, score_genes
     from fastbuild.errors import FastbuildError
     from fastbuild.genome import Genome
 

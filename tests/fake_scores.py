@@ -32,20 +32,19 @@ def fake_scores(gene: dict, sites: pl.DataFrame, seed: int = 0) -> np.ndarray:
     return np.stack([neither, acceptor, donor], axis=1)
 
 
-def write_fake_store(path, genes: pl.DataFrame, sites: pl.DataFrame, seed: int = 0, chunk_genes: int = 400) -> ScoreStore:
+def write_fake_store(
+    path, genes: pl.DataFrame, sites: pl.DataFrame, seed: int = 0, chunk_genes: int = 400
+) -> ScoreStore:
+    """A score store of :func:`fake_scores` for ``genes``, chunked per chromosome like a real one."""
     store = ScoreStore.create(path, {"name": "fake", "digest": "fake-model"})
-    entries = []
     parts = []
     for by_chrom in genes.sort("chrom", "start").partition_by("chrom", maintain_order=True):
         parts += [by_chrom.slice(i, chunk_genes) for i in range(0, by_chrom.height, chunk_genes)]
-    for chrom_genes in parts:
-        chrom = chrom_genes["chrom"][0]
-        frames = []
-        for g in chrom_genes.iter_rows(named=True):
-            frames.append((g["gene_id"], np.arange(g["start"], g["end"] + 1), fake_scores(g, sites, seed)))
-        rel = store.chunk_path(chrom, int(chrom_genes["start"].min()), int(chrom_genes["end"].max()))
+    for chunk in parts:
+        ids = chunk["gene_id"].to_list()
+        rel = store.chunk_name(chunk["chrom"][0], ids, int(chunk["start"].min()), int(chunk["end"].max()))
+        frames = [(g["gene_id"], np.arange(g["start"], g["end"] + 1), fake_scores(g, sites, seed))
+                  for g in chunk.iter_rows(named=True)]
         store.write_chunk(rel, frames)
-        entries.append(chrom_genes.select("gene_id", "chrom", "strand", "start", "end").with_columns(
-            pl.lit(str(rel)).alias("file"), (pl.col("end") - pl.col("start") + 1).alias("n_rows")))
-    store.update_index(pl.concat(entries))
+        store.record_chunk(rel, chunk)
     return store

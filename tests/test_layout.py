@@ -120,3 +120,15 @@ def test_every_package_is_installed():
     listed = set(re.findall(r'"(fastbuild[\w.]*)"', re.search(r"^packages = \[(.*?)\]", text, re.M | re.S).group(1)))
     packages = {m for m, p in MODULES.items() if p.name == "__init__.py"}
     assert packages == listed
+
+
+def test_functions_stay_short():
+    """No function of the package is longer than 60 lines (kernels, where one loop is clearer, excepted)."""
+    long = []
+    for name, path in MODULES.items():
+        if name.startswith("fastbuild_kernels"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long.append(f"{name}.{node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert not long

@@ -1,15 +1,22 @@
-"""Base-model scoring: SpliceAI / OpenSpliceAI networks in numpy, and the score store.
+"""Base-model scoring: SpliceAI / OpenSpliceAI networks in numpy (or onnxruntime), and the score store.
 
 Public API::
 
     load_model("spliceai" | paths)            -> Model   (SpliceAI .h5 or OpenSpliceAI .pt)
     load_spliceai(paths=None), load_openspliceai(paths)
-    score_sequence(model, codes_with_flank)   -> float32 [n, 3]  (neither, acceptor, donor)
+    make_runner(model, backend="numpy", threads=None) -> Runner   (backends: BACKENDS)
+    runner.score_sequence(codes_with_flank)   -> float32 [n, 3]  (neither, acceptor, donor)
+    score_sequence(model, codes_with_flank, backend=None, runner=None) -> float32 [n, 3]
     score_genes(genome, genes, model, store_dir, progress=True, ...) -> summary dict
-    ScoreStore(dir).genes() / .load(gene_ids) / .model_identity
+    ScoreStore(dir).genes() / .load(gene_ids) / .iter_gene_scores(genes) / .model_identity
+
+Modules: ``runner`` (the Runner interface and what backends share), ``forward`` (numpy backend),
+``onnx_backend`` (onnxruntime backend), ``backends`` (choosing one), ``models`` (weights),
+``scoring`` (genes -> store), ``store`` (the store's format).
 """
 
-from fastbuild.basemodel.forward import Runner, score_sequence
+from fastbuild.basemodel.backends import BACKENDS, make_runner, score_sequence
+from fastbuild.basemodel.forward import ForwardPass, NumpyRunner
 from fastbuild.basemodel.models import (
     CHANNEL_ORDER,
     Model,
@@ -20,20 +27,25 @@ from fastbuild.basemodel.models import (
     load_openspliceai,
     load_spliceai,
 )
+from fastbuild.basemodel.runner import Runner
 from fastbuild.basemodel.scoring import score_genes, score_region
 from fastbuild.basemodel.store import ScoreStore
 
 __all__ = [
+    "BACKENDS",
     "CHANNEL_ORDER",
+    "ForwardPass",
     "Model",
     "ModelSpec",
     "Network",
+    "NumpyRunner",
     "Runner",
     "ScoreStore",
     "find_spliceai_weights",
     "load_model",
     "load_openspliceai",
     "load_spliceai",
+    "make_runner",
     "score_genes",
     "score_region",
     "score_sequence",

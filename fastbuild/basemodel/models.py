@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from fastbuild.errors import FastbuildError
+from fastbuild.files import sha256_file
 
 CHANNEL_ORDER = ("neither", "acceptor", "donor")
 
@@ -98,6 +99,7 @@ class Unit:
 
     @property
     def half(self) -> int:
+        """Rows a convolution of this unit consumes on each side."""
         return (self.width - 1) * self.dilation // 2
 
 
@@ -107,14 +109,19 @@ def pairwise_weights(w: np.ndarray, width: int) -> tuple:
     c = w.shape[0] // width
     taps = np.asarray(w, np.float64).reshape(width, c, -1)
     even, odd = taps[0::2], taps[1::2]
-    odd_padded = np.concatenate([odd, np.zeros((len(even) - len(odd),) + odd.shape[1:])]) if len(odd) < len(even) else odd
-    f = lambda a: np.ascontiguousarray(a.reshape(-1, a.shape[-1]), dtype=np.float32)
+    odd_padded = odd
+    if len(odd) < len(even):
+        odd_padded = np.concatenate([odd, np.zeros((len(even) - len(odd), *odd.shape[1:]))])
+
+    def f(a):
+        return np.ascontiguousarray(a.reshape(-1, a.shape[-1]), dtype=np.float32)
+
     return f(even), f(even + odd_padded), f(odd)
 
 
 @dataclass
 class Network:
-    """One ensemble member, ready for :func:`fastbuild.basemodel.forward.forward`."""
+    """One ensemble member, ready for :meth:`fastbuild.basemodel.forward.ForwardPass.forward`."""
 
     in_w: np.ndarray  # [4, C]
     in_b: np.ndarray  # [C]
@@ -130,10 +137,12 @@ class Network:
 
     @property
     def flank(self) -> int:
+        """Context the network needs on each side of a scored base."""
         return sum(2 * u.half for u in self.units)
 
     @property
     def flops_per_nt(self) -> int:
+        """Floating-point operations of the residual convolutions per scored base."""
         c = self.channels
         return sum(2 * 2 * u.width * c * c for u in self.units)
 
@@ -147,19 +156,13 @@ class Model:
 
     @property
     def flank(self) -> int:
+        """Context the ensemble needs on each side of a scored base."""
         return self.spec.flank
 
     @property
     def identity(self) -> dict:
+        """See :attr:`ModelSpec.identity`."""
         return self.spec.identity
-
-
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _f32(a) -> np.ndarray:
@@ -217,6 +220,9 @@ def network_from_state_dict(sd, eps: float = 1e-5, negative_slope: float = 0.1, 
     def torch_conv(prefix):  # torch [C_out, C_in, W] -> keras [W, C_in, C_out]
         return np.transpose(get(prefix + ".weight"), (2, 1, 0)), get(prefix + ".bias")
 
+    def bn(q):
+        return get(q + ".weight"), get(q + ".bias"), get(q + ".running_mean"), get(q + ".running_var")
+
     in_k, in_b = torch_conv("initial_conv")
     skips = {0: tuple(_f32(a) for a in (torch_conv("initial_skip.conv")[0][0], torch_conv("initial_skip.conv")[1]))}
     idx = sorted({int(k.split(".")[1]) for k in sd if k.startswith("residual_units.")})
@@ -227,13 +233,14 @@ def network_from_state_dict(sd, eps: float = 1e-5, negative_slope: float = 0.1, 
             k, b = torch_conv(f"{p}.conv")
             skips[len(raw_units)] = (_f32(k[0]), _f32(b))
         else:
-            bn = lambda q: (get(q + ".weight"), get(q + ".bias"), get(q + ".running_mean"), get(q + ".running_var"))
-            raw_units.append((bn(p + ".batchnorm1"), torch_conv(p + ".conv1"), bn(p + ".batchnorm2"), torch_conv(p + ".conv2")))
+            raw_units.append(
+                (bn(p + ".batchnorm1"), torch_conv(p + ".conv1"), bn(p + ".batchnorm2"), torch_conv(p + ".conv2"))
+            )
     if len(raw_units) not in STANDARD_CONFIGS:
         raise FastbuildError(f"{source}: unsupported OpenSpliceAI depth ({len(raw_units)} residual units)")
     widths, dilations = STANDARD_CONFIGS[len(raw_units)]
     units = []
-    for (bn1, c1, bn2, c2), w, d in zip(raw_units, widths, dilations):
+    for (bn1, c1, bn2, c2), w, d in zip(raw_units, widths, dilations, strict=True):
         if c1[0].shape[0] != w:
             raise FastbuildError(f"{source}: unexpected convolution width {c1[0].shape[0]} (expected {w})")
         units.append(make_unit(w, d, bn1, c1, bn2, c2, eps))
@@ -291,47 +298,43 @@ def _keras_weights(f, layer):
     return {n.split("/")[-1].split(":")[0]: np.asarray(g[n]) for n in names}
 
 
-def network_from_keras_h5(path) -> tuple[Network, float, str]:
-    """Build a Network from one SpliceAI Keras .h5 file; also returns (epsilon, activation)."""
-    import h5py
+class _KerasModel:
+    """An open SpliceAI Keras .h5 file: its layer graph (name -> (class, config, inputs)) and weights."""
 
-    path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise FastbuildError(f"cannot read Keras model {path}: {exc}") from None
-    with f:
-        info, cons = _keras_graph(f)
+    def __init__(self, f, path: Path):
+        self.f, self.path = f, path
+        self.info, self.cons = _keras_graph(f)
 
-        def only(names, cls, what):
-            found = [n for n in names if info[n][0] == cls]
-            if len(found) != 1:
-                raise FastbuildError(f"{path}: unexpected SpliceAI graph near {what}")
-            return found[0]
+    def only(self, names, cls, what):
+        found = [n for n in names if self.info[n][0] == cls]
+        if len(found) != 1:
+            raise FastbuildError(f"{self.path}: unexpected SpliceAI graph near {what}")
+        return found[0]
 
-        def conv(name):
-            w = _keras_weights(f, name)
-            return w["kernel"], w["bias"]
+    def conv(self, name):
+        w = _keras_weights(self.f, name)
+        return w["kernel"], w["bias"]
 
-        def bn(name):
-            w = _keras_weights(f, name)
-            c = info[name][1]
-            n = w["moving_mean"].shape[0]
-            gamma = w.get("gamma", np.ones(n)) if c.get("scale", True) else np.ones(n)
-            beta = w.get("beta", np.zeros(n)) if c.get("center", True) else np.zeros(n)
-            return (gamma, beta, w["moving_mean"], w["moving_variance"]), float(c["epsilon"])
+    def bn(self, name):
+        w = _keras_weights(self.f, name)
+        c = self.info[name][1]
+        n = w["moving_mean"].shape[0]
+        gamma = w.get("gamma", np.ones(n)) if c.get("scale", True) else np.ones(n)
+        beta = w.get("beta", np.zeros(n)) if c.get("center", True) else np.zeros(n)
+        return (gamma, beta, w["moving_mean"], w["moving_variance"]), float(c["epsilon"])
 
-        inp = [n for n, v in info.items() if v[0] == "InputLayer"]
-        if len(inp) != 1:
-            raise FastbuildError(f"{path}: expected one input layer")
-        x = only(cons.get(inp[0], []), "Conv1D", "the input")
-        in_k, in_b = conv(x)
+    def residual_units(self, x):
+        """Walk the residual units from layer ``x`` (the input convolution).
+
+        Returns (skips, raw units (bn1, conv1, bn2, conv2, dilation), activations, epsilons).
+        """
+        info, cons, only = self.info, self.cons, self.only
         skips, raw_units, acts, eps_all = {}, [], set(), set()
         while True:
             nxt = cons.get(x, [])
             one = [n for n in nxt if info[n][0] == "Conv1D" and info[n][1]["kernel_size"][0] == 1]
             if one:
-                k, b = conv(one[0])
+                k, b = self.conv(one[0])
                 skips[len(raw_units)] = (_f32(k[0]), _f32(b))
             bns = [n for n in nxt if info[n][0] == "BatchNormalization"]
             if not bns:
@@ -344,19 +347,53 @@ def network_from_keras_h5(path) -> tuple[Network, float, str]:
             c2 = only(cons[a2], "Conv1D", a2)
             add = only(cons[c2], "Add", c2)
             if set(info[add][2]) != {c2, x}:
-                raise FastbuildError(f"{path}: unexpected residual connection at {add}")
+                raise FastbuildError(f"{self.path}: unexpected residual connection at {add}")
             acts.update(info[a][1]["activation"] for a in (a1, a2))
-            p1, e1 = bn(bn1)
-            p2, e2 = bn(bn2)
+            p1, e1 = self.bn(bn1)
+            p2, e2 = self.bn(bn2)
             eps_all.update((e1, e2))
-            raw_units.append((p1, conv(c1), p2, conv(c2), int(info[c1][1]["dilation_rate"][0])))
+            raw_units.append((p1, self.conv(c1), p2, self.conv(c2), int(info[c1][1]["dilation_rate"][0])))
             x = add
-        finals = [n for n, v in info.items() if v[0] == "Conv1D" and v[1]["filters"] == 3]
+        return skips, raw_units, acts, eps_all
+
+
+def network_from_keras_h5(path) -> tuple[Network, float, str]:
+    """Build a Network from one SpliceAI Keras .h5 file.
+
+    Parameters
+    ----------
+    path : path
+        One of SpliceAI's ``spliceai1..5.h5`` (or a file of the same graph).
+
+    Returns
+    -------
+    network : Network
+    epsilon : float
+        The BatchNorm epsilon of the file.
+    activation : str
+        The activation of the residual units ("relu").
+    """
+    import h5py
+
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise FastbuildError(f"cannot read Keras model {path}: {exc}") from None
+    with f:
+        km = _KerasModel(f, path)
+        inp = [n for n, v in km.info.items() if v[0] == "InputLayer"]
+        if len(inp) != 1:
+            raise FastbuildError(f"{path}: expected one input layer")
+        x = km.only(km.cons.get(inp[0], []), "Conv1D", "the input")
+        in_k, in_b = km.conv(x)
+        skips, raw_units, acts, eps_all = km.residual_units(x)
+        finals = [n for n, v in km.info.items() if v[0] == "Conv1D" and v[1]["filters"] == 3]
         if len(finals) != 1 or len(acts) != 1 or len(eps_all) != 1:
             raise FastbuildError(f"{path}: not a SpliceAI model (unexpected output/activations)")
         (eps,) = eps_all
         (act,) = acts
-        out_k, out_b = conv(finals[0])
+        out_k, out_b = km.conv(finals[0])
     units = [make_unit(c1[0].shape[0], d, p1, c1, p2, c2, eps) for p1, c1, p2, c2, d in raw_units]
     slope = 0.0
     if act != "relu":

@@ -25,8 +25,8 @@ The ONNX graph is built with the ``onnx`` helper API from the very same folded
   ``Softmax`` over channels; the ensemble members are averaged inside the graph (one session).
 
 Output ``y``: ``[N, 3, L - 2*flank]``. Forms other than "plain" need the scored length to be a
-multiple of :func:`length_quantum` (100 for the standard models, 200 with "pairs" at dilation 1): the runner pads the last
-segment with N and drops the padded outputs.
+multiple of :func:`length_quantum` (100 for the standard models, 200 with "pairs" at dilation 1):
+the runner pads the last segment with N and drops the padded outputs.
 
 Long sequences are scored in segments of ``segment`` outputs (plus both flanks); each segment is
 one ``run`` of batch size 1, so the flank is recomputed only once per segment and memory stays
@@ -37,15 +37,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastbuild.basemodel.runner import Runner, check_codes, default_threads, networks_of
 from fastbuild.errors import FastbuildError
 
-INSTALL_HINT = "the onnx backend needs onnx and onnxruntime: install fastbuild-splice[onnx] (pip install onnx onnxruntime)"
+INSTALL_HINT = (
+    "the onnx backend needs onnx and onnxruntime: install fastbuild-splice[onnx] (pip install onnx onnxruntime)"
+)
 
 DEFAULT_ONNX_SEGMENT = 100_000  # outputs per onnxruntime run (plus 2*flank inputs)
 OPSET = 17
 
 
-def _require():
+def require_onnx() -> None:
+    """Raise FastbuildError with the install hint unless onnx and onnxruntime import."""
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
@@ -54,21 +58,12 @@ def _require():
 
 
 def onnx_available() -> bool:
+    """True when onnx and onnxruntime are installed (the onnx backend can run)."""
     try:
-        _require()
+        require_onnx()
         return True
     except FastbuildError:
         return False
-
-
-def _networks(model) -> list:
-    from fastbuild.basemodel.models import Model, Network
-
-    if isinstance(model, Model):
-        return list(model.networks)
-    if isinstance(model, Network):
-        return [model]
-    return list(model)
 
 
 # ------------------------------------------------------------------------------------------
@@ -120,7 +115,9 @@ class _GraphBuilder:
         wn = self.const("w", _conv_weight(w, width, self.conv2d))
         bn = self.const("b", np.asarray(b, np.float32))
         if self.conv2d:
-            return self.node("Conv", [x, wn, bn], kernel_shape=[1, width], dilations=[1, dilation], pads=[0, 0, 0, 0], strides=[1, 1])
+            return self.node(
+                "Conv", [x, wn, bn], kernel_shape=[1, width], dilations=[1, dilation], pads=[0, 0, 0, 0], strides=[1, 1]
+            )
         return self.node("Conv", [x, wn, bn], kernel_shape=[width], dilations=[dilation], pads=[0, 0], strides=[1])
 
     def act(self, x, slope):
@@ -187,7 +184,8 @@ class _GraphBuilder:
         onnxruntime can fuse the Add into the convolution."""
         k = _conv_weight(w, width, False)[:, :, :, None]  # [C_out, C_in, W, 1]
         img = self.reshape(a, [0, 0, -1, dilation])
-        y = self.node("Conv", [img, self.const("w", k), self.const("b", np.asarray(b, np.float32))], kernel_shape=[width, 1], pads=[0, 0, 0, 0], strides=[1, 1], dilations=[1, 1])
+        ins = [img, self.const("w", k), self.const("b", np.asarray(b, np.float32))]
+        y = self.node("Conv", ins, kernel_shape=[width, 1], pads=[0, 0, 0, 0], strides=[1, 1], dilations=[1, 1])
         if slope is not None:
             y = self.act(y, slope)
         if residual is not None:
@@ -300,10 +298,10 @@ def build_onnx_model(model, conv2d: bool = False, average: bool = True, form="mi
     pads with N and drops the padding). ``conv2d``: plain convolutions on [N, C, 1, L].
     ``average``: one output ``y`` (the members' mean); otherwise one output per member
     (``y0``, ``y1``, ...)."""
-    _require()
+    require_onnx()
     from onnx import TensorProto, helper
 
-    nets = _networks(model)
+    nets = networks_of(model)
     if not nets:
         raise FastbuildError("no networks to export")
     flanks = {n.flank for n in nets}
@@ -353,17 +351,55 @@ def _one_hot(codes: np.ndarray, conv2d: bool) -> np.ndarray:
     return x[None, :, None, :] if conv2d else x[None]
 
 
-class OnnxRunner:
-    """Scores sequences with onnxruntime (CPU). Drop-in for :class:`forward.Runner` in
-    :func:`fastbuild.basemodel.forward.score_sequence` / ``score_region`` (``backend = "onnx"``).
+_OPTIMIZATION_LEVELS = {  # names of onnxruntime.GraphOptimizationLevel members
+    "all": "ORT_ENABLE_ALL",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "basic": "ORT_ENABLE_BASIC",
+    "none": "ORT_DISABLE_ALL",
+}
 
-    One session holds the whole ensemble (members averaged in the graph unless ``average`` is
-    false). ``threads``: onnxruntime intra-op threads (default: all CPUs this process may use).
-    ``segment``: outputs per run (memory ~1.3 KiB per base of segment with 5 members).
-    ``form``: how dilated convolutions are written (see :func:`conv_plan`; "mixed" is fastest).
-    ``optimization``: onnxruntime graph optimisation level; default "all" for the image/pairs
-    forms (their 2-D convolutions run fastest in onnxruntime's blocked NCHWc layout) and
-    "extended" for "plain" (1-D Conv + activation fused; NCHWc would make it slower)."""
+
+def _session(proto, threads: int, optimization: str):
+    """An onnxruntime CPU inference session of ``proto`` (sequential, ``threads`` intra-op threads)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _OPTIMIZATION_LEVELS[optimization])
+    so.log_severity_level = 3
+    return ort.InferenceSession(proto.SerializeToString(), sess_options=so, providers=["CPUExecutionProvider"])
+
+
+class OnnxRunner(Runner):
+    """The onnxruntime (CPU) backend: one session holds the whole ensemble.
+
+    Parameters
+    ----------
+    model : Model, Network or list of Network
+        The ensemble (members averaged in the graph unless ``average`` is false).
+    threads : int, optional
+        onnxruntime intra-op threads (default: all CPUs this process may use).
+    segment : int
+        Most outputs per run (rounded down to the length quantum); memory ~1.3 KiB per base of
+        segment with 5 members.
+    conv2d : bool
+        Plain convolutions on ``[N, C, 1, L]`` (implies ``form="plain"``).
+    average : bool
+        Average the members inside the graph; otherwise in numpy (float64).
+    form : str or dict
+        How dilated convolutions are written (see :func:`conv_plan`; "mixed" is fastest).
+    optimization : {"all", "extended", "basic", "none"}, optional
+        onnxruntime graph optimisation level; default "all" for the image/pairs forms (their 2-D
+        convolutions run fastest in onnxruntime's blocked NCHWc layout) and "extended" for
+        "plain" (1-D Conv + activation fused; NCHWc would make it slower).
+
+    Raises
+    ------
+    FastbuildError
+        When onnx or onnxruntime is not installed (with the install hint).
+    """
 
     backend = "onnx"
 
@@ -377,13 +413,11 @@ class OnnxRunner:
         form="mixed",
         optimization: str | None = None,
     ):
-        _require()
-        import onnxruntime as ort
-
-        from fastbuild.basemodel.forward import default_threads
-
-        self.nets = _networks(model)
-        self.flank = self.nets[0].flank
+        require_onnx()
+        self.networks = networks_of(model)
+        if not self.networks:
+            raise FastbuildError("no networks to export")
+        self.flank = self.networks[0].flank
         self.threads = int(threads or default_threads())
         self.conv2d = bool(conv2d)
         self.average = bool(average)
@@ -391,25 +425,15 @@ class OnnxRunner:
             form = "plain"
         self.form = form
         self.quantum = 1
-        for net in self.nets:
+        for net in self.networks:
             self.quantum = int(np.lcm(self.quantum, length_quantum(net, form)))
         self.segment = max(self.quantum, int(segment) // self.quantum * self.quantum)
-        proto = build_onnx_model(self.nets, conv2d=self.conv2d, average=self.average, form=form)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = self.threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = {
-            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-            "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-        }[optimization or ("extended" if form == "plain" else "all")]
-        so.log_severity_level = 3
-        self.session = ort.InferenceSession(proto.SerializeToString(), sess_options=so, providers=["CPUExecutionProvider"])
+        proto = build_onnx_model(self.networks, conv2d=self.conv2d, average=self.average, form=form)
+        self.session = _session(proto, self.threads, optimization or ("extended" if form == "plain" else "all"))
         self._out_names = [o.name for o in self.session.get_outputs()]
 
-    def close(self):
+    def close(self) -> None:
+        """Drop the session (idempotent)."""
         self.session = None
 
     def _run(self, part: np.ndarray, n: int) -> np.ndarray:
@@ -425,49 +449,21 @@ class OnnxRunner:
             y = np.mean(np.stack(outs).astype(np.float64), axis=0)
         return np.ascontiguousarray(y.reshape(3, -1)[:, :n].T, dtype=np.float32)
 
-    def score_sequence(self, codes_with_flank, segment: int | None = None) -> np.ndarray:
-        """Same contract as :func:`fastbuild.basemodel.forward.score_sequence`."""
+    def score_sequence(self, codes_with_flank) -> np.ndarray:
+        """Ensemble-averaged scores; see :meth:`fastbuild.basemodel.runner.Runner.score_sequence`."""
         if self.session is None:
             raise FastbuildError("this onnx runner has been closed")
         flank = self.flank
-        codes = np.ascontiguousarray(codes_with_flank, dtype=np.uint8)
-        if codes.ndim != 1:
-            raise FastbuildError("sequence codes must be one-dimensional")
-        n = codes.shape[0] - 2 * flank
-        if n < 0:
-            raise FastbuildError(f"sequence shorter than the model's two flanks ({2 * flank} nt)")
+        codes, n = check_codes(codes_with_flank, flank)
         out = np.zeros((n, 3), dtype=np.float32)
         if n == 0:
             return out
-        seg = max(1, int(segment or self.segment))
         # equal-sized segments (a short tail segment would pay the whole flank for few outputs),
         # rounded up to the quantum so that only the last one needs padding
-        k = -(-n // seg)
+        k = -(-n // self.segment)
         step = -(-n // k)
         step = -(-step // self.quantum) * self.quantum
         for s in range(0, n, step):
             e = min(n, s + step)
             out[s:e] = self._run(codes[s : e + 2 * flank], e - s)
         return out
-
-
-_CACHE: list = []  # [(networks list, threads, OnnxRunner)], a couple of recent sessions
-
-
-def onnx_runner(model, threads: int | None = None) -> OnnxRunner:
-    """A cached OnnxRunner for ``model`` (building the graph and session takes ~0.3 s)."""
-    nets = _networks(model)
-    for cached_nets, th, runner in _CACHE:
-        if th == threads and len(cached_nets) == len(nets) and all(a is b for a, b in zip(cached_nets, nets)):
-            return runner
-    runner = OnnxRunner(nets, threads=threads)
-    _CACHE.append((nets, threads, runner))
-    del _CACHE[:-2]
-    return runner
-
-
-def score_sequence_onnx(model, codes_with_flank, runner=None, segment: int | None = None) -> np.ndarray:
-    """:func:`fastbuild.basemodel.forward.score_sequence` with onnxruntime."""
-    if not isinstance(runner, OnnxRunner):
-        runner = onnx_runner(model, threads=getattr(runner, "threads", None))
-    return runner.score_sequence(codes_with_flank, segment=segment)

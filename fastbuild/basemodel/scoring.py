@@ -8,17 +8,18 @@ bases within ``flank`` of it, so the result is identical and the shared context 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from fastbuild.basemodel.forward import Runner, score_sequence
+from fastbuild.basemodel.backends import DEFAULT_BACKEND, check_backend, make_runner, score_sequence
 from fastbuild.basemodel.models import Model, load_model
 from fastbuild.basemodel.store import ScoreStore
 from fastbuild.errors import FastbuildError
+from fastbuild.genome import Genome
+from fastbuild.progress import Progress
 
 GENE_COLUMNS = ("gene_id", "chrom", "start", "end", "strand")
 MAX_REGION = 2_000_000  # merged same-strand regions grow no longer than this (single genes may)
@@ -48,138 +49,168 @@ def _regions(starts, ends, merge_gap, max_region):
         if out:
             lo, hi, members = out[-1]
             if s <= hi + merge_gap and max(hi, e) - lo + 1 <= max_region:
-                out[-1] = (lo, max(hi, e), members + [int(i)])
+                out[-1] = (lo, max(hi, e), [*members, int(i)])
                 continue
         out.append((s, e, [int(i)]))
     return out
 
 
-def score_region(genome, model, chrom, lo, hi, strand, runner=None, backend: str = "numpy") -> np.ndarray:
-    """Scores [hi - lo + 1, 3] (neither, acceptor, donor) of chrom:lo-hi, ascending genomic order."""
-    flank = model.flank
-    codes = genome.fetch(chrom, lo - flank, hi + flank, strand)
-    scores = score_sequence(model, codes, runner=runner, backend=backend)
-    return scores[::-1] if strand == "-" else scores
-
-
-def score_genes(
-    genome,
-    genes: pl.DataFrame,
-    model,
-    store_dir,
-    progress: bool = True,
-    overwrite: bool = False,
-    threads: int | None = None,
-    chunk_bases: int = 5_000_000,
-    chunk_genes: int = 400,
-    mantissa_bits: int = 23,
-    merge_gap: int | None = None,
-    backend: str = "numpy",
-) -> dict:
-    """Score ``genes`` and add them to the score store at ``store_dir``.
+def score_region(genome, model, chrom, lo, hi, strand, runner=None, backend: str | None = None) -> np.ndarray:
+    """Scores of one genomic interval, read on one strand with the model's flanks.
 
     Parameters
     ----------
-    genome : fastbuild.genome.Genome (or a FASTA path)
-    genes : polars.DataFrame with gene_id, chrom, start, end (1-based inclusive), strand
-    model : Model, or anything :func:`load_model` accepts ("spliceai", .h5 / .pt paths)
-    store_dir : directory of the store (created when missing)
-    overwrite : replace a store written by a different model (otherwise that is an error)
-    threads : worker threads (default: all CPUs this process may use)
-    chunk_bases, chunk_genes : size bounds of one Parquet chunk
-    mantissa_bits : keep this many float32 mantissa bits (23 = exact; 10 = float16 precision)
-    merge_gap : same-strand genes closer than this are scored in one pass (default: the flank)
-    backend : "numpy" (default, exact numpy/numba forward pass) or "onnx" (onnxruntime CPU,
-        needs the ``onnx`` extra; equal to numpy within 1e-4)
+    genome : fastbuild.genome.Genome
+    model : Model
+    chrom : str
+    lo, hi : int
+        The interval, 1-based inclusive; bases past a contig end read as N.
+    strand : {"+", "-"}
+        Strand the sequence is read (and scored) on.
+    runner : Runner, optional
+        A runner of ``model`` (see :func:`fastbuild.basemodel.backends.make_runner`); pass one
+        when scoring many regions.
+    backend : str, optional
+        Backend of the runner made for this call when ``runner`` is None (default "numpy").
 
-    Genes already in the store are skipped (a run resumes where it stopped). Returns a summary
-    dict (genes_scored, genes_skipped, chunks_written, nucleotides, seconds, nt_per_s, store, model).
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``[hi - lo + 1, 3]`` (neither, acceptor, donor), in ascending genomic order.
     """
-    if backend not in ("numpy", "onnx"):
-        raise FastbuildError(f"unknown base-model backend {backend!r} (use 'numpy' or 'onnx')")
-    if backend == "onnx":  # fail before creating the store when onnxruntime is missing
-        from fastbuild.basemodel.onnx_backend import _require
+    flank = model.flank
+    codes = genome.fetch(chrom, lo - flank, hi + flank, strand)
+    scores = score_sequence(model, codes, backend=backend, runner=runner)
+    return scores[::-1] if strand == "-" else scores
 
-        _require()
-    if not isinstance(model, Model):
-        model = load_model(model)
-    if not hasattr(genome, "fetch"):
-        from fastbuild.genome import Genome
 
-        genome = Genome(genome)
+def _checked_genes(genes: pl.DataFrame) -> pl.DataFrame:
+    """The gene table reduced to GENE_COLUMNS with their types; FastbuildError when unusable."""
     missing_cols = [c for c in GENE_COLUMNS if c not in genes.columns]
     if missing_cols:
         raise FastbuildError(f"gene table lacks column(s) {', '.join(missing_cols)}")
-    genes = genes.select(GENE_COLUMNS).cast({"gene_id": pl.Utf8, "chrom": pl.Utf8, "start": pl.Int64, "end": pl.Int64, "strand": pl.Utf8})
+    genes = genes.select(GENE_COLUMNS).cast(
+        {"gene_id": pl.Utf8, "chrom": pl.Utf8, "start": pl.Int64, "end": pl.Int64, "strand": pl.Utf8}
+    )
     dup = genes.filter(pl.col("gene_id").is_duplicated())
     if dup.height:
         raise FastbuildError(f"gene id {dup['gene_id'][0]} appears more than once in the gene table")
     bad = genes.filter(~pl.col("strand").is_in(["+", "-"]) | (pl.col("end") < pl.col("start")))
     if bad.height:
         raise FastbuildError(f"gene {bad['gene_id'][0]} has no usable strand or coordinates")
+    return genes
 
+
+def _score_chunk(genome, model, runner, chunk: pl.DataFrame, merge_gap: int, on_region) -> list[tuple]:
+    """Score the genes of one chunk (one chromosome): frames for :meth:`ScoreStore.write_chunk`.
+
+    Same-strand genes closer than ``merge_gap`` are scored in one region; ``on_region(n_genes,
+    n_bases)`` is called after each region.
+    """
+    chrom = chunk["chrom"][0]
+    per_gene = {}
+    for strand in ("+", "-"):
+        part = chunk.filter(pl.col("strand") == strand)
+        if not part.height:
+            continue
+        st, en, gid = part["start"].to_numpy(), part["end"].to_numpy(), part["gene_id"].to_list()
+        for lo, hi, members in _regions(st, en, merge_gap, MAX_REGION):
+            sc = score_region(genome, model, chrom, lo, hi, strand, runner)
+            for i in members:
+                a, b = int(st[i]) - lo, int(en[i]) - lo + 1
+                per_gene[gid[i]] = (np.arange(st[i], en[i] + 1, dtype=np.int64), sc[a:b])
+            on_region(len(members), hi - lo + 1)
+    return [(g, *per_gene[g]) for g in chunk["gene_id"].to_list()]
+
+
+class _Run:
+    """Progress and counts of one :func:`score_genes` run."""
+
+    def __init__(self, n_genes: int, progress: bool):
+        self.bar = Progress(n_genes, "genes scored", enabled=bool(progress), every=2.0)
+        self.t0 = time.perf_counter()
+        self.nucleotides = 0
+        self.written = 0
+
+    def on_region(self, n_genes: int, n_bases: int) -> None:
+        self.nucleotides += n_bases
+        self.bar.update(n_genes, f"{self.nucleotides / max(time.perf_counter() - self.t0, 1e-9):,.0f} nt/s")
+
+    def add_chunk(self, store: ScoreStore, chunk: pl.DataFrame, score, mantissa_bits: int) -> None:
+        """Write (unless already on disk) and index one chunk; ``score(chunk)`` gives its frames."""
+        ids = chunk["gene_id"].to_list()
+        rel = store.chunk_name(chunk["chrom"][0], ids, int(chunk["start"].min()), int(chunk["end"].max()))
+        if store.chunk_done(rel, ids):
+            self.bar.update(chunk.height, "reused a chunk already on disk")
+        else:
+            store.write_chunk(rel, score(chunk), mantissa_bits)
+            self.written += 1
+        store.record_chunk(rel, chunk)
+
+    def summary(self, store_dir, model: Model, n_genes: int, n_todo: int, n_chunks: int) -> dict:
+        dt = time.perf_counter() - self.t0
+        return {
+            "store": str(Path(store_dir)),
+            "model": model.spec.name,
+            "model_digest": model.spec.digest,
+            "genes_scored": int(n_todo),
+            "genes_skipped": int(n_genes - n_todo),
+            "chunks_written": self.written,
+            "chunks": n_chunks,
+            "nucleotides": int(self.nucleotides),
+            "seconds": round(dt, 3),
+            "nt_per_s": round(self.nucleotides / dt, 1) if dt > 0 else None,
+        }
+
+
+def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = True, overwrite: bool = False,
+                threads: int | None = None, chunk_bases: int = 5_000_000, chunk_genes: int = 400,
+                mantissa_bits: int = 23, merge_gap: int | None = None, backend: str = DEFAULT_BACKEND) -> dict:
+    """Score genes and add them to a score store; genes already in it are skipped (a run resumes).
+
+    Parameters
+    ----------
+    genome : fastbuild.genome.Genome or path
+        The genome (or its FASTA file).
+    genes : polars.DataFrame
+        gene_id, chrom, start, end (1-based inclusive), strand.
+    model : Model, or anything :func:`load_model` accepts
+        ("spliceai", .h5 / .pt paths).
+    store_dir : path
+        Directory of the store (created when missing).
+    progress : bool
+        Show a progress bar.
+    overwrite : bool
+        Replace a store written by a different model (otherwise that is an error).
+    threads : int, optional
+        Worker threads (default: all CPUs this process may use).
+    chunk_bases, chunk_genes : int
+        Size bounds of one Parquet chunk.
+    mantissa_bits : int
+        Keep this many float32 mantissa bits (23 = exact; 10 = float16 precision).
+    merge_gap : int, optional
+        Same-strand genes closer than this are scored in one pass (default: the flank).
+    backend : str
+        "numpy" (default, exact numpy/numba forward pass) or "onnx" (onnxruntime CPU, needs the
+        ``onnx`` extra; equal to numpy within 1e-4); see :mod:`fastbuild.basemodel.backends`.
+
+    Returns
+    -------
+    dict
+        store, model, model_digest, genes_scored, genes_skipped, chunks_written, chunks,
+        nucleotides, seconds, nt_per_s.
+    """
+    check_backend(backend)  # fail before creating the store when onnxruntime is missing
+    model = model if isinstance(model, Model) else load_model(model)
+    genome = genome if hasattr(genome, "fetch") else Genome(genome)
+    genes = _checked_genes(genes)
     store = ScoreStore.create(store_dir, model.identity, overwrite=overwrite)
-    done = set(store.genes())
-    todo = genes.filter(~pl.col("gene_id").is_in(list(done)))
-    skipped = genes.height - todo.height
+    todo = genes.filter(~pl.col("gene_id").is_in(store.genes()))
     merge_gap = model.flank if merge_gap is None else int(merge_gap)
-    chunks = plan_chunks(todo, chunk_bases, chunk_genes)
-    chunks = [c for c in chunks if c.height]
-    if backend == "onnx":
-        from fastbuild.basemodel.onnx_backend import OnnxRunner
-
-        runner = OnnxRunner(model, threads=threads)
-    else:
-        runner = Runner(threads)
-    from fastbuild.progress import Progress
-
-    bar = Progress(int(todo.height), "genes scored", enabled=bool(progress), every=2.0)
-    t0 = time.perf_counter()
-    total_nt = 0
-    written = 0
-    try:
-        for ci, chunk in enumerate(chunks):
-            chrom = chunk["chrom"][0]
-            ids = chunk["gene_id"].to_list()
-            first, last = int(chunk["start"].min()), int(chunk["end"].max())
-            tag = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:8]
-            rel = store.chunk_path(chrom, first, last).with_name(f"chunk_{first:010d}_{last:010d}_{tag}.parquet")
-            if store.chunk_done(rel, ids):
-                bar.update(chunk.height, "reused a chunk already on disk")
-            else:
-                per_gene = {}
-                for strand in ("+", "-"):
-                    part = chunk.filter(pl.col("strand") == strand)
-                    if not part.height:
-                        continue
-                    st, en, gid = part["start"].to_numpy(), part["end"].to_numpy(), part["gene_id"].to_list()
-                    for lo, hi, members in _regions(st, en, merge_gap, MAX_REGION):
-                        sc = score_region(genome, model, chrom, lo, hi, strand, runner)
-                        total_nt += hi - lo + 1
-                        for i in members:
-                            a, b = int(st[i]) - lo, int(en[i]) - lo + 1
-                            per_gene[gid[i]] = (np.arange(st[i], en[i] + 1, dtype=np.int64), sc[a:b])
-                        dt = time.perf_counter() - t0
-                        bar.update(len(members), f"{total_nt / max(dt, 1e-9):,.0f} nt/s")
-                frames = [(g, *per_gene[g]) for g in ids]
-                store.write_chunk(rel, frames, mantissa_bits)
-                written += 1
-            index = chunk.with_columns(
-                pl.lit(str(rel)).alias("file"), (pl.col("end") - pl.col("start") + 1).alias("n_rows")
-            )
-            store.update_index(index)
-    finally:
-        runner.close()
-    dt = time.perf_counter() - t0
-    return {
-        "store": str(Path(store_dir)),
-        "model": model.spec.name,
-        "model_digest": model.spec.digest,
-        "genes_scored": int(todo.height),
-        "genes_skipped": int(skipped),
-        "chunks_written": written,
-        "chunks": len(chunks),
-        "nucleotides": int(total_nt),
-        "seconds": round(dt, 3),
-        "nt_per_s": round(total_nt / dt, 1) if dt > 0 else None,
-    }
+    chunks = [c for c in plan_chunks(todo, chunk_bases, chunk_genes) if c.height]
+    run = _Run(int(todo.height), progress)
+    with make_runner(model, backend, threads) as runner:
+        for chunk in chunks:
+            run.add_chunk(store, chunk, lambda c: _score_chunk(genome, model, runner, c, merge_gap, run.on_region),
+                          mantissa_bits)
+    return run.summary(store_dir, model, genes.height, todo.height, len(chunks))

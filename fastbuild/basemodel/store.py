@@ -4,16 +4,20 @@ Layout of a store directory::
 
     store.json                       format version + identity of the model that wrote it
     index.parquet                    gene_id, chrom, strand, start, end, file, n_rows
-    scores/<chrom>/chunk_<first>_<last>.parquet
+    scores/<chrom>/chunk_<first>_<last>_<tag>.parquet
                                      gene_id, position (1-based), donor, acceptor, neither
-                                     rows per gene in ascending genomic position
+                                     rows per gene contiguous, in ascending genomic position
 
 Every file is written atomically (``*.tmp``, fsync, rename). A chunk file carries the ids of its
 genes in its Parquet metadata, so an interrupted run resumes by skipping chunks already on disk.
+This module is the one owner of the format: chunk names (:meth:`ScoreStore.chunk_name`), writing
+(:meth:`ScoreStore.write_chunk`, :meth:`ScoreStore.record_chunk`) and reading (:meth:`ScoreStore.load`,
+:meth:`ScoreStore.iter_gene_scores`, both on one private chunk reader).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -23,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fastbuild.atomic import atomic_path, ensure_dir, write_text
+from fastbuild.coords import orient
 from fastbuild.errors import FastbuildError
 
 FORMAT_VERSION = 1
@@ -37,6 +42,13 @@ INDEX_SCHEMA = {
     "end": pl.Int64,
     "file": pl.Utf8,
     "n_rows": pl.Int64,
+}
+LOAD_SCHEMA = {  # what ScoreStore.load returns
+    "gene_id": pl.Utf8,
+    "position": pl.Int64,
+    "donor": pl.Float32,
+    "acceptor": pl.Float32,
+    "neither": pl.Float32,
 }
 
 
@@ -57,10 +69,24 @@ def round_mantissa(a: np.ndarray, bits: int) -> np.ndarray:
     return u.astype(np.uint32).view(np.float32)
 
 
+def _describe(identity: dict) -> str:
+    return f"{identity.get('name', '?')} ({str(identity.get('digest', '?'))[:12]})"
+
+
 def identity_mismatch(found: dict, wanted: dict) -> str | None:
+    """None when the two model identities have the same digest, else ``"found vs wanted"``."""
     if found.get("digest") == wanted.get("digest"):
         return None
-    return f"{found.get('name', '?')} ({str(found.get('digest', '?'))[:12]}) vs {wanted.get('name', '?')} ({str(wanted.get('digest', '?'))[:12]})"
+    return f"{_describe(found)} vs {_describe(wanted)}"
+
+
+META_FILE = "store.json"
+INDEX_FILE = "index.parquet"
+
+
+def metadata_files(path) -> list[Path]:
+    """The files that identify a store's contents (model identity and index), where present."""
+    return [Path(path) / name for name in (META_FILE, INDEX_FILE) if (Path(path) / name).is_file()]
 
 
 class ScoreStore:
@@ -68,9 +94,9 @@ class ScoreStore:
 
     def __init__(self, path):
         self.path = Path(path)
-        meta = self.path / "store.json"
+        meta = self.path / META_FILE
         if not meta.is_file():
-            raise FastbuildError(f"not a score store (no store.json): {self.path}")
+            raise FastbuildError(f"not a score store (no {META_FILE}): {self.path}")
         try:
             self.meta = json.loads(meta.read_text())
         except (OSError, ValueError) as exc:
@@ -81,14 +107,14 @@ class ScoreStore:
 
     # ------------------------------------------------------------------ creation
     @classmethod
-    def create(cls, path, identity: dict, overwrite: bool = False, extra: dict | None = None) -> "ScoreStore":
+    def create(cls, path, identity: dict, overwrite: bool = False, extra: dict | None = None) -> ScoreStore:
         """Open ``path`` for writing scores of the model ``identity``.
 
         A store written by a different model is refused unless ``overwrite`` (then its scores
         are removed first).
         """
         path = ensure_dir(path)
-        meta_path = path / "store.json"
+        meta_path = path / META_FILE
         if meta_path.is_file():
             store = cls(path)
             diff = identity_mismatch(store.model_identity, identity)
@@ -110,9 +136,10 @@ class ScoreStore:
         return cls(path)
 
     def clear(self) -> None:
+        """Remove the store's scores, index and metadata (the directory itself stays)."""
         import shutil
 
-        for name in ("scores", "index.parquet", "store.json"):
+        for name in ("scores", INDEX_FILE, META_FILE):
             p = self.path / name
             if p.is_dir():
                 shutil.rmtree(p)
@@ -123,6 +150,7 @@ class ScoreStore:
     # ------------------------------------------------------------------ metadata
     @property
     def model_identity(self) -> dict:
+        """Identity of the model that wrote the store (see ``ModelSpec.identity``)."""
         return self.meta["model"]
 
     def check_model(self, identity: dict) -> None:
@@ -132,8 +160,9 @@ class ScoreStore:
             raise FastbuildError(f"score store {self.path} was written by a different model ({diff})")
 
     def index(self) -> pl.DataFrame:
+        """The index: one row per gene (gene_id, chrom, strand, start, end, file, n_rows)."""
         if self._index is None:
-            p = self.path / "index.parquet"
+            p = self.path / INDEX_FILE
             self._index = pl.read_parquet(p) if p.is_file() else pl.DataFrame(schema=INDEX_SCHEMA)
         return self._index
 
@@ -145,39 +174,79 @@ class ScoreStore:
         return gene_id in set(self.index()["gene_id"].to_list())
 
     # ------------------------------------------------------------------ reading
-    def load(self, gene_ids=None, as_dict: bool = False):
-        """Scores of ``gene_ids`` (all genes when None), reading only the chunks that hold them.
+    def _read_chunk(self, file, wanted: set) -> dict:
+        """gene_id -> (positions, donor, acceptor, neither) numpy arrays for the wanted genes of chunk ``file``.
 
-        Returns a polars DataFrame (gene_id, position, donor, acceptor, neither), genes in the
-        order asked and positions ascending; or, with ``as_dict``, gene_id -> DataFrame.
-        Unknown gene ids raise FastbuildError.
+        Reads only the numeric columns (and the gene ids); a gene's rows are contiguous in its
+        chunk (the store's contract), so they are found as runs of one gene id.
+        """
+        path = self.path / file
+        try:
+            table = pq.read_table(path, columns=["gene_id", "position", *SCORE_COLUMNS])
+        except (OSError, pa.ArrowException) as exc:
+            raise FastbuildError(f"cannot read score chunk {path}: {exc}") from None
+        gene = table.column("gene_id").combine_chunks()
+        if pa.types.is_dictionary(gene.type):
+            names = gene.dictionary.to_pylist()
+            codes = gene.indices.to_numpy(zero_copy_only=False)
+        else:
+            names, codes = np.unique(gene.to_numpy(zero_copy_only=False), return_inverse=True)
+            names = names.tolist()
+        cols = [table.column(c).to_numpy() for c in ("position", *SCORE_COLUMNS)]
+        change = np.flatnonzero(np.diff(codes)) + 1
+        starts = np.concatenate([[0], change]) if codes.size else np.zeros(0, np.int64)
+        stops = np.concatenate([change, [codes.size]]) if codes.size else np.zeros(0, np.int64)
+        out = {}
+        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+            name = names[codes[a]]
+            if name in wanted:
+                out[name] = tuple(np.ascontiguousarray(c[a:b]) for c in cols)
+        return out
+
+    def _missing(self, where: pl.DataFrame) -> list[str]:
+        """Gene ids of ``where`` (gene_id, file, ...) that the index does not know."""
+        return where.filter(pl.col("file").is_null())["gene_id"].to_list()
+
+    def load(self, gene_ids=None, as_dict: bool = False):
+        """Scores of some genes, reading only the chunks that hold them.
+
+        Parameters
+        ----------
+        gene_ids : str or iterable of str, optional
+            Genes wanted (default: all genes of the store).
+        as_dict : bool
+            Return a dict gene_id -> DataFrame instead of one DataFrame.
+
+        Returns
+        -------
+        polars.DataFrame or dict
+            Columns gene_id, position, donor, acceptor, neither; genes in the order asked (each
+            once), positions ascending.
+
+        Raises
+        ------
+        FastbuildError
+            When a gene has no scores in the store, or a chunk cannot be read.
         """
         idx = self.index()
         if gene_ids is None:
             gene_ids = idx["gene_id"].to_list()
         elif isinstance(gene_ids, str):
             gene_ids = [gene_ids]
-        gene_ids = list(gene_ids)
-        want = pl.DataFrame({"gene_id": gene_ids}, schema={"gene_id": pl.Utf8}).with_row_index("_order")
+        want = pl.DataFrame({"gene_id": list(gene_ids)}, schema={"gene_id": pl.Utf8}).with_row_index("_order")
         hit = want.join(idx, on="gene_id", how="left")
-        missing = hit.filter(pl.col("file").is_null())["gene_id"].to_list()
+        missing = self._missing(hit)
         if missing:
             raise FastbuildError(
                 f"score store {self.path} has no scores for {len(missing)} gene(s), e.g. {missing[0]}; score them first"
             )
         frames = []
         for (file,), part in hit.group_by(["file"], maintain_order=True):
-            ids = part["gene_id"].unique().implode()
-            try:
-                df = pl.read_parquet(self.path / file)
-            except Exception as exc:
-                raise FastbuildError(f"cannot read score chunk {self.path / file}: {exc}") from None
-            frames.append(df.filter(pl.col("gene_id").is_in(ids)))
-        schema = {"gene_id": pl.Utf8, "position": pl.Int64, "donor": pl.Float32, "acceptor": pl.Float32, "neither": pl.Float32}
+            frames.append(_spans_frame(self._read_chunk(file, set(part["gene_id"].to_list()))))
         if not frames:
-            out = pl.DataFrame(schema=schema)
+            out = pl.DataFrame(schema=LOAD_SCHEMA)
         else:
-            out = pl.concat(frames).cast(schema)
+            out = pl.concat(frames).cast(LOAD_SCHEMA)
             order = want.unique("gene_id", keep="first")
             out = out.join(order, on="gene_id", how="left").sort(["_order", "position"]).drop("_order")
         if as_dict:
@@ -185,12 +254,74 @@ class ScoreStore:
         return out
 
     def load_gene(self, gene_id: str) -> pl.DataFrame:
+        """Scores of one gene (see :meth:`load`)."""
         return self.load([gene_id])
 
+    def iter_gene_scores(self, genes: pl.DataFrame):
+        """Stream genes' scores, one chunk file in memory at a time.
+
+        Parameters
+        ----------
+        genes : polars.DataFrame
+            Rows of the genes table (gene_id, chrom, start, end, strand, ...), in the order wanted.
+
+        Yields
+        ------
+        tuple
+            ``(gene row dict, donor, acceptor, neither)``, the scores as numpy arrays in transcript
+            orientation (:func:`fastbuild.coords.orient`). Genes come grouped by chunk file, the
+            files in the order of their first gene, genes within a file in the order given.
+
+        Raises
+        ------
+        FastbuildError
+            When a gene has no scores in the store, or its scores do not cover ``start..end``
+            position by position, or a chunk cannot be read.
+        """
+        if genes.height == 0:
+            return
+        idx = self.index().select("gene_id", "file")
+        where = genes.select("gene_id").with_row_index("_order").join(idx, on="gene_id", how="left")
+        missing = self._missing(where)
+        if missing:
+            raise FastbuildError(
+                f"score store {self.path} has no scores for {len(missing)} gene(s), e.g. {', '.join(missing[:5])}; "
+                "score them with fastbuild predict"
+            )
+        files = where.sort("_order").unique("file", keep="first", maintain_order=True)["file"].to_list()
+        rows = {r["gene_id"]: r for r in genes.iter_rows(named=True)}
+        for file in files:
+            ids = where.filter(pl.col("file") == file).sort("_order")["gene_id"].to_list()
+            spans = self._read_chunk(file, set(ids))
+            for gene_id in ids:
+                info = rows[gene_id]
+                yield (info, *(orient(c, info["strand"]) for c in self._covering(spans, info)[1:]))
+            del spans
+
+    def _covering(self, spans: dict, info: dict) -> tuple:
+        """The span of gene ``info`` in ``spans``, checked to cover start..end position by position."""
+        got = spans.get(info["gene_id"])
+        n = info["end"] - info["start"] + 1
+        if got is None or got[0].size != n or got[0][0] != info["start"] or got[0][-1] != info["end"]:
+            raise FastbuildError(
+                f"score store {self.path} does not cover gene {info['gene_id']} "
+                f"({info['chrom']}:{info['start']}-{info['end']}) position by position; "
+                "rescore it with this annotation (fastbuild predict)"
+            )
+        return got
+
     # ------------------------------------------------------------------ writing
-    def chunk_path(self, chrom: str, first: int, last: int) -> Path:
+    def chunk_name(self, chrom: str, gene_ids, first: int, last: int) -> Path:
+        """Path, relative to the store, of the chunk of ``gene_ids`` on ``chrom`` spanning first..last.
+
+        ``scores/<chrom>/chunk_<first>_<last>_<tag>.parquet``: the chromosome name with
+        characters other than letters, digits and ``._-`` replaced by ``_``, the positions as
+        ten digits, and the tag the first 8 hex digits of the sha256 of the gene ids joined by
+        newlines (so a chunk of other genes over the same span never reuses the file).
+        """
         safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in str(chrom))
-        return Path("scores") / safe / f"chunk_{first:010d}_{last:010d}.parquet"
+        tag = hashlib.sha256("\n".join(gene_ids).encode()).hexdigest()[:8]
+        return Path("scores") / safe / f"chunk_{first:010d}_{last:010d}_{tag}.parquet"
 
     def chunk_done(self, rel: Path, gene_ids) -> bool:
         """True when chunk ``rel`` exists and holds exactly ``gene_ids``."""
@@ -256,6 +387,24 @@ class ScoreStore:
         if old.height:
             old = old.filter(~pl.col("gene_id").is_in(entries["gene_id"].implode()))
         idx = pl.concat([old.cast(INDEX_SCHEMA), entries]).sort(["chrom", "start", "gene_id"])
-        with atomic_path(self.path / "index.parquet") as tmp:
+        with atomic_path(self.path / INDEX_FILE) as tmp:
             idx.write_parquet(tmp, compression="zstd")
         self._index = idx
+
+    def record_chunk(self, rel: Path, genes: pl.DataFrame) -> None:
+        """Index ``genes`` (gene_id, chrom, strand, start, end) as held by chunk ``rel``."""
+        self.update_index(
+            genes.with_columns(pl.lit(str(rel)).alias("file"), (pl.col("end") - pl.col("start") + 1).alias("n_rows"))
+        )
+
+
+def _spans_frame(spans: dict) -> pl.DataFrame:
+    """One DataFrame (gene_id, position, donor, acceptor, neither) of :meth:`ScoreStore._read_chunk` spans."""
+    ids = list(spans)
+    if not ids:
+        return pl.DataFrame(schema=LOAD_SCHEMA)
+    lengths = [spans[g][0].size for g in ids]
+    cols = [np.concatenate([spans[g][k] for g in ids]) for k in range(1 + len(SCORE_COLUMNS))]
+    gene = pl.Series("gene_id", ids, dtype=pl.Utf8).gather(np.repeat(np.arange(len(ids)), lengths))
+    names = ("position", *SCORE_COLUMNS)
+    return pl.DataFrame([gene, *(pl.Series(name, c) for name, c in zip(names, cols, strict=True))])

@@ -46,7 +46,7 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *_ignored):
     stride = tuple(int(s) for s in stride)
     if len(size) == 0:
         return np.array(storage[storage_offset], dtype=storage.dtype)
-    needed = storage_offset + 1 + sum((n - 1) * s for n, s in zip(size, stride) if n > 0)
+    needed = storage_offset + 1 + sum((n - 1) * s for n, s in zip(size, stride, strict=False) if n > 0)
     if any(n == 0 for n in size):
         return np.zeros(size, dtype=storage.dtype)
     if needed > storage.size:
@@ -106,7 +106,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return self._storages[key]
 
 
-def load_state_dict(path) -> "collections.OrderedDict[str, np.ndarray]":
+def load_state_dict(path) -> collections.OrderedDict[str, np.ndarray]:
     """Load a PyTorch zip checkpoint holding a state dict; return name -> numpy array.
 
     Accepts either a bare state dict or a dict with a ``state_dict``/``model_state_dict`` entry.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from fastbuild.basemodel.backends import BACKENDS, DEFAULT_BACKEND
 from fastbuild.commands.options import (
     add_input_args,
     add_progress,
@@ -34,7 +35,7 @@ def add_parser(sub) -> None:
     add_selection_args(p, SCORELESS_POLICIES, "all")
     p.add_argument("--overwrite", action="store_true", help="replace a store written by a different model")
     p.add_argument("--threads", type=int, default=None, help="threads for the matrix products (default: all cores)")
-    p.add_argument("--backend", choices=["numpy", "onnx"], default="numpy",
+    p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND,
                    help="numpy/numba forward pass (exact, always available) or onnxruntime "
                         "(extra fastbuild-splice[onnx], ~1.3x faster)")
     p.add_argument("--mantissa-bits", type=int, default=23,

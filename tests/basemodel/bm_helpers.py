@@ -75,7 +75,8 @@ def reference_forward(sd, codes, eps, slope):
         return out + b
 
     def bn(x, name):
-        return (x - g[name + ".running_mean"]) / np.sqrt(g[name + ".running_var"] + eps) * g[name + ".weight"] + g[name + ".bias"]
+        z = (x - g[name + ".running_mean"]) / np.sqrt(g[name + ".running_var"] + eps)
+        return z * g[name + ".weight"] + g[name + ".bias"]
 
     def act(x):
         return np.where(x > 0, x, slope * x)
@@ -116,20 +117,34 @@ def write_fake_keras_h5(path, sd, eps=1e-3):
         return f"{kind}_{counters[kind]}"
 
     def add_layer(cls, cfg, inputs):
-        layers.append({"class_name": cls, "name": cfg["name"], "config": cfg, "inbound_nodes": [[[i, 0, 0, {}] for i in inputs]] if inputs else []})
+        inbound = [[[i, 0, 0, {}] for i in inputs]] if inputs else []
+        layers.append({"class_name": cls, "name": cfg["name"], "config": cfg, "inbound_nodes": inbound})
         return cfg["name"]
 
     def conv_layer(src, key, dilation=1, activation="linear"):
         w = np.transpose(sd[key + ".weight"], (2, 1, 0))
         nm = name("conv1d")
-        add_layer("Conv1D", {"name": nm, "filters": int(w.shape[2]), "kernel_size": [int(w.shape[0])], "dilation_rate": [dilation], "activation": activation, "padding": "same"}, [src])
+        cfg = {
+            "name": nm,
+            "filters": int(w.shape[2]),
+            "kernel_size": [int(w.shape[0])],
+            "dilation_rate": [dilation],
+            "activation": activation,
+            "padding": "same",
+        }
+        add_layer("Conv1D", cfg, [src])
         weights[nm] = {"kernel:0": w, "bias:0": sd[key + ".bias"]}
         return nm
 
     def bn_layer(src, key):
         nm = name("batch_normalization")
         add_layer("BatchNormalization", {"name": nm, "epsilon": eps, "axis": -1, "center": True, "scale": True}, [src])
-        weights[nm] = {"gamma:0": sd[key + ".weight"], "beta:0": sd[key + ".bias"], "moving_mean:0": sd[key + ".running_mean"], "moving_variance:0": sd[key + ".running_var"]}
+        weights[nm] = {
+            "gamma:0": sd[key + ".weight"],
+            "beta:0": sd[key + ".bias"],
+            "moving_mean:0": sd[key + ".running_mean"],
+            "moving_variance:0": sd[key + ".running_var"],
+        }
         return nm
 
     def act_layer(src):

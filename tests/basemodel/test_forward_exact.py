@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
-
 from bm_helpers import OSAI, random_codes, random_state_dict, reference_forward, write_fake_keras_h5
-from fastbuild.basemodel.forward import Runner, score_sequence
+
+from fastbuild.basemodel import score_sequence
+from fastbuild.basemodel.forward import ForwardPass, NumpyRunner, im2col_kernels
 from fastbuild.basemodel.models import ModelSpec, load_openspliceai, load_spliceai, network_from_state_dict
 
 TOL = 1e-4
@@ -24,7 +27,7 @@ def test_random_weights_match_reference(variant, n_units):
     want = reference_forward(sd, codes, eps, slope)
     for threads in (1, 2):
         for pairwise in (True, False):
-            got = Runner(threads, pairwise=pairwise).forward(net, codes)
+            got = ForwardPass(threads, pairwise=pairwise).forward(net, codes)
             assert got.shape == (n, 3) and got.dtype == np.float32
             assert np.max(np.abs(got - want)) < TOL, (threads, pairwise)
     # variant parameters really matter (the test is sensitive to them)
@@ -36,8 +39,10 @@ def test_segmented_scoring_is_identical():
     sd = random_state_dict(4, seed=5)
     net = network_from_state_dict(sd, eps=1e-5, negative_slope=0.1)
     codes = random_codes(5000 + 2 * net.flank, seed=9)
-    whole = score_sequence([net], codes, runner=Runner(2))
-    parts = score_sequence([net], codes, runner=Runner(1), segment=777)
+    with NumpyRunner([net], threads=2) as runner:
+        whole = runner.score_sequence(codes)
+    with NumpyRunner([net], threads=1, segment=777) as runner:
+        parts = runner.score_sequence(codes)
     assert np.max(np.abs(whole - parts)) < 1e-6
 
 
@@ -51,7 +56,6 @@ def test_sequence_too_short():
 
 
 def test_fake_keras_h5_matches_reference(tmp_path):
-    sd = random_state_dict(4, seed=11)
     paths = []
     for i in range(2):
         sdi = random_state_dict(4, seed=20 + i)
@@ -62,7 +66,7 @@ def test_fake_keras_h5_matches_reference(tmp_path):
     assert model.spec.flank == 40 and len(model.spec.files) == 2
     codes = random_codes(700 + 80, seed=4)
     want = np.mean([reference_forward(s, codes, 1e-3, 0.0) for _, s in paths], axis=0)
-    got = score_sequence(model, codes, runner=Runner(2))
+    got = NumpyRunner(model, threads=2).score_sequence(codes)
     assert np.max(np.abs(got - want)) < TOL
 
 
@@ -78,14 +82,46 @@ def test_real_openspliceai_80nt_checkpoints_match_reference():
     codes = random_codes(4000 + 80, seed=8)
     files = sorted(folder.glob("*.pt"))
     want = np.mean([reference_forward(load_state_dict(p), codes, 1e-5, 0.1) for p in files], axis=0)
-    got = score_sequence(model, codes, runner=Runner(2))
+    got = NumpyRunner(model, threads=2).score_sequence(codes)
     assert np.max(np.abs(got - want)) < TOL
 
 
 def test_model_spec_is_frozen_and_identity_stable():
-    spec = ModelSpec("m", "openspliceai-torch", 40, "leaky_relu", 0.1, 1e-5, files=(("a.pt", "0" * 64), ("b.pt", "1" * 64)))
-    with pytest.raises(Exception):
+    files = (("a.pt", "0" * 64), ("b.pt", "1" * 64))
+    spec = ModelSpec("m", "openspliceai-torch", 40, "leaky_relu", 0.1, 1e-5, files=files)
+    with pytest.raises(dataclasses.FrozenInstanceError):
         spec.flank = 1
-    swapped = ModelSpec("m2", "openspliceai-torch", 40, "leaky_relu", 0.1, 1e-5, files=(("b.pt", "1" * 64), ("a.pt", "0" * 64)))
+    swapped = ModelSpec("m2", "openspliceai-torch", 40, "leaky_relu", 0.1, 1e-5, files=files[::-1])
     assert spec.digest == swapped.digest
     assert spec.identity["channel_order"] == ["neither", "acceptor", "donor"]
+
+
+@pytest.mark.parametrize("channels", [8, 32])
+def test_channel_specialised_kernels(channels):
+    """One kernel source, compiled per channel count: equals a numpy im2col, for any channel count."""
+    act, pairs = im2col_kernels(channels)
+    assert im2col_kernels(channels)[0] is act  # compiled once per channel count
+    rng = np.random.default_rng(channels)
+    src = rng.standard_normal((200, channels)).astype(np.float32)
+    scale, shift = rng.uniform(0.5, 1.5, channels).astype(np.float32), rng.standard_normal(channels).astype(np.float32)
+    slope = np.float32(0.1)
+    width, dilation, start, nrows = 5, 3, 7, 40
+    a = np.maximum(src * scale + shift, (src * scale + shift) * slope)
+    dst = np.empty((nrows, width * channels), np.float32)
+    act(src, start, nrows, width, dilation, scale, shift, slope, dst)
+    want = np.concatenate([a[start + k * dilation : start + k * dilation + nrows] for k in range(width)], axis=1)
+    assert np.array_equal(dst, want)
+    n_even, n_groups = (width + 1) // 2, 4
+    rows = n_groups * dilation
+    a1, a2 = (np.empty((rows, n_even * channels), np.float32) for _ in range(2))
+    a3 = np.empty((rows, (n_even - 1) * channels), np.float32)
+    pairs(src, start, n_groups, dilation, n_even, scale, shift, slope, a1, a2, a3)
+    for g in range(n_groups):
+        for r in range(dilation):
+            s = start + g * 2 * dilation + r
+            u = [a[s + 2 * j * dilation] for j in range(n_even)]
+            v = [a[s + (2 * j + 1) * dilation] for j in range(n_even)]
+            p = g * dilation + r
+            assert np.array_equal(a1[p], np.concatenate([u[j] - v[j] for j in range(n_even)]))
+            assert np.array_equal(a2[p], np.concatenate(v))
+            assert np.array_equal(a3[p], np.concatenate([u[j] - v[j - 1] for j in range(1, n_even)]))

@@ -8,15 +8,18 @@ import sys
 import numpy as np
 import polars as pl
 import pytest
-
 from bm_helpers import OSAI, random_codes, random_state_dict, write_fake_keras_h5
-from fastbuild.basemodel.forward import Runner, score_sequence
+
+from fastbuild.basemodel import BACKENDS, make_runner, score_sequence
+from fastbuild.basemodel.forward import NumpyRunner
 from fastbuild.basemodel.models import load_openspliceai, load_spliceai, network_from_state_dict
 from fastbuild.errors import FastbuildError
 
 TOL = 1e-4
 HAVE_ORT = importlib.util.find_spec("onnx") is not None and importlib.util.find_spec("onnxruntime") is not None
-needs_ort = pytest.mark.skipif(not HAVE_ORT, reason="onnx/onnxruntime not installed (pip install 'fastbuild-splice[onnx]')")
+needs_ort = pytest.mark.skipif(
+    not HAVE_ORT, reason="onnx/onnxruntime not installed (pip install 'fastbuild-splice[onnx]')"
+)
 
 FAMILIES = {"spliceai": (1e-3, 0.0), "openspliceai": (1e-5, 0.1)}
 
@@ -36,7 +39,7 @@ def test_random_weights_match_numpy(variant, n_units):
     flank = nets[0].flank
     n = 1234  # not a multiple of the length quantum (100/200): the runner pads and crops
     codes = random_codes(n + 2 * flank, seed=5)
-    want = score_sequence(nets, codes, runner=Runner(2))
+    want = NumpyRunner(nets, threads=2).score_sequence(codes)
     for kwargs in ({}, {"form": "image"}, {"form": "plain"}, {"form": "pairs"}, {"average": False}, {"conv2d": True}):
         got = OnnxRunner(nets, threads=2, **kwargs).score_sequence(codes)
         assert got.shape == (n, 3) and got.dtype == np.float32
@@ -49,10 +52,11 @@ def test_segments_and_dispatch():
 
     net = _net("openspliceai", 4, seed=3)
     codes = random_codes(3001 + 2 * net.flank, seed=9)
-    want = score_sequence([net], codes, runner=Runner(1))
+    want = NumpyRunner([net], threads=1).score_sequence(codes)
     runner = OnnxRunner([net], threads=1)
     whole = runner.score_sequence(codes)
-    parts = runner.score_sequence(codes, segment=777)  # rounded to 800: 4 runs, last one padded
+    with OnnxRunner([net], threads=1, segment=777) as segmented:  # 4 equal runs of 751 outputs
+        parts = segmented.score_sequence(codes)
     assert np.max(np.abs(whole - want)) < TOL and np.max(np.abs(parts - whole)) < 1e-6
     # score_sequence picks the backend by keyword or by the runner it is given
     assert np.max(np.abs(score_sequence([net], codes, backend="onnx") - want)) < TOL
@@ -62,6 +66,28 @@ def test_segments_and_dispatch():
         score_sequence([net], codes[:10], backend="onnx")
     with pytest.raises(FastbuildError, match="backend"):
         score_sequence([net], codes, backend="tensorflow")
+    with pytest.raises(FastbuildError, match="backend"):
+        score_sequence([net], codes, backend="numpy", runner=runner)
+    with pytest.raises(FastbuildError, match="different model"):
+        score_sequence([_net("openspliceai", 4, seed=4)], codes, runner=runner)
+    runner.close()
+    with pytest.raises(FastbuildError, match="closed"):
+        runner.score_sequence(codes)
+
+
+@needs_ort
+def test_make_runner_is_the_one_choice():
+    from fastbuild.basemodel.onnx_backend import OnnxRunner
+
+    net = _net("spliceai", 4, seed=2)
+    assert BACKENDS == ("numpy", "onnx")
+    with make_runner([net]) as a, make_runner([net], "onnx", threads=1) as b:
+        assert isinstance(a, NumpyRunner) and isinstance(b, OnnxRunner)
+        assert (a.backend, b.backend, b.threads) == ("numpy", "onnx", 1)
+        codes = random_codes(500 + 2 * net.flank, seed=1)
+        assert np.max(np.abs(a.score_sequence(codes) - b.score_sequence(codes))) < TOL
+    with pytest.raises(FastbuildError, match=r"unknown base-model backend 'torch' \(use 'numpy' or 'onnx'\)"):
+        make_runner([net], "torch")
 
 
 @needs_ort
@@ -78,7 +104,9 @@ def test_fake_keras_ensemble_and_score_genes(tmp_path):
     seq = "".join(rng.choice(list("ACGTN"), 2500))
     fa = tmp_path / "g.fa"
     fa.write_text(">c\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n")
-    genes = pl.DataFrame({"gene_id": ["a", "b"], "chrom": ["c", "c"], "start": [1, 900], "end": [700, 2500], "strand": ["+", "-"]})
+    genes = pl.DataFrame(
+        {"gene_id": ["a", "b"], "chrom": ["c", "c"], "start": [1, 900], "end": [700, 2500], "strand": ["+", "-"]}
+    )
     g = Genome(fa)
     try:
         s_np = score_genes(g, genes, model, tmp_path / "np", progress=False, threads=2)
@@ -103,7 +131,7 @@ def test_real_openspliceai_80nt_checkpoints_match_numpy():
     model = load_openspliceai(folder)
     assert len(model.networks) == 5 and model.flank == 40
     codes = random_codes(20_000 + 80, seed=8)
-    want = score_sequence(model, codes, runner=Runner(2))
+    want = NumpyRunner(model, threads=2).score_sequence(codes)
     got = OnnxRunner(model, threads=2).score_sequence(codes)
     assert np.max(np.abs(got - want)) < TOL
 
@@ -118,4 +146,6 @@ def test_missing_onnxruntime_is_a_clear_error(monkeypatch):
         score_sequence([net], codes, backend="onnx")
     with pytest.raises(FastbuildError, match=r"fastbuild-splice\[onnx\]"):
         onnx_backend.OnnxRunner([net])
+    with pytest.raises(FastbuildError, match=r"fastbuild-splice\[onnx\]"):
+        make_runner([net], "onnx")
     assert not onnx_backend.onnx_available()

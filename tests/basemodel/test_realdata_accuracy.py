@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-
 from bm_helpers import OSAI, SHARED_DATA
 
 pytestmark = pytest.mark.realdata
@@ -62,14 +61,19 @@ def test_spliceai_on_human_grch37_slice(tmp_path):
     except FastbuildError as exc:
         pytest.skip(f"SpliceAI weights not installed ({exc})")
     ann = load_annotation(HUMAN_TABLE)
-    genes = ann.genes.filter((pl.col("chrom") == "22") & (pl.col("start") >= 20_000_001) & (pl.col("end") <= 21_000_000))
+    genes = ann.genes.filter(
+        (pl.col("chrom") == "22") & (pl.col("start") >= 20_000_001) & (pl.col("end") <= 21_000_000)
+    )
     sites = ann.splice_sites.filter(pl.col("gene_id").is_in(genes["gene_id"].implode()))
     assert genes.height >= 15 and sites.height >= 250
     scores, summary = _score(HUMAN_FASTA, genes, model, tmp_path)
     assert scores.height == int((genes["end"] - genes["start"] + 1).sum())
     acc_d, kd = topk_accuracy(scores, sites, "donor")
     acc_a, ka = topk_accuracy(scores, sites, "acceptor")
-    print(f"SpliceAI GRCh37 slice: {genes.height} genes, top-k donor {acc_d:.3f} (k={kd}), acceptor {acc_a:.3f} (k={ka}); {summary['nt_per_s']:.0f} nt/s")
+    print(
+        f"SpliceAI GRCh37 slice: {genes.height} genes, top-k donor {acc_d:.3f} (k={kd}), "
+        f"acceptor {acc_a:.3f} (k={ka}); {summary['nt_per_s']:.0f} nt/s"
+    )
     assert acc_d >= 0.80 and acc_a >= 0.80
 
 
@@ -93,5 +97,8 @@ def test_openspliceai_arabidopsis_10000nt(tmp_path):
     scores, summary = _score(ATH_FASTA, genes, model, tmp_path)
     acc_d, kd = topk_accuracy(scores, sites, "donor")
     acc_a, ka = topk_accuracy(scores, sites, "acceptor")
-    print(f"OpenSpliceAI Arabidopsis: {genes.height} genes, top-k donor {acc_d:.3f} (k={kd}), acceptor {acc_a:.3f} (k={ka}); {summary['nt_per_s']:.0f} nt/s")
+    print(
+        f"OpenSpliceAI Arabidopsis: {genes.height} genes, top-k donor {acc_d:.3f} (k={kd}), "
+        f"acceptor {acc_a:.3f} (k={ka}); {summary['nt_per_s']:.0f} nt/s"
+    )
     assert acc_d >= 0.90 and acc_a >= 0.90

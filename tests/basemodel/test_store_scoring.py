@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
+from bm_helpers import REPO, random_state_dict, write_fake_keras_h5
 
-from bm_helpers import random_state_dict, write_fake_keras_h5
-from fastbuild.basemodel import ScoreStore, load_spliceai, score_genes, score_sequence
-from fastbuild.basemodel.forward import Runner
+from fastbuild.basemodel import NumpyRunner, ScoreStore, load_spliceai, score_genes
 from fastbuild.basemodel.store import round_mantissa
+from fastbuild.coords import orient
 from fastbuild.errors import FastbuildError
+
+DEMO_STORE = REPO / "fastbuild" / "demo_data" / "scores"
 
 COMP = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
 
@@ -73,7 +78,8 @@ def _expected(model, seqs, chrom, start, end, strand):
             codes[k] = lut[s[pos - 1]]
     if strand == "-":
         codes = COMP[codes[::-1]]
-    sc = score_sequence(model, codes, runner=Runner(1))
+    with NumpyRunner(model, threads=1) as runner:
+        sc = runner.score_sequence(codes)
     return sc[::-1] if strand == "-" else sc
 
 
@@ -117,9 +123,11 @@ def test_resume_and_incremental(tmp_path, models, genome):
     (tmp_path / "s" / "index.parquet").unlink()
     store2 = ScoreStore(tmp_path / "s")
     store2.update_index(idx.filter(pl.col("gene_id") != "g6"))
-    s4 = score_genes(g, GENES.filter(pl.col("gene_id") == "g6"), models[0], tmp_path / "s", progress=False, chunk_genes=1)
+    g6 = GENES.filter(pl.col("gene_id") == "g6")
+    s4 = score_genes(g, g6, models[0], tmp_path / "s", progress=False, chunk_genes=1)
     assert s4["genes_scored"] == 1 and s4["chunks_written"] == 0
-    assert ScoreStore(tmp_path / "s").index().filter(pl.col("gene_id") == "g6")["file"].to_list() == last["file"].to_list()
+    files = ScoreStore(tmp_path / "s").index().filter(pl.col("gene_id") == "g6")["file"].to_list()
+    assert files == last["file"].to_list()
 
 
 def test_other_model_refused_unless_overwrite(tmp_path, models, genome):
@@ -144,6 +152,46 @@ def test_bad_inputs(tmp_path, models, genome):
         score_genes(g, GENES.drop("strand"), models[0], tmp_path / "s", progress=False)
     with pytest.raises(FastbuildError, match="not a score store"):
         ScoreStore(tmp_path / "nowhere")
+
+
+def test_chunk_names_match_the_shipped_demo_store():
+    """Chunk names stay as they were: existing stores (the demo store) resume without rescoring."""
+    store = ScoreStore(DEMO_STORE)
+    idx = store.index()
+    assert idx.height
+    for (file,), part in idx.group_by(["file"]):
+        ids = json.loads(pq.read_metadata(store.path / file).metadata[b"fastbuild.genes"])
+        rel = store.chunk_name(part["chrom"][0], ids, int(part["start"].min()), int(part["end"].max()))
+        assert rel == Path(file) and store.chunk_done(rel, ids)
+    rel = store.chunk_name("chr 1|x", ["a", "b"], 12, 3456)
+    assert rel.parent == Path("scores/chr_1_x") and rel.name.startswith("chunk_0000000012_0000003456_")
+    assert rel != store.chunk_name("chr 1|x", ["a", "c"], 12, 3456)
+
+
+def test_iter_gene_scores_streams_in_transcript_orientation(tmp_path, models, genome):
+    g, _ = genome
+    score_genes(g, GENES, models[0], tmp_path / "s", progress=False, chunk_genes=2)
+    store = ScoreStore(tmp_path / "s")
+    order = GENES.sort("gene_id", descending=True).with_columns(pl.lit("extra").alias("note"))
+    got = list(store.iter_gene_scores(order))
+    assert sorted(info["gene_id"] for info, *_ in got) == sorted(GENES["gene_id"])
+    files = store.index().select("gene_id", "file")
+    seen = [files.filter(pl.col("gene_id") == info["gene_id"])["file"][0] for info, *_ in got]
+    assert seen == sorted(seen, key=seen.index)  # one chunk file at a time
+    for info, donor, acceptor, neither in got:
+        assert info["note"] == "extra"
+        df = store.load(info["gene_id"])
+        for name, arr in (("donor", donor), ("acceptor", acceptor), ("neither", neither)):
+            assert arr.dtype == np.float32
+            assert np.array_equal(arr, orient(df[name].to_numpy(), info["strand"]))
+    assert list(store.iter_gene_scores(GENES.head(0))) == []
+    unknown = pl.concat([GENES.head(1), GENES.head(1).with_columns(pl.lit("nope").alias("gene_id"))])
+    message = r"no scores for 1 gene\(s\), e\.g\. nope; score them with fastbuild predict"
+    with pytest.raises(FastbuildError, match=message):
+        list(store.iter_gene_scores(unknown))
+    longer = GENES.head(1).with_columns(pl.col("end") + 1)
+    with pytest.raises(FastbuildError, match=r"does not cover gene g1 \(chrA:1-301\) position by position"):
+        list(store.iter_gene_scores(longer))
 
 
 def test_round_mantissa():

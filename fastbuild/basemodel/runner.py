@@ -1,0 +1,130 @@
+"""The interface every base-model backend implements, and the helpers the backends share.
+
+A :class:`Runner` is bound to one model (an ensemble of :class:`~fastbuild.basemodel.models.Network`
+members) and scores sequences that already carry the model's flanks::
+
+    runner.score_sequence(codes_with_flank) -> float32 [n, 3]   (neither, acceptor, donor)
+    runner.close()
+
+Backends: :class:`fastbuild.basemodel.forward.NumpyRunner` (numpy + numba, exact) and
+:class:`fastbuild.basemodel.onnx_backend.OnnxRunner` (onnxruntime). Both import this module and
+never each other; :func:`fastbuild.basemodel.backends.make_runner` is the one place that chooses.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+
+import numpy as np
+
+from fastbuild.errors import FastbuildError
+
+
+def default_threads() -> int:
+    """Number of CPUs this process may use (at least 1).
+
+    Returns
+    -------
+    int
+        The size of the CPU affinity mask where the platform has one, else ``os.cpu_count()``.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def networks_of(model) -> list:
+    """The ensemble members of ``model``.
+
+    Parameters
+    ----------
+    model : Model, Network or iterable of Network
+
+    Returns
+    -------
+    list of Network
+    """
+    from fastbuild.basemodel.models import Model, Network
+
+    if isinstance(model, Model):
+        return list(model.networks)
+    if isinstance(model, Network):
+        return [model]
+    return list(model)
+
+
+def check_codes(codes_with_flank, flank: int) -> tuple[np.ndarray, int]:
+    """Validate a sequence that carries ``flank`` bases of context on each side.
+
+    Parameters
+    ----------
+    codes_with_flank : array_like of uint8
+        Codes A=0, C=1, G=2, T=3, other=4, of length ``n + 2*flank``.
+    flank : int
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        The codes as a C-contiguous uint8 array.
+    n : int
+        Number of scored positions.
+
+    Raises
+    ------
+    FastbuildError
+        When the codes are not one-dimensional or shorter than both flanks.
+    """
+    codes = np.ascontiguousarray(codes_with_flank, dtype=np.uint8)
+    if codes.ndim != 1:
+        raise FastbuildError("sequence codes must be one-dimensional")
+    n = codes.shape[0] - 2 * flank
+    if n < 0:
+        raise FastbuildError(f"sequence shorter than the model's two flanks ({2 * flank} nt)")
+    return codes, n
+
+
+class Runner(abc.ABC):
+    """A base model bound to a backend.
+
+    Subclasses set ``backend`` (the backend's name), ``networks`` (the ensemble members),
+    ``flank`` and ``threads``, and implement :meth:`score_sequence` and :meth:`close`. A runner
+    is a context manager that closes itself on exit.
+    """
+
+    backend: str = ""
+    networks: list
+    flank: int
+    threads: int
+
+    @abc.abstractmethod
+    def score_sequence(self, codes_with_flank) -> np.ndarray:
+        """Ensemble-averaged scores of a sequence that carries the model's flanks.
+
+        Parameters
+        ----------
+        codes_with_flank : array_like of uint8
+            Codes (A=0, C=1, G=2, T=3, other=4) of length ``n + 2*flank``, in transcript
+            orientation. Long inputs are scored in segments internally.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``[n, 3]`` in the model's channel order (neither, acceptor, donor).
+        """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release threads and sessions; the runner cannot score afterwards."""
+
+    def is_bound_to(self, model) -> bool:
+        """True when this runner runs exactly the members of ``model`` (the same objects)."""
+        nets = networks_of(model)
+        return len(nets) == len(self.networks) and all(a is b for a, b in zip(nets, self.networks, strict=True))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
