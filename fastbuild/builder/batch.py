@@ -47,13 +47,13 @@ def run_batch(task: BatchTask, on_gene=None, sink=None) -> BatchStats:
     """
     t0 = time.perf_counter()
     schema = make_schema(task.config)
+    writer = buffer = None
     if task.out_dir is None:
-        writer, buffer = None, ColumnBuffer(schema, task.config.batch_rows, sink)
+        buffer = ColumnBuffer(schema, task.config.batch_rows, sink)
     else:
         writer = BatchFileWriter(Path(task.out_dir), task.index, schema, task.config.batch_rows)
-        buffer = writer.buffer
     try:
-        tallies = _write_genes(task, buffer.add, on_gene)
+        tallies = _write_genes(task, buffer.add if writer is None else writer.add, on_gene)
         stats = BatchStats.collect(task.index, task.config_hash, tallies, time.perf_counter() - t0)
         if writer is not None:
             writer.finish(stats)

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from fastbuild.builder.config import BuildConfig
 from fastbuild.builder.output import INFO_FILE, MANIFEST_FILE
-from fastbuild.builder.schema import PRED_TYPES, SPLICE_TYPES, make_schema
+from fastbuild.builder.schema import PRED_TYPES, SPLICE_TYPES, kmer_columns, make_schema
 
 LABELS = ("splice_type", "pred_type", "y")
 
@@ -149,6 +149,4 @@ def _check_counts(rep: Report, counts: dict, info: dict) -> None:
 
 
 def _kmer_cols(config: BuildConfig, k: int) -> list[str]:
-    from fastbuild.builder.schema import kmer_columns
-
     return [name for name, _, _ in kmer_columns(BuildConfig(kmer_sizes=(k,), kmer_layout=config.kmer_layout))]
