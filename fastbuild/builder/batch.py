@@ -22,6 +22,7 @@ from fastbuild.builder.schema import make_schema
 from fastbuild.builder.stats import BatchStats, GeneTally
 from fastbuild.builder.writer import BatchFileWriter
 from fastbuild.genome import Genome
+from fastbuild.work import report_progress
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,8 @@ def _write_genes(task: BatchTask, add, on_gene) -> list[tuple[str, GeneTally]]:
             if on_gene is not None:
                 on_gene(tally.rows)
     return tallies
+
+
+def build_unit(task: BatchTask) -> BatchStats:
+    """The work unit of a build (run by any executor): one batch file, progress per gene."""
+    return run_batch(task, on_gene=lambda rows: report_progress(1, rows))

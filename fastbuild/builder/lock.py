@@ -23,13 +23,14 @@ class OutputLock:
         self.path = Path(out_dir) / LOCK_NAME
         self._fd = None
 
-    def acquire(self) -> OutputLock:
+    def acquire(self, shared: bool = False) -> OutputLock:
+        """Take the lock: exclusive for a build, ``shared`` for ``--unit`` runs (many may run at once)."""
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise FastbuildError(f"cannot create lock file {self.path}: {exc.strerror}") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except OSError:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
             os.close(fd)
@@ -37,8 +38,9 @@ class OutputLock:
                 f"another fastbuild build ({holder}) is writing {self.path.parent}; "
                 "wait for it to finish or use another --output-dir"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        if not shared:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         self._fd = fd
         return self
 

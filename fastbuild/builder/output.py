@@ -1,86 +1,249 @@
-"""The dataset folder: what a previous build left there, and the files published at the end.
+"""The dataset folder: its plan, what a previous build left there, and finalising (publishing).
 
 Layout of ``--output-dir``::
 
-    build_config.json            configuration + input checksums + their hash (written first)
-    batch_00001_trim.parquet     finished batch files (``*.tmp`` while being written)
-    master/batch_00001.parquet   the dataset: hard links (or copies) of the batch files
+    plan.json                    configuration + input checksums + their hash + the ordered work
+                                 units (batch index, file, gene ids); written before any unit runs
+    batch_00001_trim.parquet     one file per finished unit (``*.<host>.<pid>.tmp`` while written)
+    master/batch_00001.parquet   the published dataset: hard links (or copies) of the unit files,
+                                 made only by finalise, complete or absent
     gene_manifest.csv            one row per gene (unless --no-manifest)
     build_info.json, BUILD_INFO.md
+    _SUCCESS                     written last by finalise: hash, unit files and their sha256
+
+A folder is a finished dataset exactly when ``_SUCCESS`` exists. fastbuild deletes only files
+it can prove it wrote: the unit files named by the folder's own plan, the fixed names above and
+``master/`` links of unit files; a non-empty folder without a plan is refused unless
+``--overwrite`` (and even then nothing in it is deleted).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import os
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from fastbuild import atomic
 from fastbuild.builder import report
 from fastbuild.builder.config import describe_changes
 from fastbuild.builder.stats import BatchStats
-from fastbuild.builder.writer import batch_name, link_master, master_name, read_stats
+from fastbuild.builder.writer import link_master, master_name, read_stats
 from fastbuild.errors import FastbuildError
+from fastbuild.files import sha256_file
 
-CONFIG_FILE = "build_config.json"
+PLAN_FILE = "plan.json"
+LEGACY_CONFIG_FILE = "build_config.json"  # fastbuild 0.1's plan (configuration only)
+CONFIG_FILE = PLAN_FILE
 MANIFEST_FILE = "gene_manifest.csv"
 INFO_FILE = "build_info.json"
 INFO_MARKDOWN = "BUILD_INFO.md"
+SUCCESS_FILE = "_SUCCESS"
+MASTER = "master"
+PLAN_FORMAT = "fastbuild-build-plan/1"
+_IGNORED = {".fastbuild.lock", ".fastbuild.workers.lock", "cache"}
+_FIXED = (MANIFEST_FILE, INFO_FILE, INFO_MARKDOWN, SUCCESS_FILE)
+
+
+# ---------------------------------------------------------------------- the plan
+def read_plan(out: Path) -> dict | None:
+    """The plan recorded in ``out`` (a 0.1 ``build_config.json`` reads as a plan without units)."""
+    for name in (PLAN_FILE, LEGACY_CONFIG_FILE):
+        path = out / name
+        if path.is_file():
+            try:
+                plan = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise FastbuildError(f"cannot read {path}: {exc}; pass --overwrite to start over") from None
+            if not isinstance(plan, dict) or "hash" not in plan:
+                raise FastbuildError(f"{path} is not a fastbuild plan; pass --overwrite to start over")
+            return plan
+    return None
+
+
+def check_folder(out: Path, overwrite: bool) -> None:
+    """Refuse a non-empty folder that is not a fastbuild output (before anything is written)."""
+    if read_plan(out) is not None or overwrite:
+        return
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in _IGNORED)
+    if foreign:
+        raise FastbuildError(
+            f"{out} is not empty and holds no fastbuild build (found {', '.join(foreign[:3])}); "
+            "use an empty or new --output-dir, or pass --overwrite to build there (nothing in it is deleted)")
 
 
 def check_previous(out: Path, record: dict, overwrite: bool) -> bool:
     """Compare with a previous build in ``out``; returns True when it may be resumed."""
-    path = out / CONFIG_FILE
-    if not path.is_file():
-        leftovers = list(out.glob("batch_*_trim.parquet"))
-        if leftovers and not overwrite:
-            raise FastbuildError(
-                f"{out} holds batch files but no {CONFIG_FILE}; use --overwrite or another --output-dir")
+    old = read_plan(out)
+    if old is None:
         return False
-    old = json.loads(path.read_text())
-    if old.get("hash") == record["hash"]:
+    if old.get("hash") == record["hash"] and old.get("units") == record["units"]:
         return not overwrite
     if not overwrite:
         changes = describe_changes({**old.get("config", {}), **old.get("inputs", {})},
-                                   {**record["config"], **record["inputs"]})
+                                   {**record["config"], **record["inputs"]}) or "its work units differ"
         raise FastbuildError(
             f"{out} holds a build with a different configuration ({changes}); "
-            "rerun with the same options to resume, or pass --overwrite to start over"
-        )
+            "rerun with the same options to resume, or pass --overwrite to start over")
     return False
 
 
 def start(out: Path, record: dict, overwrite: bool) -> None:
-    """Resume the build in ``out`` when ``record`` matches it, else clear it; then record ours."""
-    if not check_previous(out, record, overwrite):
-        _clear(out)
-    atomic.write_text(out / CONFIG_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    """Resume the build in ``out`` when ``record`` matches it, else clear it; then record ours.
+
+    Either way the folder stops looking finished first: the success marker and ``master/`` go
+    before any unit runs, and come back only from :func:`finalise`.
+    """
+    resume = check_previous(out, record, overwrite)
+    unpublish(out)
+    if not resume:
+        _clear(out, read_plan(out))
+    atomic.write_text(out / PLAN_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    legacy = out / LEGACY_CONFIG_FILE
+    if legacy.exists():
+        legacy.unlink()
 
 
-def _clear(out: Path) -> None:
-    for p in [*out.glob("batch_*_trim.parquet*"), out / MANIFEST_FILE, out / INFO_FILE, out / INFO_MARKDOWN]:
-        if p.exists():
-            p.unlink()
-    if (out / "master").is_dir():
-        shutil.rmtree(out / "master")
+def require_plan(out: Path, record: dict) -> None:
+    """For ``--unit`` / ``--finalise``: the folder's plan must be this one."""
+    old = read_plan(out)
+    if old is None or "units" not in old:
+        raise FastbuildError(f"{out} holds no plan; run the same command with --plan-only first")
+    if old["hash"] != record["hash"] or old["units"] != record["units"]:
+        changes = describe_changes({**old.get("config", {}), **old.get("inputs", {})},
+                                   {**record["config"], **record["inputs"]}) or "its work units differ"
+        raise FastbuildError(f"the plan in {out} was made with other options or inputs ({changes}); "
+                             "run units with exactly the options given to --plan-only")
 
 
-def finished_batch(out: Path, index: int, config_hash: str) -> BatchStats | None:
-    """Statistics of batch ``index`` when it is finished with this configuration (then linked into master/)."""
-    path = out / batch_name(index)
-    stats = read_stats(path) if path.exists() else None
-    if stats is None or stats.config_hash != config_hash:
-        return None
-    link_master(path, out / "master" / master_name(index))
-    return stats
+def _is_ours(path: Path) -> bool:
+    return path.name.startswith("batch_") and (path.name.endswith(".parquet") or path.name.endswith(".tmp"))
 
 
-def publish(out: Path, manifest: pl.DataFrame | None, info: dict) -> None:
-    """Write the manifest (unless None), build_info.json and BUILD_INFO.md, each atomically."""
+def unpublish(out: Path) -> None:
+    """Remove the success marker, then ``master/`` (only links of unit files; anything else stays)."""
+    marker = out / SUCCESS_FILE
+    if marker.exists():
+        marker.unlink()
+    for folder in (out / MASTER, out / f"{MASTER}.tmp", out / f"{MASTER}.old"):
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if _is_ours(p) and p.is_file():
+                p.unlink()
+        try:
+            folder.rmdir()
+        except OSError:
+            foreign = ", ".join(sorted(p.name for p in folder.iterdir())[:3])
+            raise FastbuildError(f"{folder} holds files fastbuild did not write ({foreign}); "
+                                 "move them elsewhere and rerun") from None
+
+
+def _clear(out: Path, old: dict | None) -> None:
+    """Delete what the previous build recorded in ``old`` wrote (nothing without a plan)."""
+    if old is None:
+        return
+    names = [u["file"] for u in old.get("units", [])]
+    if "units" not in old:  # 0.1 recorded no units: its batch files carry its name pattern
+        names = [p.name for p in out.glob("batch_*_trim.parquet")]
+    for name in names:
+        for p in (out / name, *out.glob(f"{name}*.tmp")):
+            if p.exists():
+                p.unlink()
+    for name in _FIXED:
+        if (out / name).exists():
+            (out / name).unlink()
+
+
+# ---------------------------------------------------------------------- units
+def unit_problem(out: Path, unit: dict, config_hash: str) -> tuple[BatchStats | None, str | None]:
+    """(statistics, None) when unit ``unit`` of the plan is finished with this configuration, else (None, why)."""
+    path = out / unit["file"]
+    if not path.exists():
+        return None, "missing"
+    stats = read_stats(path)
+    if stats is None:
+        return None, "unreadable or unfinished"
+    if stats.config_hash != config_hash:
+        return None, "written with another configuration"
+    if [g.gene_id for g in stats.genes] != unit["genes"]:
+        return None, "holds other genes than planned"
+    try:
+        n_rows = pq.read_metadata(path).num_rows
+    except Exception:
+        return None, "unreadable"
+    if n_rows != stats.rows:
+        return None, f"holds {n_rows} rows, its statistics say {stats.rows}"
+    return stats, None
+
+
+def finished_batch(out: Path, unit: dict, config_hash: str) -> BatchStats | None:
+    """Statistics of a finished unit (None when it must be (re)built)."""
+    return unit_problem(out, unit, config_hash)[0]
+
+
+def collect(out: Path, record: dict) -> tuple[list[BatchStats], list[str]]:
+    """Statistics of every finished unit of the plan, and one line per unit that is not."""
+    stats, problems = [], []
+    for unit in record["units"]:
+        st, why = unit_problem(out, unit, record["hash"])
+        if st is None:
+            problems.append(f"unit {unit['index']} ({unit['file']}): {why}")
+        else:
+            stats.append(st)
+    return stats, problems
+
+
+def unfinished_message(out: Path, n_done: int, n_units: int, problems: list[str]) -> str:
+    head = "; ".join(problems[:3]) + (f" and {len(problems) - 3} more" if len(problems) > 3 else "")
+    return (f"{out}: unfinished build: {n_done} of {n_units} units done ({head}); rerun the build command to "
+            "finish it (or run the missing units, then --finalise)")
+
+
+def require_finished(out: Path) -> dict:
+    """The success marker of a finished dataset folder, or FastbuildError saying how far it got."""
+    out = Path(out)
+    marker = out / SUCCESS_FILE
+    if marker.is_file():
+        try:
+            return json.loads(marker.read_text())
+        except (OSError, ValueError) as exc:
+            raise FastbuildError(f"cannot read {marker}: {exc}") from None
+    plan = read_plan(out) if out.is_dir() else None
+    if plan is None or "units" not in plan:
+        raise FastbuildError(f"{out} is not a finished fastbuild dataset (no {SUCCESS_FILE}, no {PLAN_FILE})")
+    stats, problems = collect(out, plan)
+    if not problems:
+        problems = ["all units done, not finalised"]
+    raise FastbuildError(unfinished_message(out, len(stats), len(plan["units"]), problems))
+
+
+# ---------------------------------------------------------------------- finalise
+def finalise(out: Path, record: dict, manifest: pl.DataFrame | None, info: dict) -> dict:
+    """Publish a build whose every unit is finished: manifest, build_info, ``master/``, then ``_SUCCESS``.
+
+    Returns the success marker's content. ``master/`` is assembled as ``master.tmp/`` and renamed,
+    so it is complete or absent; the marker is written last.
+    """
+    unpublish(out)
+    sums = {u["file"]: sha256_file(out / u["file"]) for u in record["units"]}
     if manifest is not None:
         with atomic.atomic_path(out / MANIFEST_FILE) as tmp:
             manifest.write_csv(tmp)
+    elif (out / MANIFEST_FILE).exists():
+        (out / MANIFEST_FILE).unlink()
     atomic.write_text(out / INFO_FILE, json.dumps(info, indent=1) + "\n")
     atomic.write_text(out / INFO_MARKDOWN, report.build_info_markdown(info))
+    staging = out / f"{MASTER}.tmp"
+    staging.mkdir()
+    for u in record["units"]:
+        link_master(out / u["file"], staging / master_name(u["index"]))
+    atomic.fsync_dir(staging)
+    os.replace(staging, out / MASTER)
+    atomic.fsync_dir(out)
+    marker = {"format": PLAN_FORMAT, "hash": record["hash"], "units": len(record["units"]),
+              "rows": info.get("rows"), "manifest": manifest is not None, "sha256": sums}
+    atomic.write_text(out / SUCCESS_FILE, json.dumps(marker, indent=1, sort_keys=True) + "\n")
+    return marker

@@ -16,6 +16,7 @@ from fastbuild.annotation import Annotation
 from fastbuild.builder.batch import BatchTask
 from fastbuild.builder.config import BuildConfig, config_hash
 from fastbuild.builder.inputs import ensure_scores, open_store, select_build_genes
+from fastbuild.builder.writer import batch_name
 from fastbuild.genome import Genome
 from fastbuild.reference import Inputs, fingerprints, load_reference, resolve_inputs
 from fastbuild.selection import Selection
@@ -37,8 +38,16 @@ class BuildPlan:
 
     @property
     def record(self) -> dict:
-        """The content of build_config.json: what a resumed build must match."""
-        return {"config": self.config.rows_relevant(), "inputs": self.fingerprints, "hash": self.config_hash}
+        """The content of plan.json: what a resumed build, a unit or finalise must match."""
+        return {"format": "fastbuild-build-plan/1", "config": self.config.rows_relevant(),
+                "inputs": self.fingerprints, "hash": self.config_hash, "units": self.units()}
+
+    def units(self) -> list[dict]:
+        """The ordered work units: batch index, file name and gene ids of each."""
+        ids = self.genes["gene_id"].to_list()
+        size = self.config.batch_size
+        return [{"index": i + 1, "file": batch_name(i + 1), "genes": ids[lo:lo + size]}
+                for i, lo in enumerate(range(0, len(ids), size))]
 
     def tasks(self, out_dir: Path | None) -> list[BatchTask]:
         """The batches, in order, each with its genes' annotation."""

@@ -14,8 +14,10 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from fastbuild.builder.config import BuildConfig
-from fastbuild.builder.output import INFO_FILE, MANIFEST_FILE
+from fastbuild.builder.output import INFO_FILE, MANIFEST_FILE, MASTER, SUCCESS_FILE, require_finished
 from fastbuild.builder.schema import PRED_TYPES, SPLICE_TYPES, kmer_columns, make_schema
+from fastbuild.errors import FastbuildError
+from fastbuild.files import sha256_file
 
 LABELS = ("splice_type", "pred_type", "y")
 
@@ -52,30 +54,61 @@ def validate_dataset(directory) -> Report:
     """Run every check on a dataset folder; see :class:`Report`."""
     out = Path(directory)
     rep = Report(str(out))
-    info_path = out / INFO_FILE
-    if not info_path.is_file():
-        rep.add(f"{INFO_FILE} present", False, f"{info_path} is missing (unfinished build or not a dataset folder)")
+    try:
+        marker = require_finished(out)
+    except FastbuildError as exc:
+        rep.add("finished build", False, str(exc))
         return rep
-    info = json.loads(info_path.read_text())
+    info = _read_info(rep, out / INFO_FILE)
+    if info is None:
+        return rep
     config = BuildConfig.from_dict(info["config"])
     expected = make_schema(config)
-    files = sorted((out / "master").glob("batch_*.parquet"))
-    rep.add("batch files present", len(files) == info["batches"],
-            f"{len(files)} in master/, build_info says {info['batches']}")
+    files = sorted((out / MASTER).glob("batch_*.parquet"))
+    rep.add("batch files present", len(files) == info["batches"] == marker.get("units"),
+            f"{len(files)} in master/, build_info says {info['batches']}, {SUCCESS_FILE} says {marker.get('units')}")
+    _check_checksums(rep, out, files, marker)
     leftovers = sorted(p.name for p in out.glob("**/*.tmp"))
     if leftovers:
         rep.warnings.append(f"unfinished temporary files (ignored): {', '.join(leftovers[:5])}")
     scan = _scan_files(files, expected)
     rep.add("one schema in every file, as declared by the configuration", not scan.bad_schema,
             f"differs in {', '.join(scan.bad_schema[:5])}" if scan.bad_schema else f"{len(expected)} columns")
-    present = set(pq.read_schema(files[0]).names) if files else set()
+    if scan.unreadable:
+        rep.add("every file readable", False, "; ".join(scan.unreadable[:3]))
+    present = set(scan.names)
     kmer_missing = [f"{k}-mers" for k in config.kmer_sizes if not set(_kmer_cols(config, k)) <= present]
     rep.add("expected k-mer columns", bool(files) and not kmer_missing,
             ", ".join(kmer_missing) or f"sizes {list(config.kmer_sizes) or 'none'}")
     rep.add("labels complete and consistent", not scan.label_problems, "; ".join(scan.label_problems[:3]))
-    _check_manifest(rep, out, scan.genes(), info)
+    _check_manifest(rep, out, scan.genes(), info, marker)
     _check_counts(rep, scan.counts, info)
     return rep
+
+
+def _read_info(rep: Report, path: Path) -> dict | None:
+    try:
+        info = json.loads(path.read_text())
+        BuildConfig.from_dict(info["config"])
+        info["batches"], info["counts"]["pred_type_x_splice_type"], info["genes"]
+        return info
+    except FileNotFoundError:
+        rep.add(f"{INFO_FILE} present", False, f"{path} is missing although {SUCCESS_FILE} says the build finished")
+    except (OSError, ValueError, KeyError, TypeError, FastbuildError) as exc:
+        rep.add(f"{INFO_FILE} readable", False, f"{path} is corrupt ({type(exc).__name__}: {exc})")
+    return None
+
+
+def _check_checksums(rep: Report, out: Path, files: list[Path], marker: dict) -> None:
+    """Published files must be byte-identical to the unit files finalise checksummed."""
+    want = marker.get("sha256", {})
+    bad = []
+    for f in files:
+        unit_file = f.name.replace(".parquet", "_trim.parquet")
+        if want.get(unit_file) != sha256_file(f):
+            bad.append(f.name)
+    rep.add(f"files match the checksums in {SUCCESS_FILE}", not bad and len(want) == len(files),
+            f"changed since the build: {', '.join(bad[:5])}" if bad else f"{len(files)} files")
 
 
 @dataclass
@@ -83,6 +116,8 @@ class _Scan:
     """What one pass over the batch files found (only id and label columns are read)."""
 
     bad_schema: list = field(default_factory=list)
+    unreadable: list = field(default_factory=list)
+    names: list = field(default_factory=list)
     label_problems: list = field(default_factory=list)
     counts: dict = field(default_factory=dict)
     per_gene: list = field(default_factory=list)
@@ -98,11 +133,16 @@ def _scan_files(files: list[Path], expected) -> _Scan:
     scan = _Scan()
     roles = expected.metadata[b"fastbuild.roles"]
     for f in files:
-        schema = pq.read_schema(f)
+        try:
+            schema = pq.read_schema(f)
+            df = pl.read_parquet(f, columns=["gene_id", "position", *LABELS])
+        except Exception as exc:
+            scan.unreadable.append(f"{f.name}: {str(exc).splitlines()[0][:120]}")
+            continue
+        scan.names = scan.names or schema.names
         if not schema.equals(expected, check_metadata=False) or schema.metadata.get(b"fastbuild.roles") != roles:
             scan.bad_schema.append(f.name)
             continue
-        df = pl.read_parquet(f, columns=["gene_id", "position", *LABELS])
         nulls = {c: df[c].null_count() for c in LABELS if df[c].null_count()}
         if nulls:
             scan.label_problems.append(f"{f.name}: nulls in {nulls}")
@@ -120,12 +160,19 @@ def _scan_files(files: list[Path], expected) -> _Scan:
     return scan
 
 
-def _check_manifest(rep: Report, out: Path, genes: pl.DataFrame, info: dict) -> None:
+def _check_manifest(rep: Report, out: Path, genes: pl.DataFrame, info: dict, marker: dict) -> None:
     man_path = out / MANIFEST_FILE
     if not man_path.is_file():
-        rep.warnings.append(f"no {MANIFEST_FILE} (built with --no-manifest?): gene spans not checked")
+        if marker.get("manifest", True):
+            rep.add(f"{MANIFEST_FILE} present", False, f"{man_path} was written by the build and is missing")
+        else:
+            rep.warnings.append(f"no {MANIFEST_FILE} (built with --no-manifest): gene spans not checked")
         return
-    man = pl.read_csv(man_path, schema_overrides={"gene_id": pl.Utf8, "chrom": pl.Utf8})
+    try:
+        man = pl.read_csv(man_path, schema_overrides={"gene_id": pl.Utf8, "chrom": pl.Utf8})
+    except Exception as exc:
+        rep.add(f"{MANIFEST_FILE} readable", False, f"{man_path}: {str(exc).splitlines()[0][:120]}")
+        return
     joined = genes.join(man, on="gene_id", how="left")
     outside = joined.filter(pl.col("start").is_null() | (pl.col("pmin") < pl.col("start"))
                             | (pl.col("pmax") > pl.col("end")))

@@ -1,15 +1,18 @@
 """Streaming batch-file writer: bounded row buffer -> ParquetWriter -> fsync -> rename -> link.
 
-A batch file is written as ``batch_00001_trim.parquet.tmp``; only a complete file (with its
-statistics in the Parquet key-value metadata) is renamed to ``batch_00001_trim.parquet`` and
-hard-linked (or copied) into ``master/batch_00001.parquet``. A file under its final name is
-therefore always a finished batch, and an interrupted batch leaves only a ``.tmp``.
+A batch file is written as ``batch_00001_trim.parquet.<host>.<pid>.tmp`` (a name of its own per
+writing process, so a retried unit never writes into the file of a dying one); only a complete
+file (with its statistics in the Parquet key-value metadata) is renamed to
+``batch_00001_trim.parquet``. A file under its final name is therefore always a finished batch,
+and an interrupted batch leaves only a ``.tmp``. Finalising hard-links (or copies) the files into
+``master/`` (:func:`link_master`).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,8 +36,7 @@ class BatchFileWriter:
 
     def __init__(self, out_dir: Path, index: int, schema: pa.Schema, batch_rows: int):
         self.path = Path(out_dir) / batch_name(index)
-        self.master = Path(out_dir) / "master" / master_name(index)
-        self.tmp = tmp_path(self.path)
+        self.tmp = self.path.with_name(f"{self.path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
         self.schema = schema
         strings = [f.name for f in schema if pa.types.is_string(f.type)]
         try:
@@ -57,7 +59,7 @@ class BatchFileWriter:
         self.buffer.add(chunk)
 
     def finish(self, stats: BatchStats) -> Path:
-        """Flush, record ``stats`` in the file's metadata, close, fsync, rename, link."""
+        """Flush, record ``stats`` in the file's metadata, close, fsync, rename."""
         try:
             self.buffer.flush()
             self._writer.add_key_value_metadata({STATS_KEY: stats.to_json()})
@@ -69,7 +71,6 @@ class BatchFileWriter:
         except OSError as exc:
             self.abort()
             raise io_error(self.path, exc) from None
-        link_master(self.path, self.master)
         return self.path
 
     def abort(self) -> None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 from fastbuild.builder.config import KMER_LAYOUTS, POSITION_ID_MODES, BuildConfig, RunOptions
 from fastbuild.commands.options import (
+    add_execution_args,
     add_input_args,
     add_progress,
     add_selection_args,
     add_verbose,
+    execution_action,
+    executor_from_args,
     input_spec,
     selection_spec,
 )
@@ -78,14 +82,13 @@ def add_parser(sub) -> None:
     r.add_argument("--batch-size", type=int, default=1000, help="genes per batch file")
     r.add_argument("--batch-rows", type=int, default=20000,
                    help="rows per Arrow record batch / Parquet row group: bounds memory")
-    r.add_argument("--jobs", type=int, default=1,
-                   help="processes building batches in parallel (this one plus N-1 workers)")
     r.add_argument("--overwrite", action="store_true", help="discard an existing build in --output-dir and start over")
     r.add_argument("--run-workflow", action="store_true",
                    help="score selected genes that lack scores with --model (implied when needed)")
     r.add_argument("--no-manifest", action="store_true", help="do not write gene_manifest.csv")
     add_progress(r)
     add_verbose(r)
+    add_execution_args(p, "build")
     p.set_defaults(func=run_build)
 
 
@@ -109,6 +112,18 @@ def run_build(args) -> int:
     config = config_from_args(args)
     if config.run_workflow and not config.model:
         raise FastbuildError("--run-workflow needs --model (the base model that scores the genes)")
-    result = build_dataset(config)
-    print(summary_lines(result.info, result.output_dir))
+    action = execution_action(args)
+    executor = None
+    if action == "run" and config.run.output_dir is not None:
+        executor = executor_from_args(args, guard_dir=Path(config.run.output_dir).absolute())
+    result = build_dataset(config, executor=executor, action=action, unit=args.unit)
+    if action == "plan":
+        print(f"plan: {result.info['units']} units ({result.info['genes']} genes) in {result.info['plan']}; "
+              f"run each with --unit J (J = 1..{result.info['units']}), then --finalise")
+    elif action == "unit":
+        i = result.info
+        state = "already finished" if i["already_finished"] else "done"
+        print(f"unit {i['unit']} of {i['units']} {state}: {i['genes']} genes, {i['rows']:,} rows in {i['file']}")
+    else:
+        print(summary_lines(result.info, result.output_dir))
     return 0

@@ -52,3 +52,40 @@ def add_selection_args(p, policies, default: str) -> None:
 def selection_spec(args) -> SelectionSpec:
     return SelectionSpec(n_genes=args.n_genes, subset_policy=args.subset_policy, gene_types=tuple(args.gene_types),
                          gene_ids_file=args.gene_ids_file, gene_col=args.gene_col, seed=args.seed)
+
+
+def add_execution_args(p, what: str) -> None:
+    """Where work units run: ``--jobs``, a Dask cluster, or one unit at a time (job arrays)."""
+    e = p.add_argument_group(
+        "where the work runs",
+        f"The {what} is planned as fixed work units (plan.json); every way of running them gives "
+        "identical output. Default: units one after another in this process.")
+    e.add_argument("--jobs", type=int, default=1, help="local worker processes running units in parallel")
+    e.add_argument("--dask-scheduler", metavar="ADDRESS",
+                   help="run units on the Dask cluster at this scheduler address (started by you, e.g. with "
+                        "dask-jobqueue); default: $DASK_SCHEDULER_ADDRESS when set; needs fastbuild-splice[dask]")
+    e.add_argument("--scheduler-file", metavar="FILE", help="like --dask-scheduler, from a Dask scheduler file")
+    j = e.add_mutually_exclusive_group()
+    j.add_argument("--plan-only", action="store_true",
+                   help="write the plan and print its number of units N, run nothing (job arrays: then run "
+                        "--unit 1..N with the same options, then --finalise)")
+    j.add_argument("--unit", type=int, metavar="J", help="run only unit J (1..N) of the plan made by --plan-only")
+    j.add_argument("--finalise", "--finalize", action="store_true",
+                   help="check every planned unit is finished and publish the result (refuses, naming missing units)")
+
+
+def execution_action(args) -> str:
+    """'plan', 'unit', 'finalise' or 'run' from :func:`add_execution_args` options."""
+    if args.plan_only:
+        return "plan"
+    if args.unit is not None:
+        return "unit"
+    return "finalise" if args.finalise else "run"
+
+
+def executor_from_args(args, guard_dir=None):
+    """The executor of ``--jobs`` / ``--dask-scheduler`` / ``--scheduler-file``."""
+    from fastbuild.work import make_executor
+
+    return make_executor(args.jobs, dask_scheduler=args.dask_scheduler, scheduler_file=args.scheduler_file,
+                         guard_dir=guard_dir)
