@@ -8,18 +8,22 @@ bases within ``flank`` of it, so the result is identical and the shared context 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from fastbuild.basemodel.backends import DEFAULT_BACKEND, check_backend, make_runner, score_sequence
+from fastbuild.basemodel import units as score_units
+from fastbuild.basemodel.backends import DEFAULT_BACKEND, check_backend, score_sequence
 from fastbuild.basemodel.models import Model, load_model
+from fastbuild.basemodel.runner import default_threads
 from fastbuild.basemodel.store import ScoreStore
 from fastbuild.errors import FastbuildError
-from fastbuild.genome import Genome
 from fastbuild.progress import Progress
+from fastbuild.work import Executor, Unit, make_executor
 
 GENE_COLUMNS = ("gene_id", "chrom", "start", "end", "strand")
 MAX_REGION = 2_000_000  # merged same-strand regions grow no longer than this (single genes may)
@@ -101,7 +105,7 @@ def _checked_genes(genes: pl.DataFrame) -> pl.DataFrame:
     return genes
 
 
-def _score_chunk(genome, model, runner, chunk: pl.DataFrame, merge_gap: int, on_region) -> list[tuple]:
+def score_chunk(genome, model, runner, chunk: pl.DataFrame, merge_gap: int, on_region) -> list[tuple]:
     """Score the genes of one chunk (one chromosome): frames for :meth:`ScoreStore.write_chunk`.
 
     Same-strand genes closer than ``merge_gap`` are scored in one region; ``on_region(n_genes,
@@ -123,29 +127,66 @@ def _score_chunk(genome, model, runner, chunk: pl.DataFrame, merge_gap: int, on_
     return [(g, *per_gene[g]) for g in chunk["gene_id"].to_list()]
 
 
-class _Run:
-    """Progress and counts of one :func:`score_genes` run."""
+ACTIONS = ("run", "plan", "unit", "finalise")
 
-    def __init__(self, n_genes: int, progress: bool):
+
+def plan_key(model: Model, genes: pl.DataFrame, chunk_bases: int, chunk_genes: int, mantissa_bits: int,
+             merge_gap: int | None) -> str:
+    """Name of the plan of scoring ``genes`` (fixed by the model, the genes and the chunking)."""
+    h = hashlib.sha256(json.dumps([model.spec.digest, sorted(genes["gene_id"].to_list()), chunk_bases,
+                                   chunk_genes, mantissa_bits, merge_gap]).encode())
+    return h.hexdigest()[:16]
+
+
+def _make_plan(store: ScoreStore, genes: pl.DataFrame, key: str, chunk_bases: int, chunk_genes: int) -> dict:
+    """Chunks of the genes the store lacks, as work units; written to the store's plans/ folder."""
+    todo = genes.filter(~pl.col("gene_id").is_in(store.present_genes()))
+    units = []
+    for chunk in plan_chunks(todo, chunk_bases, chunk_genes):
+        if chunk.height:
+            ids = chunk["gene_id"].to_list()
+            rel = store.chunk_name(chunk["chrom"][0], ids, int(chunk["start"].min()), int(chunk["end"].max()))
+            units.append({"index": len(units) + 1, "file": str(rel), "genes": ids})
+    plan = {"format": "fastbuild-predict-plan/1", "key": key, "model": store.model_identity.get("digest"),
+            "genes": genes.height, "genes_to_score": todo.height, "units": units}
+    store.write_plan(key, plan)
+    return plan
+
+
+def _tasks(plan: dict, genes: pl.DataFrame, store_dir, fasta: str, source, opts: dict) -> list[score_units.ScoreTask]:
+    rows = genes.with_row_index("_row")
+    tasks = []
+    for u in plan["units"]:
+        order = pl.DataFrame({"gene_id": u["genes"]}, schema={"gene_id": pl.Utf8}).with_row_index("_order")
+        chunk = order.join(rows, on="gene_id", how="inner").sort("_order").drop("_order", "_row")
+        if chunk.height != len(u["genes"]):
+            raise FastbuildError(f"the scoring plan {plan['key']} names genes the annotation lacks; "
+                                 "plan again with --plan-only")
+        tasks.append(score_units.ScoreTask(str(store_dir), fasta, source, chunk, u["file"], **opts))
+    return tasks
+
+
+class _Run:
+    """Progress, counts and index updates of one :func:`score_genes` run (in the main process)."""
+
+    def __init__(self, store: ScoreStore, n_genes: int, progress: bool, bases_from_results: bool = False):
+        self.store = store
+        self.bases_from_results = bases_from_results
         self.bar = Progress(n_genes, "genes scored", enabled=bool(progress), every=2.0)
         self.t0 = time.perf_counter()
         self.nucleotides = 0
         self.written = 0
 
-    def on_region(self, n_genes: int, n_bases: int) -> None:
+    def on_progress(self, n_genes: int, n_bases: int) -> None:
         self.nucleotides += n_bases
-        self.bar.update(n_genes, f"{self.nucleotides / max(time.perf_counter() - self.t0, 1e-9):,.0f} nt/s")
+        rate = self.nucleotides / max(time.perf_counter() - self.t0, 1e-9)
+        self.bar.update(n_genes, f"{rate:,.0f} nt/s" if rate else "")
 
-    def add_chunk(self, store: ScoreStore, chunk: pl.DataFrame, score, mantissa_bits: int) -> None:
-        """Write (unless already on disk) and index one chunk; ``score(chunk)`` gives its frames."""
-        ids = chunk["gene_id"].to_list()
-        rel = store.chunk_name(chunk["chrom"][0], ids, int(chunk["start"].min()), int(chunk["end"].max()))
-        if store.chunk_done(rel, ids):
-            self.bar.update(chunk.height, "reused a chunk already on disk")
-        else:
-            store.write_chunk(rel, score(chunk), mantissa_bits)
-            self.written += 1
-        store.record_chunk(rel, chunk)
+    def on_result(self, unit: Unit, result: dict) -> None:
+        if self.bases_from_results:
+            self.nucleotides += result["nucleotides"]
+        self.written += 0 if result["reused"] else 1
+        self.store.record_chunk(Path(result["file"]), unit.arg.chunk)
 
     def summary(self, store_dir, model: Model, n_genes: int, n_todo: int, n_chunks: int) -> dict:
         dt = time.perf_counter() - self.t0
@@ -163,10 +204,29 @@ class _Run:
         }
 
 
+def _finalise(store: ScoreStore, plan: dict, tasks: list) -> None:
+    """Index every chunk of the plan; FastbuildError naming the chunks not on disk."""
+    missing = [f"unit {u['index']} ({u['file']})" for u in plan["units"]
+               if not store.chunk_done(Path(u["file"]), u["genes"])]
+    if missing:
+        raise FastbuildError(
+            f"score store {store.path}: unfinished scoring plan {plan['key']}: {len(plan['units']) - len(missing)} of "
+            f"{len(plan['units'])} units done; missing {', '.join(missing[:3])}"
+            f"{f' and {len(missing) - 3} more' if len(missing) > 3 else ''}; run them (--unit J), then --finalise")
+    store.record_chunks([(Path(t.file), t.chunk) for t in tasks])
+
+
 def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = True, overwrite: bool = False,
-                threads: int | None = None, chunk_bases: int = 5_000_000, chunk_genes: int = 400,
-                mantissa_bits: int = 23, merge_gap: int | None = None, backend: str = DEFAULT_BACKEND) -> dict:
+                threads: int | None = None, chunk_bases: int = 2_000_000, chunk_genes: int = 100,
+                mantissa_bits: int = 23, merge_gap: int | None = None, backend: str = DEFAULT_BACKEND, *,
+                executor: Executor | None = None, client=None, action: str = "run", unit: int | None = None,
+                resources: dict | None = None) -> dict:
     """Score genes and add them to a score store; genes already in it are skipped (a run resumes).
+
+    The genes the store lacks are planned as chunks (work units, listed in
+    ``store/plans/predict_<key>.json``); an executor scores them, each unit writing its own chunk
+    file, and the coordinating process indexes each finished chunk under the store's lock (so
+    several runs may write into one store at once).
 
     Parameters
     ----------
@@ -183,9 +243,10 @@ def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = 
     overwrite : bool
         Replace a store written by a different model (otherwise that is an error).
     threads : int, optional
-        Worker threads (default: all CPUs this process may use).
+        Threads per scoring process (default: all CPUs this process may use, shared out among
+        local worker processes).
     chunk_bases, chunk_genes : int
-        Size bounds of one Parquet chunk.
+        Size bounds of one Parquet chunk (one work unit).
     mantissa_bits : int
         Keep this many float32 mantissa bits (23 = exact; 10 = float16 precision).
     merge_gap : int, optional
@@ -193,24 +254,52 @@ def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = 
     backend : str
         "numpy" (default, exact numpy/numba forward pass) or "onnx" (onnxruntime CPU, needs the
         ``onnx`` extra; equal to numpy within 1e-4); see :mod:`fastbuild.basemodel.backends`.
+    executor : fastbuild.work.Executor, optional
+        Runs the units (default: this process); ``client``: a ``distributed.Client`` to use instead.
+    action : {"run", "plan", "unit", "finalise"}
+        ``plan`` writes the plan only; ``unit`` scores unit number ``unit`` (1-based) of the plan
+        already written; ``finalise`` indexes every unit of that plan (refusing, naming missing ones).
+    resources : dict, optional
+        Dask resources each unit asks for (e.g. ``{"GPU": 1}``).
 
     Returns
     -------
     dict
         store, model, model_digest, genes_scored, genes_skipped, chunks_written, chunks,
-        nucleotides, seconds, nt_per_s.
+        nucleotides, seconds, nt_per_s (with ``action="plan"``: plan, units, genes).
     """
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
     check_backend(backend)  # fail before creating the store when onnxruntime is missing
+    source = str(Path(model).absolute()) if isinstance(model, str) and Path(model).exists() else model
     model = model if isinstance(model, Model) else load_model(model)
-    genome = genome if hasattr(genome, "fetch") else Genome(genome)
+    fasta = str(Path(genome.path if hasattr(genome, "fetch") else genome).absolute())
     genes = _checked_genes(genes)
-    store = ScoreStore.create(store_dir, model.identity, overwrite=overwrite)
-    todo = genes.filter(~pl.col("gene_id").is_in(store.genes()))
-    merge_gap = model.flank if merge_gap is None else int(merge_gap)
-    chunks = [c for c in plan_chunks(todo, chunk_bases, chunk_genes) if c.height]
-    run = _Run(int(todo.height), progress)
-    with make_runner(model, backend, threads) as runner:
-        for chunk in chunks:
-            run.add_chunk(store, chunk, lambda c: _score_chunk(genome, model, runner, c, merge_gap, run.on_region),
-                          mantissa_bits)
-    return run.summary(store_dir, model, genes.height, todo.height, len(chunks))
+    store = ScoreStore.create(store_dir, model.identity, overwrite=overwrite and action == "run")
+    key = plan_key(model, genes, chunk_bases, chunk_genes, mantissa_bits, merge_gap)
+    plan = store.read_plan(key) if action in ("unit", "finalise") else _make_plan(store, genes, key, chunk_bases,
+                                                                                   chunk_genes)
+    n = len(plan["units"])
+    if action == "plan":
+        return {"plan": str(store.plan_path(key)), "units": n, "genes": plan["genes_to_score"]}
+    executor = executor or make_executor(client=client)
+    local_jobs = getattr(executor, "jobs", None)  # None: a Dask cluster
+    if threads is None and local_jobs and local_jobs > 1 and n > 1:
+        threads = max(1, default_threads() // min(local_jobs, n))
+    opts = {"mantissa_bits": mantissa_bits, "merge_gap": merge_gap, "backend": backend, "threads": threads}
+    tasks = _tasks(plan, genes, store.path, fasta, model if local_jobs == 1 else source, opts)
+    run = _Run(store, plan["genes_to_score"], progress and action == "run", not executor.reports_items)
+    try:
+        if action == "unit":
+            if unit is None or not 1 <= unit <= n:
+                raise FastbuildError(f"--unit must be within 1..{n} (the scoring plan has {n} units)")
+            res = score_units.score_unit(tasks[unit - 1])
+            return {"unit": unit, "units": n, **res}
+        if action == "run":
+            units = [Unit(f"chunk-{key}-{i + 1:05d}", score_units.score_unit, t, items=t.chunk.height,
+                          resources=dict(resources or {})) for i, t in enumerate(tasks)]
+            executor.run(units, run.on_result, run.on_progress)
+        _finalise(store, plan, tasks)
+    finally:
+        score_units.release()
+    return run.summary(store_dir, model, genes.height, plan["genes_to_score"], n)

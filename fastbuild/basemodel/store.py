@@ -17,8 +17,11 @@ This module is the one owner of the format: chunk names (:meth:`ScoreStore.chunk
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -159,12 +162,76 @@ class ScoreStore:
         if diff is not None:
             raise FastbuildError(f"score store {self.path} was written by a different model ({diff})")
 
+    def _read_index(self) -> pl.DataFrame:
+        p = self.path / INDEX_FILE
+        if not p.is_file():
+            return pl.DataFrame(schema=INDEX_SCHEMA)
+        try:
+            idx = pl.read_parquet(p)
+            missing = [c for c in INDEX_SCHEMA if c not in idx.columns]
+            if missing:
+                raise ValueError(f"it lacks column(s) {', '.join(missing)}")
+            return idx.select(list(INDEX_SCHEMA)).cast(INDEX_SCHEMA)
+        except Exception as exc:
+            raise FastbuildError(
+                f"score store index {p} is corrupt ({str(exc).splitlines()[0][:100]}); delete it and rerun "
+                "fastbuild predict with the same options: chunks on disk are reused and indexed again") from None
+
     def index(self) -> pl.DataFrame:
         """The index: one row per gene (gene_id, chrom, strand, start, end, file, n_rows)."""
         if self._index is None:
-            p = self.path / INDEX_FILE
-            self._index = pl.read_parquet(p) if p.is_file() else pl.DataFrame(schema=INDEX_SCHEMA)
+            self._index = self._read_index()
         return self._index
+
+    def present_genes(self) -> list[str]:
+        """Ids of indexed genes whose chunk file is on disk (a deleted chunk's genes are rescored)."""
+        idx = self._read_index()
+        self._index = idx
+        files = [f for f in idx["file"].unique().to_list() if (self.path / f).is_file()]
+        return idx.filter(pl.col("file").is_in(files))["gene_id"].to_list()
+
+    def unindexed_files(self) -> list[str]:
+        """Chunk files on disk that the index does not name (an interrupted or concurrent predict)."""
+        named = set(self.index()["file"].to_list())
+        on_disk = (str(p.relative_to(self.path)) for p in (self.path / "scores").glob("*/*.parquet"))
+        return sorted(f for f in on_disk if f not in named)
+
+    def unindexed_hint(self) -> str:
+        """A sentence for errors about missing genes when chunk files lie outside the index."""
+        extra = self.unindexed_files()
+        if not extra:
+            return ""
+        return (f"; {len(extra)} chunk file(s) in the store are not in its index (e.g. {extra[0]}): an interrupted "
+                "predict, rerun it with the same options to index them")
+
+    # ------------------------------------------------------------------ plans and the writer lock
+    def plan_path(self, key: str) -> Path:
+        return self.path / "plans" / f"predict_{key}.json"
+
+    def write_plan(self, key: str, plan: dict) -> None:
+        ensure_dir(self.path / "plans")
+        write_text(self.plan_path(key), json.dumps(plan, indent=1) + "\n")
+
+    def read_plan(self, key: str) -> dict:
+        p = self.plan_path(key)
+        if not p.is_file():
+            raise FastbuildError(f"score store {self.path} holds no scoring plan for these genes and options "
+                                 f"({p.name}); run the same command with --plan-only first")
+        try:
+            return json.loads(p.read_text())
+        except (OSError, ValueError) as exc:
+            raise FastbuildError(f"cannot read {p}: {exc}; plan again with --plan-only") from None
+
+    @contextmanager
+    def writer_lock(self):
+        """Exclusive lock of the index (``.index.lock``): index updates of concurrent runs queue up."""
+        fd = os.open(self.path / ".index.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def genes(self) -> list[str]:
         """Ids of the genes that have scores in the store."""
@@ -181,6 +248,10 @@ class ScoreStore:
         chunk (the store's contract), so they are found as runs of one gene id.
         """
         path = self.path / file
+        if not path.is_file():
+            raise FastbuildError(
+                f"score store {self.path}: chunk file {file} named by its index is missing; rerun fastbuild predict "
+                "with the same options to score its genes again")
         try:
             table = pq.read_table(path, columns=["gene_id", "position", *SCORE_COLUMNS])
         except (OSError, pa.ArrowException) as exc:
@@ -286,7 +357,7 @@ class ScoreStore:
         if missing:
             raise FastbuildError(
                 f"score store {self.path} has no scores for {len(missing)} gene(s), e.g. {', '.join(missing[:5])}; "
-                "score them with fastbuild predict"
+                f"score them with fastbuild predict{self.unindexed_hint()}"
             )
         files = where.sort("_order").unique("file", keep="first", maintain_order=True)["file"].to_list()
         rows = {r["gene_id"]: r for r in genes.iter_rows(named=True)}
@@ -381,21 +452,31 @@ class ScoreStore:
         return n
 
     def update_index(self, entries: pl.DataFrame) -> None:
-        """Add or replace index rows (by gene_id) and write index.parquet atomically."""
+        """Add or replace index rows (by gene_id) and write index.parquet atomically.
+
+        Under :meth:`writer_lock`, merged into the index as it is on disk now (not as this
+        process read it earlier), so concurrent writers never drop each other's genes.
+        """
         entries = entries.select(list(INDEX_SCHEMA)).cast(INDEX_SCHEMA)
-        old = self.index()
-        if old.height:
-            old = old.filter(~pl.col("gene_id").is_in(entries["gene_id"].implode()))
-        idx = pl.concat([old.cast(INDEX_SCHEMA), entries]).sort(["chrom", "start", "gene_id"])
-        with atomic_path(self.path / INDEX_FILE) as tmp:
-            idx.write_parquet(tmp, compression="zstd")
+        with self.writer_lock():
+            old = self._read_index()
+            if old.height:
+                old = old.filter(~pl.col("gene_id").is_in(entries["gene_id"].implode()))
+            idx = pl.concat([old, entries]).sort(["chrom", "start", "gene_id"])
+            with atomic_path(self.path / INDEX_FILE) as tmp:
+                idx.write_parquet(tmp, compression="zstd")
         self._index = idx
 
     def record_chunk(self, rel: Path, genes: pl.DataFrame) -> None:
         """Index ``genes`` (gene_id, chrom, strand, start, end) as held by chunk ``rel``."""
-        self.update_index(
-            genes.with_columns(pl.lit(str(rel)).alias("file"), (pl.col("end") - pl.col("start") + 1).alias("n_rows"))
-        )
+        self.record_chunks([(rel, genes)])
+
+    def record_chunks(self, chunks) -> None:
+        """Index several ``(rel, genes)`` chunks in one index update."""
+        frames = [g.with_columns(pl.lit(str(rel)).alias("file"), (pl.col("end") - pl.col("start") + 1).alias("n_rows"))
+                  .select(list(INDEX_SCHEMA)).cast(INDEX_SCHEMA) for rel, g in chunks]
+        if frames:
+            self.update_index(pl.concat(frames))
 
 
 def _spans_frame(spans: dict) -> pl.DataFrame:

@@ -88,4 +88,4 @@ def executor_from_args(args, guard_dir=None):
     from fastbuild.work import make_executor
 
     return make_executor(args.jobs, dask_scheduler=args.dask_scheduler, scheduler_file=args.scheduler_file,
-                         guard_dir=guard_dir)
+                         guard_dir=guard_dir, use_env=True)

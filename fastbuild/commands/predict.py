@@ -7,10 +7,13 @@ import json
 
 from fastbuild.basemodel.backends import BACKENDS, DEFAULT_BACKEND
 from fastbuild.commands.options import (
+    add_execution_args,
     add_input_args,
     add_progress,
     add_selection_args,
     add_verbose,
+    execution_action,
+    executor_from_args,
     input_spec,
     selection_spec,
 )
@@ -42,6 +45,10 @@ def add_parser(sub) -> None:
                    help="float32 mantissa bits kept in the store (23 exact; 10 ~ float16 precision, smaller files)")
     add_progress(p)
     add_verbose(p)
+    add_execution_args(p, "scoring")
+    p.add_argument("--dask-resources", metavar="NAME=N", nargs="+", default=[],
+                   help="Dask worker resources each scoring unit asks for, e.g. GPU=1 (only workers started "
+                        "with --resources GPU=1 take them; never needed)")
     p.set_defaults(func=run_predict)
 
 
@@ -62,8 +69,29 @@ def run_predict(args) -> int:
         ann = load_reference(inputs, spec, genome)
         sel = choose_genes(selection, ann.genes, ann.genes["gene_id"].to_list())
         genes = ann.genes.filter(pl.col("gene_id").is_in(sel.gene_ids))
-        summary = score_genes(genome, genes, model, args.scores, progress=args.progress,
+        action = execution_action(args)
+        executor = executor_from_args(args) if action == "run" else None
+        source = args.model if executor is not None and getattr(executor, "jobs", 2) > 1 else model
+        summary = score_genes(genome, genes, source, args.scores, progress=args.progress,
                               overwrite=args.overwrite, threads=args.threads, mantissa_bits=args.mantissa_bits,
-                              backend=args.backend)
+                              backend=args.backend, executor=executor, action=action, unit=args.unit,
+                              resources=_resources(args.dask_resources))
+    if action == "plan":
+        print(f"plan: {summary['units']} units ({summary['genes']} genes to score) in {summary['plan']}; "
+              f"run each with --unit J (J = 1..{summary['units']}), then --finalise")
+        return 0
     print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, (dict, list))}, indent=1))
     return 0
+
+
+def _resources(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise FastbuildError(f"--dask-resources: {item!r} is not NAME=NUMBER (e.g. GPU=1)")
+    return out

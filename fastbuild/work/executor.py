@@ -30,7 +30,7 @@ class Executor:
 
 
 def make_executor(jobs: int = 1, dask_scheduler: str | None = None, scheduler_file: str | None = None,
-                  client=None, guard_dir=None) -> Executor:
+                  client=None, guard_dir=None, use_env: bool = False) -> Executor:
     """The executor for these options.
 
     Parameters
@@ -39,8 +39,8 @@ def make_executor(jobs: int = 1, dask_scheduler: str | None = None, scheduler_fi
         Local worker processes (1 runs units in this process).
     dask_scheduler : str, optional
         Address of a running Dask scheduler (``tcp://host:8786``). When neither this nor
-        ``scheduler_file`` nor ``client`` is given, the ``DASK_SCHEDULER_ADDRESS`` environment
-        variable (Dask's own convention) is used when set.
+        ``scheduler_file`` nor ``client`` is given and ``use_env`` (the command line), the
+        ``DASK_SCHEDULER_ADDRESS`` environment variable (Dask's own convention) is used when set.
     scheduler_file : str, optional
         A scheduler file written by ``dask scheduler --scheduler-file`` / dask-jobqueue.
     client : distributed.Client, optional
@@ -48,7 +48,7 @@ def make_executor(jobs: int = 1, dask_scheduler: str | None = None, scheduler_fi
     guard_dir : path, optional
         Output folder guarded against orphaned local workers (see :class:`LocalExecutor`).
     """
-    if client is None and not dask_scheduler and not scheduler_file:
+    if use_env and client is None and not dask_scheduler and not scheduler_file:
         dask_scheduler = os.environ.get("DASK_SCHEDULER_ADDRESS") or None
         if dask_scheduler:
             log.warning("using the Dask scheduler at %s (from DASK_SCHEDULER_ADDRESS)", dask_scheduler)
