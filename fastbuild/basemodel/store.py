@@ -160,7 +160,8 @@ class ScoreStore:
         """Raise FastbuildError unless the store was written by the model ``identity``."""
         diff = identity_mismatch(self.model_identity, identity)
         if diff is not None:
-            raise FastbuildError(f"score store {self.path} was written by a different model ({diff})")
+            raise FastbuildError(f"score store {self.path} was written by a different model ({diff}); "
+                                 "pass the model that wrote it, or another --scores folder")
 
     def _read_index(self) -> pl.DataFrame:
         p = self.path / INDEX_FILE

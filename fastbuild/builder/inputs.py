@@ -25,7 +25,12 @@ log = logging.getLogger(__name__)
 def open_store(inputs: Inputs, config: BuildConfig) -> ScoreStore | None:
     """The score store named by the inputs; None when there is none yet and a model will write it."""
     if inputs.scores and Path(inputs.scores).exists():
-        return ScoreStore(inputs.scores)
+        store = ScoreStore(inputs.scores)
+        if config.model:  # whenever a model is named, the store must hold that model's scores
+            from fastbuild.basemodel.models import load_model
+
+            store.check_model(load_model(config.model).identity)
+        return store
     if inputs.scores and not config.model:
         raise FastbuildError(f"score store not found: {inputs.scores}")
     return None
@@ -54,6 +59,8 @@ def select_build_genes(config: BuildConfig, ann: Annotation,
     with_scores = set(store.genes()) if store is not None else set()
     all_ids = genes["gene_id"].to_list()
     candidates = all_ids if config.model else [g for g in all_ids if g in with_scores]
+    if not candidates and store is not None and store.unindexed_files():
+        raise FastbuildError(f"score store {store.path} indexes no gene of this annotation{store.unindexed_hint()}")
     errors = None
     if config.selection.needs_scores and candidates:
         scored = genes.filter(pl.col("gene_id").is_in([g for g in candidates if g in with_scores]))
