@@ -4,6 +4,8 @@ Two published formats are read:
 
 * SpliceAI (Jaganathan et al. 2019): the five Keras ``spliceai1..5.h5`` files shipped with the
   ``spliceai`` PyPI package, read with h5py by walking the Keras model graph stored in the file.
+  Any other .h5 file is untrusted input and is read in a child process (HDF5 can crash on
+  corrupt files).
 * OpenSpliceAI: PyTorch zip checkpoints (``model_*.pt`` state dicts), read with the restricted
   unpickler in :mod:`fastbuild.basemodel.torchfile`.
 
@@ -165,6 +167,47 @@ class Model:
         return self.spec.identity
 
 
+_MAX_FLANK = 100_000  # 20x the context of the largest published model: more is a corrupt file
+
+
+def _check_network(net: Network, source) -> Network:
+    """Refuse a network whose shapes or values the forward pass cannot run safely.
+
+    The numba kernels index without bounds checks, so every array must have exactly the shape
+    the channel count implies, every width and dilation must be sane, and every weight finite.
+    """
+    c = net.channels
+
+    def check(a, shape, what):
+        if not isinstance(a, np.ndarray) or a.shape != shape:
+            got = getattr(a, "shape", type(a).__name__)
+            raise FastbuildError(f"{source}: {what} has shape {got}, expected {shape} (corrupt weights?)")
+        if not np.all(np.isfinite(a)):
+            raise FastbuildError(f"{source}: {what} holds NaN or infinite values (corrupt weights?)")
+
+    if c < 1:
+        raise FastbuildError(f"{source}: the model has no channels")
+    check(net.in_w, (4, c), "the input convolution")
+    check(net.in_b, (c,), "the input convolution bias")
+    check(net.out_w, (c, 3), "the output convolution")
+    check(net.out_b, (3,), "the output convolution bias")
+    if 0 not in net.skips or not set(net.skips) <= set(range(len(net.units) + 1)):
+        raise FastbuildError(f"{source}: unexpected skip connections {sorted(net.skips)}")
+    for key, (w, b) in net.skips.items():
+        check(w, (c, c), f"skip convolution {key}")
+        check(b, (c,), f"skip convolution bias {key}")
+    for i, u in enumerate(net.units):
+        if not (u.width >= 1 and u.width % 2 == 1 and u.dilation >= 1):
+            raise FastbuildError(f"{source}: residual unit {i} has width {u.width} and dilation {u.dilation}")
+        for name in ("bn1_scale", "bn1_shift", "b1", "b2"):
+            check(getattr(u, name), (c,), f"residual unit {i} {name}")
+        check(u.w1, (u.width * c, c), f"residual unit {i} conv1")
+        check(u.w2, (u.width * c, c), f"residual unit {i} conv2")
+    if net.flank > _MAX_FLANK:
+        raise FastbuildError(f"{source}: implausible model context of {net.flank} bases on each side")
+    return net
+
+
 def _f32(a) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(a, dtype=np.float64), dtype=np.float32)
 
@@ -176,11 +219,11 @@ def _bn_affine(gamma, beta, mean, var, eps):
     return scale, shift
 
 
-def make_unit(width, dilation, bn1, conv1, bn2, conv2, eps) -> Unit:
+def make_unit(width, dilation, bn1, conv1, bn2, conv2, eps, source="model weights") -> Unit:
     """Build a folded unit from raw parameters.
 
     ``bn1``/``bn2`` are (gamma, beta, mean, var); ``conv1``/``conv2`` are (kernel [W, C_in, C_out]
-    Keras layout, bias [C_out]).
+    Keras layout, bias [C_out]); ``source`` names the weights file in error messages.
     """
     s1, t1 = _bn_affine(*bn1, eps)
     s2, t2 = _bn_affine(*bn2, eps)
@@ -188,7 +231,7 @@ def make_unit(width, dilation, bn1, conv1, bn2, conv2, eps) -> Unit:
     k2, c2 = np.asarray(conv2[0], np.float64), np.asarray(conv2[1], np.float64)
     w = k1.shape[0]
     if w != width or k2.shape[0] != width:
-        raise FastbuildError("model weights do not match the expected convolution width")
+        raise FastbuildError(f"{source}: weights do not match the expected convolution width {width}")
     w1 = k1 * s2[None, None, :]
     b1 = c1 * s2 + t2
     return Unit(
@@ -208,9 +251,32 @@ def make_unit(width, dilation, bn1, conv1, bn2, conv2, eps) -> Unit:
 # --------------------------------------------------------------------------------------------
 
 
-def network_from_state_dict(sd, eps: float = 1e-5, negative_slope: float = 0.1, source="checkpoint") -> Network:
-    """Build a Network from an OpenSpliceAI state dict (name -> numpy array)."""
+def _tap0(kernel, what: str, source) -> np.ndarray:
+    """The only tap of a 1x1 convolution kernel (Keras layout ``[W, C_in, C_out]``)."""
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 3 or kernel.shape[0] != 1:
+        raise FastbuildError(f"{source}: {what} has kernel shape {kernel.shape}, expected a 1x1 convolution")
+    return kernel[0]
 
+
+def network_from_state_dict(sd, eps: float = 1e-5, negative_slope: float = 0.1, source="checkpoint") -> Network:
+    """Build a Network from an OpenSpliceAI state dict (name -> numpy array).
+
+    Raises
+    ------
+    FastbuildError
+        One line naming ``source`` when a tensor is missing or has the wrong shape or values.
+    """
+    try:
+        net = _network_from_state_dict(sd, eps, negative_slope, source)
+    except FastbuildError:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise FastbuildError(f"{source}: not an OpenSpliceAI checkpoint ({_describe(exc)})") from None
+    return _check_network(net, source)
+
+
+def _network_from_state_dict(sd, eps, negative_slope, source) -> Network:
     def get(key):
         try:
             return np.asarray(sd[key])
@@ -218,20 +284,24 @@ def network_from_state_dict(sd, eps: float = 1e-5, negative_slope: float = 0.1, 
             raise FastbuildError(f"{source}: not an OpenSpliceAI checkpoint (missing {key})") from None
 
     def torch_conv(prefix):  # torch [C_out, C_in, W] -> keras [W, C_in, C_out]
-        return np.transpose(get(prefix + ".weight"), (2, 1, 0)), get(prefix + ".bias")
+        w, b = get(prefix + ".weight"), get(prefix + ".bias")
+        if w.ndim != 3 or b.shape != w.shape[:1]:
+            raise FastbuildError(f"{source}: {prefix} has weight shape {w.shape} and bias shape {b.shape}")
+        return np.transpose(w, (2, 1, 0)), b
 
     def bn(q):
         return get(q + ".weight"), get(q + ".bias"), get(q + ".running_mean"), get(q + ".running_var")
 
     in_k, in_b = torch_conv("initial_conv")
-    skips = {0: tuple(_f32(a) for a in (torch_conv("initial_skip.conv")[0][0], torch_conv("initial_skip.conv")[1]))}
+    sk, sb = torch_conv("initial_skip.conv")
+    skips = {0: (_f32(_tap0(sk, "initial_skip.conv", source)), _f32(sb))}
     idx = sorted({int(k.split(".")[1]) for k in sd if k.startswith("residual_units.")})
     raw_units = []
     for i in idx:
         p = f"residual_units.{i}"
         if f"{p}.conv.weight" in sd:
             k, b = torch_conv(f"{p}.conv")
-            skips[len(raw_units)] = (_f32(k[0]), _f32(b))
+            skips[len(raw_units)] = (_f32(_tap0(k, f"{p}.conv", source)), _f32(b))
         else:
             raw_units.append(
                 (bn(p + ".batchnorm1"), torch_conv(p + ".conv1"), bn(p + ".batchnorm2"), torch_conv(p + ".conv2"))
@@ -243,9 +313,10 @@ def network_from_state_dict(sd, eps: float = 1e-5, negative_slope: float = 0.1, 
     for (bn1, c1, bn2, c2), w, d in zip(raw_units, widths, dilations, strict=True):
         if c1[0].shape[0] != w:
             raise FastbuildError(f"{source}: unexpected convolution width {c1[0].shape[0]} (expected {w})")
-        units.append(make_unit(w, d, bn1, c1, bn2, c2, eps))
+        units.append(make_unit(w, d, bn1, c1, bn2, c2, eps, source=source))
     out_k, out_b = torch_conv("final_conv")
-    return Network(_f32(in_k[0]), _f32(in_b), units, skips, _f32(out_k[0]), _f32(out_b), negative_slope)
+    in_w, out_w = _tap0(in_k, "initial_conv", source), _tap0(out_k, "final_conv", source)
+    return Network(_f32(in_w), _f32(in_b), units, skips, _f32(out_w), _f32(out_b), negative_slope)
 
 
 def load_openspliceai(paths, name: str | None = None) -> Model:
@@ -275,12 +346,165 @@ def load_openspliceai(paths, name: str | None = None) -> Model:
 # --------------------------------------------------------------------------------------------
 
 
-def _keras_graph(f):
-    raw = f.attrs.get("model_config")
+def _describe(exc: Exception) -> str:
+    """A one-line description of a low-level error met while reading a weights file."""
+    if isinstance(exc, KeyError):
+        return f"missing {_one_line(exc.args[0] if exc.args else '?')}"
+    return _one_line(f"{type(exc).__name__}: {exc}")
+
+
+def _one_line(text, limit: int = 200) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+_MAX_WEIGHT_ELEMENTS = 1 << 26  # per weight array; SpliceAI's largest has 41 * 32 * 32
+_H5_TIMEOUT_S = 600
+# the isolated reader runs this module as a standalone file (no package import, no numba)
+_H5_CHILD_CODE = (
+    "import importlib.util as u, sys; s = u.spec_from_file_location('_fastbuild_h5_reader', sys.argv[1]); "
+    "m = sys.modules[s.name] = u.module_from_spec(s); s.loader.exec_module(m); m._h5_child_main(sys.argv[2])"
+)
+
+
+@dataclass
+class _H5Contents:
+    """What the SpliceAI reader needs from a Keras .h5 file, as plain Python and numpy objects."""
+
+    config: str | None  # the model_config attribute (JSON)
+    layers: dict | None  # layer -> {short weight name ("kernel", "gamma", ...) -> array}; None: no model_weights
+    errors: dict  # layer -> what is wrong with its weights (raised when the layer is used)
+
+
+def _h5_layer_weights(h5py, g, layer: str) -> dict:
+    """The weights of one ``model_weights`` group; raises ValueError saying what is wrong."""
+    if not isinstance(g, h5py.Group) or "weight_names" not in g.attrs:
+        raise ValueError(f"layer {_one_line(layer)!r} lists no weights")
+    out = {}
+    for n in g.attrs["weight_names"]:
+        n = n.decode() if isinstance(n, bytes) else str(n)
+        d = g.get(n)
+        if not isinstance(d, h5py.Dataset):
+            raise ValueError(f"layer {_one_line(layer)!r} lacks its weight {_one_line(n)!r}")
+        if d.dtype.kind not in "fiu" or d.size > _MAX_WEIGHT_ELEMENTS:
+            raise ValueError(f"layer {_one_line(layer)!r} has an implausible weight {_one_line(n)!r} {d.shape}")
+        out[n.split("/")[-1].split(":")[0]] = np.asarray(d)
+    return out
+
+
+def _h5_read(path) -> _H5Contents:
+    """Read the model_config and every layer's weights of a Keras .h5 file (in this process)."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise FastbuildError(
+            f"{path}: cannot read Keras model: truncated, corrupt or not an HDF5 file ({_one_line(exc)})"
+        ) from None
+    with f:
+        raw = f.attrs.get("model_config")
+        config = None if raw is None else raw.decode() if isinstance(raw, bytes) else str(raw)
+        mw = f.get("model_weights")
+        if not isinstance(mw, h5py.Group):
+            return _H5Contents(config, None, {})
+        layers, errors = {}, {}
+        for name in mw:
+            try:
+                layers[name] = _h5_layer_weights(h5py, mw[name], name)
+            except ValueError as exc:
+                errors[name] = str(exc)
+    return _H5Contents(config, layers, errors)
+
+
+def _h5_child_main(path: str) -> None:
+    """Entry point of the isolated reader process: :func:`_h5_read` ``path``, write an .npz to stdout."""
+    import io
+    import sys
+
+    try:
+        c = _h5_read(path)
+    except FastbuildError as exc:
+        sys.exit(_one_line(exc, 2000))
+    except Exception as exc:
+        sys.exit(f"{path}: not a SpliceAI weights file ({_describe(exc)})")
+    arrays, index = {}, None if c.layers is None else {}
+    for layer, ws in (c.layers or {}).items():
+        index[layer] = {}
+        for short, a in ws.items():
+            index[layer][short] = key = f"a{len(arrays)}"
+            arrays[key] = a
+    manifest = json.dumps({"config": c.config, "layers": index, "errors": c.errors}).encode()
+    buf = io.BytesIO()
+    np.savez(buf, manifest=np.frombuffer(manifest, np.uint8), **arrays)
+    sys.stdout.buffer.write(buf.getvalue())
+
+
+class _H5Reader:
+    """:func:`_h5_read` of one file in a child process, so that a crash of the HDF5 library on a
+    corrupt or crafted file (it segfaults on some) is reported as an error instead of killing
+    Python. Starts at once (several run side by side); :meth:`result` waits for it."""
+
+    def __init__(self, path: Path):
+        import os
+        import subprocess
+        import sys
+
+        self.path = path
+        here = Path(__file__).resolve()
+        paths = [str(here.parents[2]), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+        cmd = [sys.executable, "-c", _H5_CHILD_CODE, str(here), str(path)]
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        except OSError as exc:
+            raise FastbuildError(f"cannot start a reader process for {path}: {_one_line(exc)}") from None
+
+    def close(self) -> None:
+        """Stop the child if it still runs (after an error elsewhere)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            pipe.close()
+
+    def result(self) -> _H5Contents:
+        """The file's contents, or a one-line FastbuildError naming the file."""
+        import io
+        import subprocess
+
+        path = self.path
+        try:
+            out, err = self.proc.communicate(timeout=_H5_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise FastbuildError(f"{path}: reading this .h5 file took over {_H5_TIMEOUT_S} s (corrupt?)") from None
+        rc = self.proc.returncode
+        if rc < 0:
+            raise FastbuildError(
+                f"{path}: the HDF5 library crashed reading this file (signal {-rc}): "
+                "it is corrupt or not a Keras .h5 file"
+            )
+        if rc != 0:
+            lines = err.decode(errors="replace").strip().splitlines()
+            last = _one_line(lines[-1], 2000) if lines else f"exit status {rc}"
+            raise FastbuildError(last if last.startswith(str(path)) else f"{path}: cannot read Keras model ({last})")
+        with np.load(io.BytesIO(out), allow_pickle=False) as z:
+            m = json.loads(bytes(z["manifest"]).decode())
+            layers = m["layers"]
+            if layers is not None:
+                layers = {layer: {k: z[key] for k, key in ws.items()} for layer, ws in layers.items()}
+        return _H5Contents(m["config"], layers, m["errors"])
+
+
+def _keras_graph(raw, path):
     if raw is None:
-        raise FastbuildError(f"{f.filename}: not a Keras model file (no model_config)")
-    cfg = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-    layers = cfg["config"]["layers"]
+        raise FastbuildError(f"{path}: not a Keras model file (no model_config)")
+    try:
+        cfg = json.loads(raw)
+        layers = cfg["config"]["layers"]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise FastbuildError(f"{path}: not a Keras model file (unreadable model_config: {_describe(exc)})") from None
     info, consumers = {}, {}
     for layer in layers:
         name = layer["config"].get("name", layer.get("name"))
@@ -289,21 +513,18 @@ def _keras_graph(f):
         info[name] = (layer["class_name"], layer["config"], inputs)
         for i in inputs:
             consumers.setdefault(i, []).append(name)
+    for name in consumers:
+        if name not in info:
+            raise FastbuildError(f"{path}: the model graph refers to a layer {_one_line(name)!r} it does not define")
     return info, consumers
 
 
-def _keras_weights(f, layer):
-    g = f["model_weights"][layer]
-    names = [n.decode() if isinstance(n, bytes) else n for n in g.attrs["weight_names"]]
-    return {n.split("/")[-1].split(":")[0]: np.asarray(g[n]) for n in names}
-
-
 class _KerasModel:
-    """An open SpliceAI Keras .h5 file: its layer graph (name -> (class, config, inputs)) and weights."""
+    """A read SpliceAI Keras .h5 file: its layer graph (name -> (class, config, inputs)) and weights."""
 
-    def __init__(self, f, path: Path):
-        self.f, self.path = f, path
-        self.info, self.cons = _keras_graph(f)
+    def __init__(self, contents: _H5Contents, path: Path):
+        self.contents, self.path = contents, path
+        self.info, self.cons = _keras_graph(contents.config, path)
 
     def only(self, names, cls, what):
         found = [n for n in names if self.info[n][0] == cls]
@@ -311,12 +532,34 @@ class _KerasModel:
             raise FastbuildError(f"{self.path}: unexpected SpliceAI graph near {what}")
         return found[0]
 
+    def weights(self, name, keys):
+        """The weights of layer ``name``, which must include ``keys``."""
+        c, why = self.contents, "(not a SpliceAI weights file?)"
+        if c.layers is None:
+            raise FastbuildError(f"{self.path}: no model_weights group {why}")
+        if name in c.errors:
+            raise FastbuildError(f"{self.path}: {c.errors[name]} {why}")
+        if name not in c.layers:
+            raise FastbuildError(f"{self.path}: no layer {_one_line(name)!r} {why}")
+        w = c.layers[name]
+        for k in keys:
+            if k not in w:
+                raise FastbuildError(
+                    f"{self.path}: layer {_one_line(name)!r} has no {k} (not a SpliceAI weights file?)"
+                )
+        return w
+
     def conv(self, name):
-        w = _keras_weights(self.f, name)
-        return w["kernel"], w["bias"]
+        w = self.weights(name, ("kernel", "bias"))
+        k, b = w["kernel"], w["bias"]
+        if k.ndim != 3 or b.shape != k.shape[2:]:
+            raise FastbuildError(
+                f"{self.path}: layer {_one_line(name)!r} has kernel shape {k.shape} and bias shape {b.shape}"
+            )
+        return k, b
 
     def bn(self, name):
-        w = _keras_weights(self.f, name)
+        w = self.weights(name, ("moving_mean", "moving_variance"))
         c = self.info[name][1]
         n = w["moving_mean"].shape[0]
         gamma = w.get("gamma", np.ones(n)) if c.get("scale", True) else np.ones(n)
@@ -335,7 +578,7 @@ class _KerasModel:
             one = [n for n in nxt if info[n][0] == "Conv1D" and info[n][1]["kernel_size"][0] == 1]
             if one:
                 k, b = self.conv(one[0])
-                skips[len(raw_units)] = (_f32(k[0]), _f32(b))
+                skips[len(raw_units)] = (_f32(_tap0(k, one[0], self.path)), _f32(b))
             bns = [n for n in nxt if info[n][0] == "BatchNormalization"]
             if not bns:
                 break
@@ -352,18 +595,25 @@ class _KerasModel:
             p1, e1 = self.bn(bn1)
             p2, e2 = self.bn(bn2)
             eps_all.update((e1, e2))
-            raw_units.append((p1, self.conv(c1), p2, self.conv(c2), int(info[c1][1]["dilation_rate"][0])))
+            d1, d2 = (info[c][1]["dilation_rate"][0] for c in (c1, c2))
+            if d1 != d2:
+                raise FastbuildError(f"{self.path}: convolutions {c1} and {c2} of one unit differ in dilation")
+            raw_units.append((p1, self.conv(c1), p2, self.conv(c2), int(d1)))
             x = add
         return skips, raw_units, acts, eps_all
 
 
-def network_from_keras_h5(path) -> tuple[Network, float, str]:
+def network_from_keras_h5(path, isolate: bool = True) -> tuple[Network, float, str]:
     """Build a Network from one SpliceAI Keras .h5 file.
 
     Parameters
     ----------
     path : path
         One of SpliceAI's ``spliceai1..5.h5`` (or a file of the same graph).
+    isolate : bool
+        Read the HDF5 file in a child process (about 0.3 s more), so that a corrupt or crafted
+        file that crashes the HDF5 library gives an error instead of killing this process. Only
+        files as trusted as the code (those of the installed ``spliceai`` package) skip it.
 
     Returns
     -------
@@ -372,33 +622,51 @@ def network_from_keras_h5(path) -> tuple[Network, float, str]:
         The BatchNorm epsilon of the file.
     activation : str
         The activation of the residual units ("relu").
-    """
-    import h5py
 
+    Raises
+    ------
+    FastbuildError
+        One line naming ``path`` when the file cannot be read (missing, truncated, not HDF5) or
+        is not a SpliceAI graph (a missing layer or weight, a wrong shape, non-finite weights).
+    """
     path = Path(path)
+    return _keras_network(path, _H5Reader(path) if isolate and path.is_file() else None)
+
+
+def _keras_network(path: Path, reader: _H5Reader | None) -> tuple[Network, float, str]:
+    """:func:`network_from_keras_h5` of a file read by ``reader`` (None: read here)."""
+    if not path.is_file():
+        raise FastbuildError(f"model file not found: {path}")
     try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise FastbuildError(f"cannot read Keras model {path}: {exc}") from None
-    with f:
-        km = _KerasModel(f, path)
-        inp = [n for n, v in km.info.items() if v[0] == "InputLayer"]
-        if len(inp) != 1:
-            raise FastbuildError(f"{path}: expected one input layer")
-        x = km.only(km.cons.get(inp[0], []), "Conv1D", "the input")
-        in_k, in_b = km.conv(x)
-        skips, raw_units, acts, eps_all = km.residual_units(x)
-        finals = [n for n, v in km.info.items() if v[0] == "Conv1D" and v[1]["filters"] == 3]
-        if len(finals) != 1 or len(acts) != 1 or len(eps_all) != 1:
-            raise FastbuildError(f"{path}: not a SpliceAI model (unexpected output/activations)")
-        (eps,) = eps_all
-        (act,) = acts
-        out_k, out_b = km.conv(finals[0])
-    units = [make_unit(c1[0].shape[0], d, p1, c1, p2, c2, eps) for p1, c1, p2, c2, d in raw_units]
-    slope = 0.0
+        contents = reader.result() if reader is not None else _h5_read(path)
+        net, eps, act = _read_keras(_KerasModel(contents, path))
+    except FastbuildError:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, OSError, RuntimeError, ArithmeticError) as exc:
+        raise FastbuildError(f"{path}: not a SpliceAI weights file ({_describe(exc)})") from None
+    return _check_network(net, path), eps, act
+
+
+def _read_keras(km: _KerasModel) -> tuple[Network, float, str]:
+    """Walk an open SpliceAI Keras graph into a Network (see :func:`network_from_keras_h5`)."""
+    path = km.path
+    inp = [n for n, v in km.info.items() if v[0] == "InputLayer"]
+    if len(inp) != 1:
+        raise FastbuildError(f"{path}: expected one input layer (not a SpliceAI weights file?)")
+    x = km.only(km.cons.get(inp[0], []), "Conv1D", "the input")
+    in_k, in_b = km.conv(x)
+    skips, raw_units, acts, eps_all = km.residual_units(x)
+    finals = [n for n, v in km.info.items() if v[0] == "Conv1D" and v[1].get("filters") == 3]
+    if len(finals) != 1 or len(acts) != 1 or len(eps_all) != 1:
+        raise FastbuildError(f"{path}: not a SpliceAI model (unexpected output/activations)")
+    (eps,) = eps_all
+    (act,) = acts
     if act != "relu":
-        raise FastbuildError(f"{path}: unsupported activation {act!r}")
-    net = Network(_f32(in_k[0]), _f32(in_b), units, skips, _f32(out_k[0]), _f32(out_b), slope)
+        raise FastbuildError(f"{path}: unsupported activation {_one_line(act)!r}")
+    out_k, out_b = km.conv(finals[0])
+    units = [make_unit(c1[0].shape[0], d, p1, c1, p2, c2, eps, source=path) for p1, c1, p2, c2, d in raw_units]
+    in_w, out_w = _tap0(in_k, f"input convolution {x}", path), _tap0(out_k, f"output convolution {finals[0]}", path)
+    net = Network(_f32(in_w), _f32(in_b), units, skips, _f32(out_w), _f32(out_b), 0.0)
     return net, eps, act
 
 
@@ -427,7 +695,16 @@ def find_spliceai_weights() -> list[Path]:
 def load_spliceai(paths=None, name: str = "spliceai") -> Model:
     """Load the SpliceAI Keras ensemble (default: the five files of the installed package)."""
     files = find_spliceai_weights() if paths is None else _expand(paths, "*.h5")
-    loaded = [network_from_keras_h5(p) for p in files]
+    # the installed package's own files are as trusted as its code; any other file is read in
+    # child processes (see network_from_keras_h5), all started at once
+    readers = []
+    try:
+        readers = [_H5Reader(p) for p in files] if paths is not None else [None] * len(files)
+        loaded = [_keras_network(p, r) for p, r in zip(files, readers, strict=True)]
+    finally:
+        for r in readers:
+            if r is not None:
+                r.close()
     nets = [n for n, _, _ in loaded]
     eps = loaded[0][1]
     spec = ModelSpec(
