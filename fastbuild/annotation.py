@@ -9,11 +9,24 @@ start of the exon with the higher coordinates and the acceptor the end of the lo
 The three input formats are read line by line in blocks (bounded memory) with polars string
 kernels doing the splitting. Malformed lines are reported with their line number: by default
 the first one is an error; with ``skip_malformed=True`` they are counted, reported and skipped.
+
+Bad input is never turned into a silent wrong answer:
+
+* a file that cannot be read (missing, a directory, truncated or corrupt gzip) is a one-line
+  :class:`~fastbuild.errors.FastbuildError` naming it;
+* a file without any usable exon record (empty, only comments, only gene lines, or every
+  line malformed and skipped) is refused;
+* transcripts are keyed by **(gene_id, transcript_id)**: a transcript id that two genes use
+  (NCBI GTFs do this, e.g. ``unknown_transcript_1``) gives one transcript per gene, never one
+  invented transcript spanning both genes; such ids are counted in the summary
+  (``transcript_ids_shared_by_genes``) and reported with their line numbers in a warning;
+* a gene id found on several contigs or strands (e.g. the same id on chrX and chrY) is
+  skipped with a warning instead of getting a span that joins both places;
+* in a SpliceAI table (one row per gene) a name listed twice is a malformed line.
 """
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import logging
 from dataclasses import dataclass, field
@@ -23,7 +36,7 @@ import numpy as np
 import polars as pl
 
 from fastbuild.errors import FastbuildError
-from fastbuild.files import open_text, strip_gzip_suffix
+from fastbuild.files import check_input_file, open_text, reading, strip_gzip_suffix
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +55,34 @@ EXON_SCHEMA = {
 }
 
 
+_EXON_IN = {**EXON_SCHEMA, "lineno": pl.Int64}  # exon rows as read, with their line numbers
+
 TABLES = ("genes", "transcripts", "exons", "introns", "splice_sites")
 """The reference tables of an :class:`Annotation`, in the order ``fastbuild prepare`` writes them."""
+
+_S, _I64, _I32 = pl.Utf8, pl.Int64, pl.Int32
+TABLE_SCHEMAS = {
+    "genes": {
+        "gene_id": _S, "gene_name": _S, "gene_type": _S, "chrom": _S, "start": _I64, "end": _I64,
+        "strand": _S, "gene_length": _I64, "n_transcripts": _I32, "n_exons": _I32, "n_splice_sites": _I32,
+        "donor_sites": _I32, "acceptor_sites": _I32, "splice_density_per_kb": pl.Float64, "num_overlaps": _I32,
+    },
+    "transcripts": {
+        "transcript_id": _S, "gene_id": _S, "transcript_type": _S, "chrom": _S, "start": _I64, "end": _I64,
+        "strand": _S, "n_exons": _I32, "transcript_length": _I64,
+    },
+    "exons": {**EXON_SCHEMA, "exon_number": _I32},
+    "introns": {
+        "chrom": _S, "strand": _S, "gene_id": _S, "transcript_id": _S, "start": _I64, "end": _I64,
+        "donor": _I64, "acceptor": _I64,
+    },
+    "splice_sites": {
+        "chrom": _S, "position": _I64, "strand": _S, "site_type": _S, "gene_id": _S, "transcript_id": _S,
+    },
+}
+"""Column names and types of each reference table (what ``--reference`` readers check)."""
+NULLABLE_COLUMNS = frozenset({"transcript_type"})
+"""Columns of :data:`TABLE_SCHEMAS` that may hold nulls; every other column must be complete."""
 
 
 @dataclass
@@ -94,24 +133,25 @@ class Annotation:
 
 
 # ---------------------------------------------------------------------------- reading lines
-def _line_blocks(path: Path):
-    """Yield DataFrames (lineno, line) of non-empty, non-comment lines, in blocks."""
-    try:
-        fh = open_text(path)
-        with fh:
-            first = 1
-            while True:
-                lines = list(itertools.islice(fh, BLOCK_LINES))
-                if not lines:
-                    break
-                df = pl.DataFrame({"line": lines}).with_row_index("lineno", offset=first)
-                first += len(lines)
-                df = df.with_columns(pl.col("line").str.strip_chars_end("\r\n"))
-                yield df.filter(
-                    (pl.col("line").str.len_bytes() > 0) & ~pl.col("line").str.starts_with("#")
-                )
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise FastbuildError(f"cannot read annotation {path}: {exc}") from None
+def _line_blocks(path: Path, malformed: _Malformed):
+    """Yield DataFrames (lineno, line) of non-empty, non-comment lines, in blocks.
+
+    Counts the data lines into ``malformed.data_lines``; read errors (truncated or corrupt
+    gzip, I/O errors) become one-line FastbuildErrors naming the file.
+    """
+    with reading(path, "annotation"), open_text(path) as fh:
+        first = 1
+        while True:
+            lines = list(itertools.islice(fh, BLOCK_LINES))
+            if not lines:
+                break
+            df = pl.DataFrame({"line": lines}).with_row_index("lineno", offset=first)
+            first += len(lines)
+            df = df.with_columns(pl.col("line").str.strip_chars_end("\r\n"), pl.col("lineno").cast(pl.Int64))
+            df = df.filter((pl.col("line").str.len_bytes() > 0) & ~pl.col("line").str.starts_with("#"))
+            malformed.data_lines += df.height
+            malformed.not_utf8 += df.filter(pl.col("line").str.contains("\ufffd", literal=True)).height
+            yield df
 
 
 def detect_format(path) -> str:
@@ -122,30 +162,64 @@ def detect_format(path) -> str:
         return "gtf"
     if name.endswith((".gff", ".gff3")):
         return "gff3"
-    with open_text(path) as fh:
+    seen_data, n_lines = False, 0
+    with reading(path, "annotation"), open_text(path) as fh:
         for line in itertools.islice(fh, 1000):
+            n_lines += 1
             if line.startswith("#NAME") or line.upper().startswith("#NAME\tCHROM"):
                 return "spliceai"
             if line.startswith("#") or not line.strip():
                 continue
+            seen_data = True
             cols = line.rstrip("\r\n").split("\t")
             if len(cols) == 9:
                 return "gff3" if ("=" in cols[8] and '"' not in cols[8]) else "gtf"
             if len(cols) == 7:
                 return "spliceai"
             break
+    if not seen_data and n_lines < 1000:
+        raise FastbuildError(f"annotation {path} has no data lines (empty or only comments)")
     raise FastbuildError(
         f"cannot tell the format of annotation {path}; name it .gtf/.gff3 or pass --annotation-format"
     )
 
 
-class _Malformed:
-    """Collects malformed lines; raises on the first unless skipping is allowed."""
+# the transcript (GTF) or parent (GFF3) a malformed line belongs to, read from the raw text
+_TAINT_PATTERNS = {"gtf": r'transcript_id\s+"([^"]+)"', "gff3": r"(?:^|;|\t)\s*Parent=([^;\t]+)"}
 
-    def __init__(self, path: Path, skip: bool):
+
+class _Malformed:
+    """Collects malformed lines; raises on the first unless skipping is allowed.
+
+    When lines are skipped, the transcripts they name (``transcript_id`` in a GTF, ``Parent``
+    in a GFF3) are remembered in ``tainted``: dropping just the bad line would leave such a
+    transcript without an exon, and an intron that does not exist where the exon was.
+    """
+
+    def __init__(self, path: Path, skip: bool, fmt: str = ""):
         self.path, self.skip = path, skip
         self.count = 0
+        self.data_lines = 0
+        self.not_utf8 = 0  # lines with bytes that are not UTF-8 (replaced by U+FFFD)
         self.examples: list[str] = []
+        self.taint = _TAINT_PATTERNS.get(fmt)
+        self.tainted: set[str] = set()
+        self.dropped_transcripts = 0
+
+    def _remember_transcripts(self, flagged: pl.DataFrame) -> None:
+        src = next((c for c in ("line", "attr") if c in flagged.columns), None)
+        if self.taint and src:
+            for value in flagged[src].str.extract(self.taint, 1).drop_nulls().to_list():
+                self.tainted.update(v.strip() for v in value.split(","))
+
+    def drop_tainted(self, rows: pl.DataFrame, column: str) -> pl.DataFrame:
+        """``rows`` without those of transcripts that lost a skipped line (warned once)."""
+        bad = pl.col(column).is_in(list(self.tainted))
+        n = rows.filter(bad).select(pl.col(column).n_unique()).item() if self.tainted else 0
+        if n:
+            log.warning("%d transcripts of %s dropped: a line of theirs was malformed and skipped", n, self.path)
+        self.dropped_transcripts = n
+        return rows.filter(~bad) if n else rows
 
     def check(self, df: pl.DataFrame, bad: pl.Expr, reason: pl.Expr) -> pl.DataFrame:
         flagged = df.filter(bad)
@@ -157,6 +231,7 @@ class _Malformed:
                     f"{self.path}:{lineno}: {why}; fix the line or pass --skip-malformed to skip bad lines"
                 )
             self.count += flagged.height
+            self._remember_transcripts(flagged)
             for lineno, why in rows:
                 if len(self.examples) < MAX_REPORTED:
                     msg = f"{self.path}:{lineno}: {why} (skipped)"
@@ -205,7 +280,7 @@ def _gtf_attr(name: str) -> pl.Expr:
 def _read_gtf(path: Path, malformed: _Malformed):
     genes, txs, exons = [], [], []
     cols = ["chrom", "source", "feature", "start", "end", "score", "strand", "frame", "attr"]
-    for block in _line_blocks(path):
+    for block in _line_blocks(path, malformed):
         df = _split_fields(block, 9, malformed, "GTF")
         df = df.rename({f"field_{i}": c for i, c in enumerate(cols)})
         df = df.filter(pl.col("feature").is_in(["gene", "transcript", "exon"]))
@@ -245,9 +320,10 @@ def _read_gtf(path: Path, malformed: _Malformed):
             ))
         e = rest.filter(pl.col("feature") == "exon")
         if e.height:
-            exons.append(e.select(list(EXON_SCHEMA)))
+            exons.append(e.select(list(_EXON_IN)))
     tx_cols = {**TX_SCHEMA, "gene_name": pl.Utf8, "gene_type": pl.Utf8}
-    return _concat(genes, GENE_SCHEMA), _concat(txs, tx_cols), _concat(exons, EXON_SCHEMA)
+    exons = malformed.drop_tainted(_concat(exons, _EXON_IN), "transcript_id")
+    return _concat(genes, GENE_SCHEMA), _concat(txs, tx_cols), exons
 
 
 # ---------------------------------------------------------------------------- GFF3
@@ -265,7 +341,7 @@ def _gff3_records(path: Path, malformed: _Malformed) -> tuple[pl.DataFrame, pl.D
     """Feature records with an ID (one per ID) and exon rows (one per parent) of a GFF3 file."""
     records, exons = [], []
     cols = ["chrom", "source", "feature", "start", "end", "score", "strand", "frame", "attr"]
-    for block in _line_blocks(path):
+    for block in _line_blocks(path, malformed):
         df = _split_fields(block, 9, malformed, "GFF3")
         df = df.rename({f"field_{i}": c for i, c in enumerate(cols)})
         df = df.with_columns(_gff_attr("ID").alias("ID"), _gff_attr("Parent").alias("Parent"))
@@ -280,7 +356,7 @@ def _gff3_records(path: Path, malformed: _Malformed) -> tuple[pl.DataFrame, pl.D
         if e.height:
             exons.append(e.select(
                 "chrom", "start", "end", "strand",
-                pl.col("Parent").str.split(",").alias("parent"),
+                pl.col("Parent").str.split(",").alias("parent"), "lineno",
             ).explode("parent"))
         r = df.filter(~is_exon & pl.col("ID").is_not_null())
         if r.height:
@@ -296,8 +372,8 @@ def _gff3_records(path: Path, malformed: _Malformed) -> tuple[pl.DataFrame, pl.D
                   "name": pl.Utf8, "biotype": pl.Utf8}
     rec = _concat(records, rec_schema).unique("ID", keep="first", maintain_order=True)
     ex = _concat(exons, {"chrom": pl.Utf8, "start": pl.Int64, "end": pl.Int64,
-                         "strand": pl.Utf8, "parent": pl.Utf8})
-    return rec, ex
+                         "strand": pl.Utf8, "parent": pl.Utf8, "lineno": pl.Int64})
+    return rec, malformed.drop_tainted(ex, "parent")
 
 
 def _read_gff3(path: Path, malformed: _Malformed):
@@ -325,20 +401,25 @@ def _read_gff3(path: Path, malformed: _Malformed):
         pl.lit(None, pl.Utf8).alias("gene_name"), pl.lit(None, pl.Utf8).alias("gene_type"),
         pl.col("ID").alias("_tx_ref"),
     )
+    # two transcript records of one gene that derive the same transcript id keep their own IDs
+    same_tid = pl.struct("gene_id", "transcript_id").is_duplicated()
+    txs = txs.with_columns(pl.when(same_tid).then(pl.col("_tx_ref")).otherwise(pl.col("transcript_id"))
+                           .alias("transcript_id"))
     orphan = ex.join(rec.select(pl.col("ID").alias("parent")), on="parent", how="anti")
     if orphan.height:
         log.warning("%d exon rows name a Parent that is not in %s; skipped", orphan.height, path)
     exons_out = ex.join(
         txs.select(pl.col("_tx_ref").alias("parent"), "transcript_id", "gene_id"), on="parent", how="inner"
-    ).select(list(EXON_SCHEMA))
+    ).select(list(_EXON_IN))
     return genes, txs.drop("_tx_ref"), exons_out
 
 
 # ---------------------------------------------------------------------------- SpliceAI table
 def _read_spliceai(path: Path, malformed: _Malformed):
-    exons = []
+    """Genes, transcripts and exons of a SpliceAI table (one row = one gene = one transcript)."""
+    exons, rows = [], []
     names = ["name", "chrom", "strand", "tx_start", "tx_end", "exon_starts", "exon_ends"]
-    for block in _line_blocks(path):
+    for block in _line_blocks(path, malformed):
         df = _split_fields(block, 7, malformed, "annotation-table")
         df = df.rename({f"field_{i}": c for i, c in enumerate(names)})
         # the table's starts are 0-based: +1 gives the 1-based first base
@@ -360,14 +441,18 @@ def _read_spliceai(path: Path, malformed: _Malformed):
             (pl.col("es").cast(pl.Int64, strict=False) + 1).alias("start"),
             pl.col("ee").cast(pl.Int64, strict=False).alias("end"),
         )
-        ex = malformed.check(
-            ex, pl.col("start").is_null() | pl.col("end").is_null() | (pl.col("end") < pl.col("start")),
-            pl.format("bad exon {}-{}", pl.col("es"), pl.col("ee")),
-        )
+        # a bad exon spoils its whole row: dropping the exon alone would invent an intron
+        bad = pl.col("start").is_null() | pl.col("end").is_null() | (pl.col("end") < pl.col("start"))
+        ex = ex.with_columns(bad.alias("_bad"))
+        bad_rows = ex.filter(pl.col("_bad")).unique("lineno", keep="first", maintain_order=True)
+        malformed.check(bad_rows, pl.lit(True), pl.format("bad exon {}-{}", pl.col("es"), pl.col("ee")))
+        ex = ex.filter(~pl.col("_bad").any().over("lineno"))
+        rows.append(ex.select("lineno", "gene_id").unique("lineno"))
         exons.append(ex.select(
-            "chrom", "start", "end", "strand", "gene_id", pl.col("gene_id").alias("transcript_id")
+            "chrom", "start", "end", "strand", "gene_id", pl.col("gene_id").alias("transcript_id"), "lineno"
         ))
-    ex = _concat(exons, EXON_SCHEMA)
+    ex = _unique_names(_concat(exons, _EXON_IN), _concat(rows, {"lineno": pl.Int64, "gene_id": pl.Utf8}),
+                       malformed)
     genes = ex.group_by("gene_id", maintain_order=True).agg(
         pl.col("gene_id").first().alias("gene_name"), pl.lit(None, pl.Utf8).alias("gene_type"),
         pl.col("chrom").first(), pl.col("start").min(), pl.col("end").max(), pl.col("strand").first(),
@@ -381,6 +466,17 @@ def _read_spliceai(path: Path, malformed: _Malformed):
     return genes, txs, ex
 
 
+def _unique_names(ex: pl.DataFrame, rows: pl.DataFrame, malformed: _Malformed) -> pl.DataFrame:
+    """Exon rows of the first row of each name; a name on a later row is a malformed line."""
+    rows = rows.sort("lineno").with_columns(pl.col("lineno").min().over("gene_id").alias("_first"))
+    rows = malformed.check(
+        rows, pl.col("lineno") != pl.col("_first"),
+        pl.format("gene {} is already listed on line {} (a SpliceAI table has one row per gene)",
+                  pl.col("gene_id"), pl.col("_first")),
+    )
+    return ex.filter(pl.col("lineno").is_in(rows["lineno"].implode()))
+
+
 def _concat(frames, schema) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=schema)
@@ -392,6 +488,10 @@ def _concat(frames, schema) -> pl.DataFrame:
 def load_annotation(path, fmt: str = "auto", skip_malformed: bool = False) -> Annotation:
     """Read an annotation file and derive genes, transcripts, exons, introns and sites.
 
+    Transcripts are keyed by (gene_id, transcript_id): an id shared by two genes gives each
+    gene its own transcript (counted in ``summary['transcript_ids_shared_by_genes']`` and
+    warned about with line numbers), never one transcript with an intron between the genes.
+
     Parameters
     ----------
     path : str or Path
@@ -399,36 +499,84 @@ def load_annotation(path, fmt: str = "auto", skip_malformed: bool = False) -> An
         EXON_START EXON_END``, 0-based starts), optionally gzip-compressed.
     fmt : {'auto', 'gtf', 'gff3', 'spliceai'}
     skip_malformed : bool
-        Count, report and skip malformed lines instead of stopping at the first.
+        Count, report and skip malformed lines instead of stopping at the first; the
+        transcripts such a line belongs to are dropped whole.
 
     Raises
     ------
     FastbuildError
-        Missing file, unknown format, or (unless skipping) a malformed line, named with its
-        line number.
+        Missing, unreadable or corrupt file, unknown format, (unless skipping) a malformed
+        line named with its line number, or a file without any usable exon record.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FastbuildError(f"annotation file not found: {path}")
-    if not path.is_file():
-        raise FastbuildError(f"annotation path is not a file: {path}")
+    path = check_input_file(path, "annotation file")
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt not in FORMATS:
         raise FastbuildError(f"unknown annotation format {fmt!r}; use one of {', '.join(FORMATS)}")
-    malformed = _Malformed(path, skip_malformed)
+    malformed = _Malformed(path, skip_malformed, fmt)
     reader = {"gtf": _read_gtf, "gff3": _read_gff3, "spliceai": _read_spliceai}[fmt]
     gene_rec, tx_rec, exons = reader(path, malformed)
+    if exons.height == 0:
+        raise FastbuildError(_no_exons_message(path, fmt, malformed))
+    if malformed.not_utf8:
+        log.warning("%s: %d lines hold bytes that are not UTF-8; they were read with U+FFFD in their place",
+                    path, malformed.not_utf8)
+    shared = _shared_transcript_ids(exons, path)
     ann = assemble(gene_rec, tx_rec, exons)
-    ann.summary.update(format=fmt, malformed_lines=malformed.count,
-                       malformed_examples=malformed.examples)
+    if ann.exons.height == 0:
+        raise FastbuildError(
+            f"annotation {path} has no usable transcript: every one spans several contigs or strands "
+            "or belongs to a gene that does"
+        )
+    ann.summary.update(format=fmt, malformed_lines=malformed.count, malformed_examples=malformed.examples,
+                       lines_not_utf8=malformed.not_utf8,
+                       transcripts_dropped_for_malformed_lines=malformed.dropped_transcripts, **shared)
     return ann
 
 
+def _no_exons_message(path: Path, fmt: str, malformed: _Malformed) -> str:
+    """Why ``path`` gave no exon rows, in one line."""
+    if malformed.data_lines == 0:
+        return f"annotation {path} has no data lines (empty or only comments); nothing to read"
+    what = "rows" if fmt == "spliceai" else "exon records"
+    if malformed.count:
+        return (f"annotation {path} has no usable {what}: {malformed.count} of its {malformed.data_lines} "
+                "data lines were malformed and skipped")
+    hint = {"gtf": " (no 'exon' lines with gene_id and transcript_id)",
+            "gff3": " (no 'exon' lines whose Parent is a transcript in the file)"}.get(fmt, "")
+    return f"annotation {path} has no usable {what} in {malformed.data_lines} data lines{hint}"
+
+
+def _shared_transcript_ids(exons: pl.DataFrame, path: Path) -> dict:
+    """Count (and warn about, with line numbers) transcript ids used by more than one gene."""
+    firsts = exons.group_by("transcript_id", "gene_id").agg(pl.col("lineno").min()).sort("lineno")
+    shared = firsts.filter(pl.len().over("transcript_id") > 1)
+    n = shared["transcript_id"].n_unique()
+    examples = [
+        f"{tid} ({', '.join(f'gene {g} at line {ln}' for g, ln in zip(genes, lines, strict=True))})"
+        for tid, genes, lines in shared.group_by("transcript_id", maintain_order=True)
+        .agg("gene_id", "lineno").head(MAX_REPORTED).iter_rows()
+    ]
+    if n:
+        log.warning("%s: %d transcript ids are used by several genes, e.g. %s; each gene keeps its own "
+                    "transcript", path, n, examples[0])
+    return {"transcript_ids_shared_by_genes": n, "shared_transcript_id_examples": examples}
+
+
+TX_KEY = ["gene_id", "transcript_id"]
+"""What identifies a transcript: a transcript id is only unique within its gene."""
+
+
 def assemble(gene_rec: pl.DataFrame, tx_rec: pl.DataFrame, exons: pl.DataFrame) -> Annotation:
-    """Derive the reference tables from gene records, transcript records and exon rows."""
+    """Derive the reference tables from gene records, transcript records and exon rows.
+
+    Transcripts are keyed by :data:`TX_KEY` (gene_id, transcript_id); gene ids on several
+    contigs or strands are dropped (see :func:`_drop_split_genes`).
+    """
     summary: dict = {}
+    gene_rec, exons = _drop_split_genes(gene_rec, exons, summary)
     gene_rec = gene_rec.unique("gene_id", keep="first", maintain_order=True)
-    exons = _number_exons(exons.unique(["transcript_id", "start", "end"], keep="first", maintain_order=True), summary)
+    exons = exons.unique([*TX_KEY, "start", "end"], keep="first", maintain_order=True)
+    exons = _number_exons(exons.drop("lineno", strict=False), summary)
     introns, sites = _introns_and_sites(exons, summary)
     transcripts = _transcripts(exons, tx_rec, summary)
     genes = _genes(gene_rec, tx_rec, transcripts, exons, sites, summary)
@@ -438,23 +586,42 @@ def assemble(gene_rec: pl.DataFrame, tx_rec: pl.DataFrame, exons: pl.DataFrame) 
     return Annotation(genes, transcripts, exons.select(*EXON_SCHEMA, "exon_number"), introns, sites, summary)
 
 
+def _drop_split_genes(gene_rec: pl.DataFrame, exons: pl.DataFrame, summary: dict):
+    """Drop gene ids whose records or exons lie on several contigs or strands.
+
+    Such a gene (the same id on chrX and chrY, or a gene line on one strand with exons on the
+    other) would get one span joining both places; it is skipped with a warning instead.
+    """
+    places = pl.concat([gene_rec.select("gene_id", "chrom", "strand"), exons.select("gene_id", "chrom", "strand")])
+    split = places.group_by("gene_id").agg(
+        (pl.col("chrom").n_unique() > 1) | (pl.col("strand").n_unique() > 1)
+    ).filter(pl.col("chrom"))["gene_id"].sort()
+    summary["genes_on_several_contigs_or_strands"] = split.len()
+    if split.len():
+        log.warning("%d gene ids lie on several contigs or strands (e.g. %s); skipped",
+                    split.len(), ", ".join(split.head(5).to_list()))
+        keep = ~pl.col("gene_id").is_in(split.implode())
+        gene_rec, exons = gene_rec.filter(keep), exons.filter(keep)
+    return gene_rec, exons
+
+
 def _number_exons(exons: pl.DataFrame, summary: dict) -> pl.DataFrame:
     """Drop transcripts on several contigs or strands; number exons in transcript orientation."""
     # a transcript must sit on one contig and one strand
-    bad_tx = exons.group_by("transcript_id").agg(
-        (pl.col("chrom").n_unique() > 1) | (pl.col("strand").n_unique() > 1)
-    ).filter(pl.col("chrom"))["transcript_id"]
-    summary["transcripts_mixed_contig_or_strand"] = bad_tx.len()
-    if bad_tx.len():
-        log.warning("%d transcripts span several contigs or strands; skipped", bad_tx.len())
-        exons = exons.filter(~pl.col("transcript_id").is_in(bad_tx.implode()))
+    bad_tx = exons.group_by(TX_KEY).agg(
+        ((pl.col("chrom").n_unique() > 1) | (pl.col("strand").n_unique() > 1)).alias("_bad")
+    ).filter(pl.col("_bad")).select(TX_KEY)
+    summary["transcripts_mixed_contig_or_strand"] = bad_tx.height
+    if bad_tx.height:
+        log.warning("%d transcripts span several contigs or strands; skipped", bad_tx.height)
+        exons = exons.join(bad_tx, on=TX_KEY, how="anti")
 
     # exon order in transcript orientation
-    exons = exons.sort(["transcript_id", "start"])
+    exons = exons.sort(["transcript_id", "gene_id", "start"])
     exons = exons.with_columns(
         pl.when(pl.col("strand") == "+")
-        .then(pl.int_range(1, pl.len() + 1).over("transcript_id"))
-        .otherwise(pl.int_range(pl.len(), 0, -1).over("transcript_id"))
+        .then(pl.int_range(1, pl.len() + 1).over(TX_KEY))
+        .otherwise(pl.int_range(pl.len(), 0, -1).over(TX_KEY))
         .cast(pl.Int32).alias("exon_number")
     )
     return exons
@@ -464,7 +631,7 @@ def _introns_and_sites(exons: pl.DataFrame, summary: dict) -> tuple[pl.DataFrame
     """Introns between consecutive exons, and their donor and acceptor sites (exon-side bases)."""
     # introns between consecutive exons (genomic order)
     nxt = exons.with_columns(
-        pl.col("start").shift(-1).over("transcript_id").alias("next_start")
+        pl.col("start").shift(-1).over(TX_KEY).alias("next_start")
     ).filter(pl.col("next_start").is_not_null())
     gap = pl.col("next_start") - pl.col("end") - 1
     summary["zero_length_introns"] = nxt.filter(gap == 0).height
@@ -480,20 +647,20 @@ def _introns_and_sites(exons: pl.DataFrame, summary: dict) -> tuple[pl.DataFrame
                        pl.lit("donor").alias("site_type"), "gene_id", "transcript_id"),
         introns.select("chrom", pl.col("acceptor").alias("position"), "strand",
                        pl.lit("acceptor").alias("site_type"), "gene_id", "transcript_id"),
-    ]).sort(["chrom", "position", "site_type", "transcript_id"])
+    ]).sort(["chrom", "position", "site_type", "transcript_id", "gene_id"])
     return introns, sites
 
 
 def _transcripts(exons: pl.DataFrame, tx_rec: pl.DataFrame, summary: dict) -> pl.DataFrame:
     """One row per transcript, spans and lengths from its exons."""
     # transcripts
-    tx_agg = exons.group_by("transcript_id", maintain_order=True).agg(
-        pl.col("gene_id").first(), pl.col("chrom").first(), pl.col("start").min(),
+    tx_agg = exons.group_by(TX_KEY, maintain_order=True).agg(
+        pl.col("chrom").first(), pl.col("start").min(),
         pl.col("end").max(), pl.col("strand").first(), pl.len().cast(pl.Int32).alias("n_exons"),
         (pl.col("end") - pl.col("start") + 1).sum().alias("transcript_length"),
     )
-    tx_info = tx_rec.unique("transcript_id", keep="first").select("transcript_id", "transcript_type")
-    transcripts = tx_agg.join(tx_info, on="transcript_id", how="left").select(
+    tx_info = tx_rec.unique(TX_KEY, keep="first").select(*TX_KEY, "transcript_type")
+    transcripts = tx_agg.join(tx_info, on=TX_KEY, how="left").select(
         "transcript_id", "gene_id", "transcript_type", "chrom", "start", "end", "strand",
         "n_exons", "transcript_length",
     )

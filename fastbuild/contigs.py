@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastbuild.errors import FastbuildError
+from fastbuild.files import read_text
 
 
 def canonical(name: str) -> str:
@@ -23,12 +24,17 @@ def read_alias_file(path) -> dict[str, str]:
     """Read a two-column alias file (whitespace or comma separated; ``#`` comments).
 
     Each line ``A B`` says that contig ``A`` in one input is contig ``B`` in another.
+
+    Raises
+    ------
+    FastbuildError
+        When the file is missing, a directory, not UTF-8 text, has a line without exactly
+        two columns, gives one name two different aliases, or holds no pair at all.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FastbuildError(f"chromosome alias file not found: {path}")
+    text = read_text(path, "chromosome alias file")
     aliases: dict[str, str] = {}
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
@@ -37,7 +43,13 @@ def read_alias_file(path) -> dict[str, str]:
             raise FastbuildError(
                 f"{path}:{lineno}: expected two columns (name alias), got {len(parts)}: {line!r}"
             )
+        if aliases.get(parts[0], parts[1]) != parts[1]:
+            raise FastbuildError(
+                f"{path}:{lineno}: {parts[0]} is already an alias of {aliases[parts[0]]}, not also of {parts[1]}"
+            )
         aliases[parts[0]] = parts[1]
+    if not aliases:
+        raise FastbuildError(f"chromosome alias file {path} lists no name pairs")
     return aliases
 
 

@@ -16,11 +16,17 @@ Supported inputs
 
 Headers of the form ``NAME:START-END`` (samtools-style region FASTAs) are understood as that
 1-based inclusive region of contig ``NAME``; bases of ``NAME`` outside the region(s) read as N.
+
+Bad FASTAs are one-line :class:`~fastbuild.errors.FastbuildError` errors naming the file: missing,
+a directory, binary or not UTF-8, no ``>`` header, inconsistent line lengths, duplicate or
+overlapping records, truncated or corrupt gzip, and whitespace inside a sequence line (which
+would shift every later coordinate by one), found when that part is read.
 """
 
 from __future__ import annotations
 
 import gzip
+import itertools
 import logging
 import os
 import re
@@ -32,12 +38,18 @@ import numpy as np
 
 import fastbuild_kernels as kernels
 from fastbuild.errors import FastbuildError
-from fastbuild.files import is_gzip, strip_gzip_suffix
+from fastbuild.files import READ_ERRORS, check_input_file, is_gzip, read_error_reason, strip_gzip_suffix
 
 log = logging.getLogger(__name__)
 
 _REGION_RE = re.compile(r"^(?P<name>.+):(?P<start>[0-9][0-9,]*)-(?P<end>[0-9][0-9,]*)$")
 N_CODE = 4
+_WHITESPACE_RE = re.compile(r"[ \t\r\v\f]")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -98,16 +110,13 @@ class Genome:
     Raises
     ------
     FastbuildError
-        When the file is missing, unreadable, not FASTA, or no index can be written anywhere.
+        When the file is missing, unreadable, not FASTA, has overlapping records, or no index
+        can be written anywhere.
     """
 
     def __init__(self, path, cache_dir=None):
-        self.path = Path(path)
+        self.path = check_input_file(path, "FASTA file")
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        if not self.path.exists():
-            raise FastbuildError(f"FASTA file not found: {self.path}")
-        if not self.path.is_file() or not os.access(self.path, os.R_OK):
-            raise FastbuildError(f"FASTA file is not a readable file: {self.path}")
         self._fasta = self._open()
         self._regions: dict[str, list[Region]] = {}
         for key in self._fasta.keys():
@@ -115,6 +124,13 @@ class Genome:
             self._regions.setdefault(name, []).append(Region(key, start, end))
         for regions in self._regions.values():
             regions.sort(key=lambda r: r.start)
+            for a, b in itertools.pairwise(regions):
+                if b.start <= a.end:
+                    self._fasta.close()
+                    raise FastbuildError(
+                        f"FASTA {self.path}: records {a.key!r} and {b.key!r} overlap (both hold bases "
+                        f"{b.start}-{min(a.end, b.end)}); keep one record per base"
+                    )
 
     # ------------------------------------------------------------------ opening
     def _open(self):
@@ -138,8 +154,13 @@ class Genome:
                 sequence_always_upper=False,
                 rebuild=True,
             )
+        except UnicodeDecodeError:
+            raise FastbuildError(
+                f"cannot index FASTA {self.path}: not a text FASTA file (bytes that are not UTF-8; "
+                "binary, or compressed other than with gzip?)"
+            ) from None
         except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as exc:
-            raise FastbuildError(f"cannot index FASTA {self.path}: {str(exc).splitlines()[0]}") from None
+            raise FastbuildError(f"cannot index FASTA {self.path}: {_first_line(exc)}") from None
         except OSError as exc:
             raise FastbuildError(
                 f"cannot read or index FASTA {self.path}: {exc.strerror or exc}; "
@@ -168,9 +189,9 @@ class Genome:
             with gzip.open(self.path, "rb") as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 22)
             os.replace(tmp, target)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except READ_ERRORS as exc:
             tmp.unlink(missing_ok=True)
-            raise FastbuildError(f"cannot decompress FASTA {self.path}: {exc}") from None
+            raise FastbuildError(f"cannot decompress FASTA {self.path}: {read_error_reason(exc)}") from None
         return target
 
     @staticmethod
@@ -227,11 +248,26 @@ class Genome:
             lo, hi = max(start, region.start), min(end, region.end)
             if lo > hi:
                 continue
-            text = self._fasta[region.key][lo - region.start : hi - region.start + 1]
+            text = self._read(region, lo, hi)
             out[lo - start : hi - start + 1] = kernels.encode(text)
         if strand == "-":
             out = kernels.reverse_complement(out)
         return out
+
+    def _read(self, region: Region, lo: int, hi: int) -> str:
+        """Bases ``lo..hi`` of ``region`` as text; whitespace in them is an error (it shifts coordinates)."""
+        try:
+            text = self._fasta[region.key][lo - region.start : hi - region.start + 1]
+        except (*READ_ERRORS, ValueError) as exc:
+            raise FastbuildError(f"cannot read FASTA {self.path} ({region.key}:{lo}-{hi}): "
+                                 f"{read_error_reason(exc)}") from None
+        bad = _WHITESPACE_RE.search(text)
+        if bad:
+            raise FastbuildError(
+                f"FASTA {self.path}: record {region.key!r} has whitespace inside a sequence line "
+                f"(base {lo + bad.start()}); remove it, every later coordinate would be off"
+            )
+        return text
 
     def close(self) -> None:
         self._fasta.close()

@@ -10,6 +10,12 @@ Writes, into the output folder (each file atomically):
   ``splice_sites.tsv``.
 
 Contig names in the tables are the FASTA's names (after reconciliation).
+
+Nothing finished-looking is left by a failed run: every input is read and checked before the
+first table is written, an annotation without usable exons or without a gene inside the FASTA
+is refused, and ``prepare_info.json`` (what ``--reference`` readers look for) is removed
+before the tables are rewritten and written only after all of them. Parquet pages carry CRC
+checksums, so a damaged table is reported by the readers instead of read wrongly.
 """
 
 from __future__ import annotations
@@ -27,11 +33,16 @@ from fastbuild import atomic
 from fastbuild.annotation import TABLES, Annotation, load_annotation
 from fastbuild.contigs import read_alias_file, reconcile
 from fastbuild.coords import to_offset
+from fastbuild.errors import FastbuildError
 from fastbuild.genome import Genome
 
 log = logging.getLogger(__name__)
 
 A, C, G, T = 0, 1, 2, 3
+INFO_NAME = "prepare_info.json"
+"""The file that marks a finished ``fastbuild prepare`` output (written last)."""
+PARQUET_OPTIONS = {"write_page_checksum": True}
+"""Written into every reference table: page CRCs let readers detect damaged files."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,12 @@ def attach_genome(ann: Annotation, genome: Genome, aliases: dict | None = None):
     -------
     (Annotation, dict)
         The restricted annotation and counts/reasons of what was skipped.
+
+    Raises
+    ------
+    FastbuildError
+        When no gene (or no gene with an exon) lies inside the FASTA's sequence: the tables
+        would be empty.
     """
     contig_map = reconcile(ann.genes["chrom"].unique().sort(), genome.contigs, aliases)
     ann = ann.rename_contigs(contig_map.mapping)
@@ -76,6 +93,13 @@ def attach_genome(ann: Annotation, genome: Genome, aliases: dict | None = None):
         "examples_skipped": (on_unmatched["gene_id"].head(5).to_list()
                              + outside["gene_id"].head(5).to_list()),
     }
+    ann = ann.filter_genes(kept)
+    if ann.exons.height == 0:
+        raise FastbuildError(
+            f"no annotated gene with exons lies inside FASTA {genome.path} ({kept.height} genes inside, "
+            f"{on_unmatched.height} on contigs absent from it, {outside.height} beyond its sequence); "
+            "check that the FASTA and the annotation belong to the same assembly"
+        )
     if on_unmatched.height:
         log.warning(
             "%d genes lie on contigs absent from the FASTA (%s); skipped",
@@ -83,7 +107,7 @@ def attach_genome(ann: Annotation, genome: Genome, aliases: dict | None = None):
         )
     if outside.height:
         log.warning("%d genes extend beyond the FASTA's sequence; skipped", outside.height)
-    return ann.filter_genes(kept), report
+    return ann, report
 
 
 def splice_site_sanity(ann: Annotation, genome: Genome) -> dict:
@@ -147,17 +171,18 @@ def write_reference_tsv(ann: Annotation, out: Path) -> None:
 def prepare(config: PrepareConfig) -> dict:
     """Run ``fastbuild prepare``; returns the summary written to ``prepare_info.json``."""
     t0 = time.perf_counter()
+    aliases = read_alias_file(config.chrom_alias) if config.chrom_alias else None
+    ann = load_annotation(config.annotation, config.annotation_format, config.skip_malformed)
     out = atomic.ensure_dir(config.out)
     cache_dir = Path(config.cache_dir) if config.cache_dir else out / "cache"
-    aliases = read_alias_file(config.chrom_alias) if config.chrom_alias else None
     with Genome(config.fasta, cache_dir=cache_dir) as genome:
-        ann = load_annotation(config.annotation, config.annotation_format, config.skip_malformed)
         n_genes_in_file = ann.genes.height
         ann, skipped = attach_genome(ann, genome, aliases)
         sanity = splice_site_sanity(ann, genome)
-        fasta_path = str(genome.path)
+        fasta_path = str(genome.path.resolve())
+    _unmark_finished(out)
     for name in TABLES:
-        atomic.write_parquet(getattr(ann, name), out / f"{name}.parquet")
+        atomic.write_parquet(getattr(ann, name), out / f"{name}.parquet", **PARQUET_OPTIONS)
     if config.tsv:
         write_reference_tsv(ann, out)
     summary = {
@@ -177,8 +202,16 @@ def prepare(config: PrepareConfig) -> dict:
                  + skipped["genes_skipped_outside_fasta_sequence"])
     if accounted != n_genes_in_file:  # pragma: no cover - an internal invariant
         raise RuntimeError(f"gene accounting mismatch: {accounted} != {n_genes_in_file}")
-    atomic.write_text(out / "prepare_info.json", json.dumps(summary, indent=2, default=str))
+    atomic.write_text(out / INFO_NAME, json.dumps(summary, indent=2, default=str))
     return summary
+
+
+def _unmark_finished(out: Path) -> None:
+    """Remove an older run's ``prepare_info.json`` so half-rewritten tables never look finished."""
+    try:
+        (out / INFO_NAME).unlink(missing_ok=True)
+    except OSError as exc:
+        raise atomic.io_error(out / INFO_NAME, exc) from None
 
 
 def format_summary(s: dict) -> str:

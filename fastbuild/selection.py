@@ -22,6 +22,7 @@ import polars as pl
 
 from fastbuild.checks import choice, positive
 from fastbuild.errors import FastbuildError
+from fastbuild.files import read_text
 from fastbuild.seeds import gene_seed
 
 POLICIES = ("error_total", "error_fp", "error_fn", "random", "custom", "all")
@@ -68,27 +69,50 @@ def read_gene_ids(path, gene_col: str | None = None) -> list[str]:
     """Gene identifiers from a plain list (one per line) or a TSV/CSV with a header.
 
     For a table, ``gene_col`` names the column (default: ``gene_id``, else ``gene_name``, else
-    the first column).
+    the first column). Blank lines and ``#`` comments are ignored, surrounding double quotes
+    are dropped, duplicates are kept once (first occurrence).
+
+    Raises
+    ------
+    FastbuildError
+        When the file is missing, a directory, unreadable or not UTF-8 text; when ``gene_col``
+        is not a column; when a row lacks the id column; when it lists no gene ids.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FastbuildError(f"gene ids file not found: {path}")
-    lines = [ln.strip() for ln in path.read_text().splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    text = read_text(path, "gene ids file")
+    lines = [(n, ln.strip()) for n, ln in enumerate(text.splitlines(), 1)]
+    lines = [(n, ln) for n, ln in lines if ln and not ln.startswith("#")]
     if not lines:
-        return []
-    sep = "\t" if "\t" in lines[0] else "," if "," in lines[0] else None
+        raise FastbuildError(f"gene ids file {path} lists no gene ids (it is empty or only comments)")
+    first = lines[0][1]
+    sep = "\t" if "\t" in first else "," if "," in first else None
     if sep is None and gene_col is None:
-        return list(dict.fromkeys(lines))
-    header = [h.strip() for h in lines[0].split(sep)] if sep else [lines[0]]
+        return list(dict.fromkeys(_unquote(ln) for _, ln in lines))
+    header = [_unquote(h) for h in first.split(sep)] if sep else [_unquote(first)]
     if gene_col is not None:
         if gene_col not in header:
             raise FastbuildError(f"--gene-col {gene_col!r} is not a column of {path} (columns: {', '.join(header)})")
         col = header.index(gene_col)
     else:
         col = next((header.index(c) for c in ("gene_id", "gene_name") if c in header), 0)
-    values = [ln.split(sep)[col].strip() if sep else ln for ln in lines[1:]]
-    return list(dict.fromkeys(v for v in values if v))
+    values = []
+    for n, ln in lines[1:]:
+        fields = ln.split(sep) if sep else [ln]
+        if col >= len(fields):
+            raise FastbuildError(f"{path}:{n}: {len(fields)} columns, no column {header[col]!r} (column {col + 1})")
+        values.append(_unquote(fields[col]))
+    ids = list(dict.fromkeys(v for v in values if v))
+    if not ids:
+        raise FastbuildError(f"gene ids file {path} lists no gene ids (column {header[col]!r} has no values)")
+    return ids
+
+
+def _unquote(value: str) -> str:
+    """``' "ENSG1" '`` -> ``'ENSG1'`` (spaces and one pair of double quotes removed)."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1].strip()
+    return value
 
 
 @dataclass
@@ -229,6 +253,10 @@ def choose_genes(spec: SelectionSpec, genes: pl.DataFrame, candidates: list[str]
                        spec.gene_types, extras, error_counts)
     for note in sel.notes:
         log.info(note)
+    if not sel.gene_ids and extras and len(sel.unresolved) == len(extras):
+        raise FastbuildError(
+            f"none of the {len(extras)} gene ids in {spec.gene_ids_file} is in the annotation "
+            f"(e.g. {', '.join(extras[:3])}); check the ids file against the annotation")
     if not sel.gene_ids:
         why = "no gene has scores" if not candidates else "nothing matched the selection flags"
         raise FastbuildError(f"no genes selected ({why}); check --scores, --gene-types and --gene-ids-file")
