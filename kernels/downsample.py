@@ -17,6 +17,7 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53
+_INT64_MAX = 2**63 - 1
 
 
 @kernel
@@ -35,9 +36,14 @@ def _downsample_kernel(pred_type, max_prob, site_distance, hard_threshold, windo
             keep[i] = True
         else:
             n_left += 1
-    want = np.int64(easy_ratio * n_non_tn)
-    if want > n_left:
-        want = n_left
+    if n_non_tn == 0 or n_left == 0:
+        return  # nothing to sample for (and inf * 0 would be NaN)
+    # saturate in float64 before converting: a huge (or infinite) ratio keeps every easy TN,
+    # and the int64 conversion only ever sees 0 <= target < n_left (no overflow)
+    target = easy_ratio * n_non_tn
+    want = n_left
+    if target < n_left:
+        want = np.int64(target)
     if want <= 0:
         return
     # selection sampling (Knuth, Algorithm S) over the remaining TNs in index order, with a
@@ -79,10 +85,14 @@ def downsample_mask(pred_type, max_prob, site_distance, hard_threshold=0.15, win
     site_distance : array_like of int, shape (n,)
         A TN with ``0 <= site_distance <= window`` is kept (``-1`` = no site).
     hard_threshold : float, optional
+        NaN keeps no TN as hard.
     window : int, optional
+        Any size; a negative window keeps no TN for its distance.
     easy_ratio : float, optional
         From the TNs not kept so far, exactly ``min(left, int(easy_ratio * n_non_TN))`` are
-        kept, chosen uniformly without replacement.  ``>= 0``.
+        kept, chosen uniformly without replacement.  ``>= 0``; the product saturates, so a
+        huge ratio (``1e300``, ``inf``) keeps every one of them (none when there is no non-TN).
+        NaN raises ``ValueError``.
     seed : int, optional
         ``0 <= seed <= 2**64 - 1``.  The choice depends only on the inputs and the seed (a
         splitmix64 stream driving selection sampling in index order, implemented in the
@@ -105,10 +115,12 @@ def downsample_mask(pred_type, max_prob, site_distance, hard_threshold=0.15, win
             f"pred_type, max_prob and site_distance must have one length; got {n}, {max_prob.shape[0]}, {dist.shape[0]}"
         )
     hard_threshold = as_float(hard_threshold, "hard_threshold")
-    window = as_int(window, "window")
+    # clipped into int64 without changing the mask: any window < 0 keeps no TN by distance,
+    # and no int64 distance exceeds 2**63 - 1
+    window = min(max(as_int(window, "window"), -1), _INT64_MAX)
     easy_ratio = as_float(easy_ratio, "easy_ratio")
     if not easy_ratio >= 0:
-        raise ValueError(f"easy_ratio must be >= 0, got {easy_ratio}")
+        raise ValueError(f"easy_ratio must be a number >= 0 (inf keeps every easy TN), got {easy_ratio}")
     seed = as_int(seed, "seed", 0, 2**64 - 1)
     keep = np.zeros(n, np.bool_)
     _downsample_kernel(pred, max_prob, dist, hard_threshold, window, easy_ratio, np.uint64(seed), keep)

@@ -14,11 +14,40 @@ never each other; :func:`fastbuild.basemodel.backends.make_runner` is the one pl
 from __future__ import annotations
 
 import abc
+import inspect
 import os
 
 import numpy as np
 
+from fastbuild.checks import positive
 from fastbuild.errors import FastbuildError
+
+#: Most threads one runner may use (each worker keeps its own scratch buffers).
+MAX_THREADS = 1024
+
+
+def check_threads(threads) -> int | None:
+    """Validate a requested thread count (``--threads``).
+
+    Parameters
+    ----------
+    threads : int or None
+        ``None`` means all CPUs this process may use (see :func:`default_threads`).
+
+    Returns
+    -------
+    int or None
+        ``threads`` as an int, or ``None``.
+
+    Raises
+    ------
+    FastbuildError
+        ``--threads must be >= 1, got -1`` for anything but ``None`` or a whole number within
+        1..:data:`MAX_THREADS`.
+    """
+    if threads is None:
+        return None
+    return positive("threads", threads, MAX_THREADS)
 
 
 def default_threads() -> int:
@@ -91,12 +120,33 @@ class Runner(abc.ABC):
     Subclasses set ``backend`` (the backend's name), ``networks`` (the ensemble members),
     ``flank`` and ``threads``, and implement :meth:`score_sequence` and :meth:`close`. A runner
     is a context manager that closes itself on exit.
+
+    A ``threads`` argument of the subclass's constructor is checked by :func:`check_threads`
+    before that constructor runs (so no thread pool or session is made for a bad count), and so
+    is every value assigned to :attr:`threads`.
     """
 
     backend: str = ""
     networks: list
     flank: int
-    threads: int
+
+    def __new__(cls, *args, **kwargs):
+        try:
+            bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+        except TypeError:
+            bound = None  # a wrong call: let __init__ raise its own error
+        if bound is not None:
+            check_threads(bound.arguments.get("threads"))
+        return super().__new__(cls)
+
+    @property
+    def threads(self) -> int:
+        """Threads this runner uses (>= 1)."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, value) -> None:
+        self._threads = positive("threads", value, MAX_THREADS)
 
     @abc.abstractmethod
     def score_sequence(self, codes_with_flank) -> np.ndarray:

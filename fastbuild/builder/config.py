@@ -14,20 +14,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from fastbuild.checks import choice, positive, unit
+from fastbuild.checks import choice, number, positive, unit, whole
 from fastbuild.errors import FastbuildError
 from fastbuild.reference import InputSpec
 from fastbuild.selection import POLICIES, SelectionSpec
+from fastbuild_kernels.kmers import MAX_DENSE_ENTRIES
 
-__all__ = ["KMER_LAYOUTS", "POLICIES", "POSITION_ID_MODES", "BuildConfig", "RunOptions",
-           "config_hash", "describe_changes"]
+__all__ = ["KMER_LAYOUTS", "MAX_BATCH_ROWS", "MAX_CONTEXT", "MIN_BATCH_ROWS", "POLICIES", "POSITION_ID_MODES",
+           "BuildConfig", "RunOptions", "config_hash", "describe_changes"]
 
 POSITION_ID_MODES = ("genomic", "transcript", "splice_aware")
 KMER_LAYOUTS = ("wide", "sparse", "auto")
 MAX_WIDE_K = 6
 MAX_K = 12
+#: Largest ``UP + DOWN`` of ``--context-flank``: k-mer and base counts of the ``UP + DOWN + 1`` nt
+#: window are uint16 (the kernels refuse windows longer than 65535 nt).
+MAX_CONTEXT = 65534
+#: Smallest ``--batch-rows``. Every record batch is a Parquet row group costing ~10 ms and ~230 KB
+#: of footer metadata held until its file closes (measured on the demo build), while a buffered row
+#: costs ~1.9 KB: below ~120 rows a smaller value raises memory as well as time.
+MIN_BATCH_ROWS = 100
+#: Largest ``--batch-rows`` (~1.9 KB per buffered row: ~32 GB; string columns keep int32 offsets).
+MAX_BATCH_ROWS = 2**24
+_INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -72,23 +84,55 @@ class BuildConfig:
     run: RunOptions = field(default_factory=RunOptions)
 
     def __post_init__(self):
+        """Check every option once; each bad value is one :class:`FastbuildError` naming its option."""
         choice("position_id_mode", self.position_id_mode, POSITION_ID_MODES)
         choice("kmer_layout", self.kmer_layout, KMER_LAYOUTS)
         positive("batch_size", self.batch_size)
-        positive("batch_rows", self.batch_rows)
-        self._check_kmers()
         unit("hard_prob", self.hard_prob)
         unit("threshold", self.threshold)
-        if self.easy_ratio < 0:
-            raise FastbuildError(f"--easy-ratio must be >= 0, got {self.easy_ratio}")
-        if self.window < 0 or self.consensus_window < 0:
-            raise FastbuildError("--window and --consensus-window must be >= 0")
-        if len(self.context_flank) != 2 or min(self.context_flank) < 0:
-            raise FastbuildError(f"--context-flank needs two non-negative numbers, got {self.context_flank}")
+        inf_hint = " (a large finite ratio such as 1e9 keeps every easy negative)"
+        number("easy_ratio", self.easy_ratio, 0.0, hint=inf_hint if self.easy_ratio == math.inf else "")
+        whole("window", self.window, 0)
+        whole("consensus_window", self.consensus_window, 0)
+        self._check_context_flank()
+        self._check_kmers()
+        self._check_batch_rows()
+
+    def _check_context_flank(self) -> None:
+        flank = self.context_flank
+        if not isinstance(flank, (tuple, list)) or len(flank) != 2:
+            raise FastbuildError(f"--context-flank needs two whole numbers (UP DOWN), got {flank!r}")
+        up, down = (whole("context_flank", v, 0) for v in flank)
+        if up + down > MAX_CONTEXT:
+            raise FastbuildError(
+                f"--context-flank UP + DOWN must be <= {MAX_CONTEXT} (k-mer counts of the UP + DOWN + 1 nt window "
+                f"are uint16), got {up} {down}"
+            )
+
+    def _check_batch_rows(self) -> None:
+        """``--batch-rows`` within MIN_BATCH_ROWS..the smallest upper limit of the k-mer columns."""
+        limit, why = MAX_BATCH_ROWS, "a record batch buffers ~1.9 KB per row"
+        span = sum(self.context_flank) + 1
+        for k in self.kmer_sizes:
+            if self.layout_of(k) == "wide":
+                cap = MAX_DENSE_ENTRIES // 4**k
+                reason = f"--kmer-layout wide: {4 ** k} {k}-mer counts per row, at most 2**31 per batch"
+            else:
+                per_row = max(1, min(4**k, span - k + 1))
+                cap = _INT32_MAX // per_row
+                reason = f"up to {per_row} {k}-mer ids per row in a list column with int32 offsets"
+            if cap < limit:
+                limit, why = cap, reason
+        rows = whole("batch_rows", self.batch_rows, MIN_BATCH_ROWS, None,
+                     hint=" (every row group costs ~10 ms and ~230 KB of Parquet footer memory until its file "
+                          "closes: fewer rows per group only slow the build and raise its memory)")
+        whole("batch_rows", rows, None, limit, hint=f" ({why})")
 
     def _check_kmers(self) -> None:
+        if not isinstance(self.kmer_sizes, (tuple, list)):
+            raise FastbuildError(f"--kmer-sizes needs a sequence of whole numbers, got {self.kmer_sizes!r}")
         for k in self.kmer_sizes:
-            if not 1 <= k <= MAX_K:
+            if not 1 <= whole("kmer_sizes", k, maximum=None) <= MAX_K:
                 raise FastbuildError(f"--kmer-sizes: {k} is out of range; use 1..{MAX_K}, or 0 for none")
             if self.layout_of(k) == "wide" and k > MAX_WIDE_K:
                 raise FastbuildError(

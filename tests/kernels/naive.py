@@ -193,7 +193,8 @@ def downsample_mask(pred_type, max_prob, site_distance, hard_threshold=0.15, win
         else:
             easy.append(i)
     n_non_tn = sum(1 for t in pred_type if t != 0)
-    want = min(len(easy), int(easy_ratio * n_non_tn))
+    target = easy_ratio * n_non_tn if n_non_tn else 0.0  # saturates: a huge or infinite ratio keeps every easy TN
+    want = int(target) if target < len(easy) else len(easy)
     # selection sampling (Knuth's Algorithm S) with the documented splitmix64 stream
     rng = splitmix64_stream(seed)
     need = want
