@@ -19,7 +19,7 @@ import polars as pl
 from fastbuild.basemodel import units as score_units
 from fastbuild.basemodel.backends import DEFAULT_BACKEND, check_backend, score_sequence
 from fastbuild.basemodel.models import Model, load_model
-from fastbuild.basemodel.runner import default_threads
+from fastbuild.basemodel.runner import check_threads, default_threads
 from fastbuild.basemodel.store import ScoreStore
 from fastbuild.errors import FastbuildError
 from fastbuild.progress import Progress
@@ -271,6 +271,8 @@ def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = 
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
     check_backend(backend)  # fail before creating the store when onnxruntime is missing
+    if threads is not None:
+        check_threads(threads)
     source = str(Path(model).absolute()) if isinstance(model, str) and Path(model).exists() else model
     model = model if isinstance(model, Model) else load_model(model)
     fasta = str(Path(genome.path if hasattr(genome, "fetch") else genome).absolute())

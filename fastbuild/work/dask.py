@@ -69,7 +69,7 @@ class DaskExecutor(Executor):
                                      retries=self.retries, resources=u.resources or None)
             futures[fut.key] = (fut, u)
         try:
-            for fut in distributed.as_completed([f for f, _ in futures.values()]):
+            for fut in distributed.as_completed([f for f, _ in futures.values()], loop=self.client.loop):
                 unit = futures[fut.key][1]
                 try:
                     result = fut.result()
