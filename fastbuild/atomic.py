@@ -17,9 +17,13 @@ TMP_SUFFIX = ".tmp"
 
 
 def tmp_path(path) -> Path:
-    """The temporary name under which ``path`` is written."""
+    """The temporary name under which this process writes ``path`` (``NAME.<pid>.tmp``).
+
+    A name of its own per process, so two writers of one file (two runs sharing a score store)
+    never write into each other's temporary file; the last rename wins, whole.
+    """
     path = Path(path)
-    return path.with_name(path.name + TMP_SUFFIX)
+    return path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
 
 
 def fsync_dir(path) -> None:
