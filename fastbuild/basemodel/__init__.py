@@ -27,8 +27,9 @@ from fastbuild.basemodel.models import (
     load_openspliceai,
     load_spliceai,
 )
+from fastbuild.basemodel.regions import score_region
 from fastbuild.basemodel.runner import Runner
-from fastbuild.basemodel.scoring import score_genes, score_region
+from fastbuild.basemodel.scoring import score_genes
 from fastbuild.basemodel.store import ScoreStore
 
 __all__ = [

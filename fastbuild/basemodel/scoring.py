@@ -13,11 +13,10 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from fastbuild.basemodel import units as score_units
-from fastbuild.basemodel.backends import DEFAULT_BACKEND, check_backend, score_sequence
+from fastbuild.basemodel.backends import DEFAULT_BACKEND, check_backend
 from fastbuild.basemodel.models import Model, load_model
 from fastbuild.basemodel.runner import check_threads, default_threads
 from fastbuild.basemodel.store import ScoreStore
@@ -26,7 +25,6 @@ from fastbuild.progress import Progress
 from fastbuild.work import Executor, Unit, make_executor
 
 GENE_COLUMNS = ("gene_id", "chrom", "start", "end", "strand")
-MAX_REGION = 2_000_000  # merged same-strand regions grow no longer than this (single genes may)
 
 
 def plan_chunks(genes: pl.DataFrame, chunk_bases: int = 5_000_000, chunk_genes: int = 400) -> list[pl.DataFrame]:
@@ -45,49 +43,6 @@ def plan_chunks(genes: pl.DataFrame, chunk_bases: int = 5_000_000, chunk_genes: 
     return chunks
 
 
-def _regions(starts, ends, merge_gap, max_region):
-    """Group intervals (sorted by start) into merged regions: list of (lo, hi, member indices)."""
-    out = []
-    for i in np.argsort(starts, kind="stable"):
-        s, e = int(starts[i]), int(ends[i])
-        if out:
-            lo, hi, members = out[-1]
-            if s <= hi + merge_gap and max(hi, e) - lo + 1 <= max_region:
-                out[-1] = (lo, max(hi, e), [*members, int(i)])
-                continue
-        out.append((s, e, [int(i)]))
-    return out
-
-
-def score_region(genome, model, chrom, lo, hi, strand, runner=None, backend: str | None = None) -> np.ndarray:
-    """Scores of one genomic interval, read on one strand with the model's flanks.
-
-    Parameters
-    ----------
-    genome : fastbuild.genome.Genome
-    model : Model
-    chrom : str
-    lo, hi : int
-        The interval, 1-based inclusive; bases past a contig end read as N.
-    strand : {"+", "-"}
-        Strand the sequence is read (and scored) on.
-    runner : Runner, optional
-        A runner of ``model`` (see :func:`fastbuild.basemodel.backends.make_runner`); pass one
-        when scoring many regions.
-    backend : str, optional
-        Backend of the runner made for this call when ``runner`` is None (default "numpy").
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 ``[hi - lo + 1, 3]`` (neither, acceptor, donor), in ascending genomic order.
-    """
-    flank = model.flank
-    codes = genome.fetch(chrom, lo - flank, hi + flank, strand)
-    scores = score_sequence(model, codes, backend=backend, runner=runner)
-    return scores[::-1] if strand == "-" else scores
-
-
 def _checked_genes(genes: pl.DataFrame) -> pl.DataFrame:
     """The gene table reduced to GENE_COLUMNS with their types; FastbuildError when unusable."""
     missing_cols = [c for c in GENE_COLUMNS if c not in genes.columns]
@@ -103,28 +58,6 @@ def _checked_genes(genes: pl.DataFrame) -> pl.DataFrame:
     if bad.height:
         raise FastbuildError(f"gene {bad['gene_id'][0]} has no usable strand or coordinates")
     return genes
-
-
-def score_chunk(genome, model, runner, chunk: pl.DataFrame, merge_gap: int, on_region) -> list[tuple]:
-    """Score the genes of one chunk (one chromosome): frames for :meth:`ScoreStore.write_chunk`.
-
-    Same-strand genes closer than ``merge_gap`` are scored in one region; ``on_region(n_genes,
-    n_bases)`` is called after each region.
-    """
-    chrom = chunk["chrom"][0]
-    per_gene = {}
-    for strand in ("+", "-"):
-        part = chunk.filter(pl.col("strand") == strand)
-        if not part.height:
-            continue
-        st, en, gid = part["start"].to_numpy(), part["end"].to_numpy(), part["gene_id"].to_list()
-        for lo, hi, members in _regions(st, en, merge_gap, MAX_REGION):
-            sc = score_region(genome, model, chrom, lo, hi, strand, runner)
-            for i in members:
-                a, b = int(st[i]) - lo, int(en[i]) - lo + 1
-                per_gene[gid[i]] = (np.arange(st[i], en[i] + 1, dtype=np.int64), sc[a:b])
-            on_region(len(members), hi - lo + 1)
-    return [(g, *per_gene[g]) for g in chunk["gene_id"].to_list()]
 
 
 ACTIONS = ("run", "plan", "unit", "finalise")
@@ -216,6 +149,23 @@ def _finalise(store: ScoreStore, plan: dict, tasks: list) -> None:
     store.record_chunks([(Path(t.file), t.chunk) for t in tasks])
 
 
+def _prepare(genome, genes, model, store_dir, overwrite, threads, chunk_bases, chunk_genes, mantissa_bits,
+             merge_gap, backend, action):
+    """Checks, the store, and the plan (made now, or read for ``unit`` / ``finalise``)."""
+    check_backend(backend)  # fail before creating the store when onnxruntime is missing
+    if threads is not None:
+        check_threads(threads)
+    source = str(Path(model).absolute()) if isinstance(model, str) and Path(model).exists() else model
+    model = model if isinstance(model, Model) else load_model(model)
+    fasta = str(Path(genome.path if hasattr(genome, "fetch") else genome).absolute())
+    genes = _checked_genes(genes)
+    store = ScoreStore.create(store_dir, model.identity, overwrite=overwrite and action == "run")
+    key = plan_key(model, genes, chunk_bases, chunk_genes, mantissa_bits, merge_gap)
+    plan = store.read_plan(key) if action in ("unit", "finalise") else _make_plan(store, genes, key, chunk_bases,
+                                                                                   chunk_genes)
+    return source, model, fasta, genes, store, key, plan
+
+
 def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = True, overwrite: bool = False,
                 threads: int | None = None, chunk_bases: int = 2_000_000, chunk_genes: int = 100,
                 mantissa_bits: int = 23, merge_gap: int | None = None, backend: str = DEFAULT_BACKEND, *,
@@ -230,37 +180,26 @@ def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = 
 
     Parameters
     ----------
-    genome : fastbuild.genome.Genome or path
-        The genome (or its FASTA file).
-    genes : polars.DataFrame
-        gene_id, chrom, start, end (1-based inclusive), strand.
-    model : Model, or anything :func:`load_model` accepts
-        ("spliceai", .h5 / .pt paths).
-    store_dir : path
-        Directory of the store (created when missing).
-    progress : bool
-        Show a progress bar.
-    overwrite : bool
-        Replace a store written by a different model (otherwise that is an error).
+    genome, genes, model, store_dir
+        The genome (or its FASTA); gene_id, chrom, start, end (1-based inclusive), strand; a
+        Model or a :func:`load_model` argument; the store's folder (created when missing).
+    progress, overwrite : bool
+        Show progress; replace a store of a different model (otherwise an error).
     threads : int, optional
         Threads per scoring process (default: all CPUs this process may use, shared out among
         local worker processes).
-    chunk_bases, chunk_genes : int
-        Size bounds of one Parquet chunk (one work unit).
-    mantissa_bits : int
-        Keep this many float32 mantissa bits (23 = exact; 10 = float16 precision).
-    merge_gap : int, optional
-        Same-strand genes closer than this are scored in one pass (default: the flank).
+    chunk_bases, chunk_genes, mantissa_bits, merge_gap : int
+        Size bounds of one chunk (a work unit); float32 mantissa bits kept (23 exact, 10 ~
+        float16); same-strand genes closer than ``merge_gap`` (default: the flank) share a pass.
     backend : str
-        "numpy" (default, exact numpy/numba forward pass) or "onnx" (onnxruntime CPU, needs the
-        ``onnx`` extra; equal to numpy within 1e-4); see :mod:`fastbuild.basemodel.backends`.
+        "numpy" (exact) or "onnx" (extra ``onnx``); see :mod:`fastbuild.basemodel.backends`.
     executor : fastbuild.work.Executor, optional
         Runs the units (default: this process); ``client``: a ``distributed.Client`` to use instead.
     action : {"run", "plan", "unit", "finalise"}
         ``plan`` writes the plan only; ``unit`` scores unit number ``unit`` (1-based) of the plan
         already written; ``finalise`` indexes every unit of that plan (refusing, naming missing ones).
     resources : dict, optional
-        Dask resources each unit asks for (e.g. ``{"GPU": 1}``).
+        Dask resources each unit asks for (``{"GPU": 1}``).
 
     Returns
     -------
@@ -270,33 +209,27 @@ def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = 
     """
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
-    check_backend(backend)  # fail before creating the store when onnxruntime is missing
-    if threads is not None:
-        check_threads(threads)
-    source = str(Path(model).absolute()) if isinstance(model, str) and Path(model).exists() else model
-    model = model if isinstance(model, Model) else load_model(model)
-    fasta = str(Path(genome.path if hasattr(genome, "fetch") else genome).absolute())
-    genes = _checked_genes(genes)
-    store = ScoreStore.create(store_dir, model.identity, overwrite=overwrite and action == "run")
-    key = plan_key(model, genes, chunk_bases, chunk_genes, mantissa_bits, merge_gap)
-    plan = store.read_plan(key) if action in ("unit", "finalise") else _make_plan(store, genes, key, chunk_bases,
-                                                                                   chunk_genes)
-    n = len(plan["units"])
+    source, model, fasta, genes, store, key, plan = _prepare(genome, genes, model, store_dir, overwrite, threads,
+                                                             chunk_bases, chunk_genes, mantissa_bits, merge_gap,
+                                                             backend, action)
     if action == "plan":
-        return {"plan": str(store.plan_path(key)), "units": n, "genes": plan["genes_to_score"]}
-    executor = executor or make_executor(client=client)
-    local_jobs = getattr(executor, "jobs", None)  # None: a Dask cluster
-    if threads is None and local_jobs and local_jobs > 1 and n > 1:
-        threads = max(1, default_threads() // min(local_jobs, n))
+        return {"plan": str(store.plan_path(key)), "units": len(plan["units"]), "genes": plan["genes_to_score"]}
     opts = {"mantissa_bits": mantissa_bits, "merge_gap": merge_gap, "backend": backend, "threads": threads}
+    return _execute(executor or make_executor(client=client), plan, genes, store, fasta, model, source, opts,
+                    action, unit, resources, progress)
+
+
+def _execute(executor, plan, genes, store, fasta, model, source, opts, action, unit, resources, progress) -> dict:
+    """Run (or just finalise) the plan's units; see :func:`score_genes`."""
+    n, key = len(plan["units"]), plan["key"]
+    local_jobs = getattr(executor, "jobs", None)  # None: a Dask cluster
+    if opts["threads"] is None and local_jobs and local_jobs > 1 and n > 1:
+        opts = {**opts, "threads": max(1, default_threads() // min(local_jobs, n))}
     tasks = _tasks(plan, genes, store.path, fasta, model if local_jobs == 1 else source, opts)
     run = _Run(store, plan["genes_to_score"], progress and action == "run", not executor.reports_items)
     try:
         if action == "unit":
-            if unit is None or not 1 <= unit <= n:
-                raise FastbuildError(f"--unit must be within 1..{n} (the scoring plan has {n} units)")
-            res = score_units.score_unit(tasks[unit - 1])
-            return {"unit": unit, "units": n, **res}
+            return _one_unit(tasks, unit)
         if action == "run":
             units = [Unit(f"chunk-{key}-{i + 1:05d}", score_units.score_unit, t, items=t.chunk.height,
                           resources=dict(resources or {})) for i, t in enumerate(tasks)]
@@ -304,4 +237,11 @@ def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = 
         _finalise(store, plan, tasks)
     finally:
         score_units.release()
-    return run.summary(store_dir, model, genes.height, plan["genes_to_score"], n)
+    return run.summary(store.path, model, plan["genes"], plan["genes_to_score"], n)
+
+
+def _one_unit(tasks: list, unit: int | None) -> dict:
+    n = len(tasks)
+    if unit is None or not 1 <= unit <= n:
+        raise FastbuildError(f"--unit must be within 1..{n} (the scoring plan has {n} units)")
+    return {"unit": unit, "units": n, **score_units.score_unit(tasks[unit - 1])}

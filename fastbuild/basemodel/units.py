@@ -19,6 +19,7 @@ import polars as pl
 
 from fastbuild.basemodel.backends import make_runner
 from fastbuild.basemodel.models import Model, load_model
+from fastbuild.basemodel.regions import score_chunk
 from fastbuild.basemodel.store import ScoreStore
 from fastbuild.work import report_progress
 
@@ -75,8 +76,6 @@ def release() -> None:
 
 def score_unit(task: ScoreTask) -> dict:
     """Score one chunk and write its file (unless already on disk); returns small statistics."""
-    from fastbuild.basemodel.scoring import score_chunk
-
     t0 = time.perf_counter()
     store = ScoreStore(task.store)
     ids = task.chunk["gene_id"].to_list()

@@ -14,7 +14,8 @@ plan, never by how many workers run them.
   (optional extra ``fastbuild-splice[dask]``); tasks keyed by plan unit, with retries.
 """
 
-from fastbuild.work.executor import Executor, make_executor
+from fastbuild.work.base import Executor
+from fastbuild.work.executor import make_executor
 from fastbuild.work.units import Unit, report_progress
 
 __all__ = ["Executor", "Unit", "make_executor", "report_progress"]

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 
 from fastbuild.errors import FastbuildError
-from fastbuild.work.executor import Executor, OnProgress, OnResult
+from fastbuild.work.base import Executor, OnProgress, OnResult
 from fastbuild.work.units import Unit
 
 log = logging.getLogger(__name__)

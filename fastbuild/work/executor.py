@@ -1,33 +1,14 @@
-"""The executor interface and the choice between local processes and Dask."""
+"""The choice of executor: local processes or a Dask cluster."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
-from typing import Any
 
 from fastbuild.errors import FastbuildError
-from fastbuild.work.units import Unit
+from fastbuild.work.base import Executor
 
 log = logging.getLogger(__name__)
-
-OnResult = Callable[[Unit, Any], None]
-OnProgress = Callable[[int, int], None]
-
-
-class Executor:
-    """Runs units; :meth:`run` calls ``on_result(unit, result)`` in the main thread per finished unit."""
-
-    name = "executor"
-    reports_items = True  # progress arrives per item (gene) rather than per unit
-
-    def run(self, units: Sequence[Unit], on_result: OnResult, on_progress: OnProgress) -> None:
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        return self.name
-
 
 def make_executor(jobs: int = 1, dask_scheduler: str | None = None, scheduler_file: str | None = None,
                   client=None, guard_dir=None, use_env: bool = False) -> Executor:

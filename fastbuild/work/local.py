@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fastbuild.checks import positive
 from fastbuild.errors import FastbuildError
-from fastbuild.work.executor import Executor, OnProgress, OnResult
+from fastbuild.work.base import Executor, OnProgress, OnResult
 from fastbuild.work.units import Unit, set_reporter
 from fastbuild.work.worker import call_unit, init_worker
 

@@ -1,0 +1,24 @@
+"""The executor interface: what runs work units and hands their results back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastbuild.work.units import Unit
+
+OnResult = Callable[[Unit, Any], None]
+OnProgress = Callable[[int, int], None]
+
+
+class Executor:
+    """Runs units; :meth:`run` calls ``on_result(unit, result)`` in the main thread per finished unit."""
+
+    name = "executor"
+    reports_items = True  # progress arrives per item (gene) rather than per unit
+
+    def run(self, units: Sequence[Unit], on_result: OnResult, on_progress: OnProgress) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.name
