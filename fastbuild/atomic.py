@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,13 +18,14 @@ TMP_SUFFIX = ".tmp"
 
 
 def tmp_path(path) -> Path:
-    """The temporary name under which this process writes ``path`` (``NAME.<pid>.tmp``).
+    """The temporary name under which this process writes ``path`` (``NAME.<host>.<pid>.tmp``).
 
-    A name of its own per process, so two writers of one file (two runs sharing a score store)
-    never write into each other's temporary file; the last rename wins, whole.
+    A name of its own per process (and host, for folders shared by cluster nodes), so two writers
+    of one file (two runs sharing a score store, a unit retried while its first worker still
+    writes) never write into each other's temporary file; the last rename wins, whole.
     """
     path = Path(path)
-    return path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    return path.with_name(f"{path.name}.{socket.gethostname()}.{os.getpid()}{TMP_SUFFIX}")
 
 
 def fsync_dir(path) -> None:

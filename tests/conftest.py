@@ -39,3 +39,32 @@ def ath_reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("ath_reference")
     summary = prepare(PrepareConfig(fasta=str(ATH_FASTA), annotation=str(ATH_GTF), out=str(out)))
     return out, summary
+
+
+ROW_KEY = ["gene_id", "transcript_id", "position"]
+
+
+def read_rows(out):
+    """The rows of a finished dataset folder, sorted by ROW_KEY (for comparing builds)."""
+    import polars as pl
+
+    return pl.read_parquet(str(Path(out) / "master" / "*.parquet")).sort(ROW_KEY, nulls_last=True)
+
+
+@pytest.fixture(scope="session")
+def demo_ann():
+    """The embedded demo's annotation."""
+    from fastbuild import demo
+    from fastbuild.annotation import load_annotation
+
+    return load_annotation(demo.demo_annotation())
+
+
+@pytest.fixture(scope="session")
+def fake_store(tmp_path_factory, demo_ann):
+    """A synthetic score store (tests/fake_scores.py) of every demo gene; tests must not change it."""
+    from tests.fake_scores import write_fake_store
+
+    path = tmp_path_factory.mktemp("fake_scores")
+    write_fake_store(path, demo_ann.genes, demo_ann.splice_sites)
+    return str(path)

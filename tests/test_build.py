@@ -20,28 +20,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from fastbuild import demo
-from fastbuild.annotation import load_annotation
 from fastbuild.builder import BuildConfig, build_dataset
 from fastbuild.builder.schema import kmer_names, roles_of
 from fastbuild.builder.validate import validate_dataset
 from fastbuild.cli import main
 from fastbuild.errors import FastbuildError
+from tests.conftest import ROW_KEY, read_rows
 from tests.fake_scores import write_fake_store
 
 REPO = Path(__file__).resolve().parents[1]
-ROW_KEY = ["gene_id", "transcript_id", "position"]
-
-
-@pytest.fixture(scope="module")
-def demo_ann():
-    return load_annotation(demo.demo_annotation())
-
-
-@pytest.fixture(scope="module")
-def fake_store(tmp_path_factory, demo_ann):
-    path = tmp_path_factory.mktemp("fake_scores")
-    write_fake_store(path, demo_ann.genes, demo_ann.splice_sites)
-    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +37,6 @@ def small_build(tmp_path_factory, fake_store):
     res = build_dataset(scores=fake_store, output_dir=str(out), n_genes=40, batch_size=15,
                         batch_rows=5000, progress=False)
     return out, res
-
-
-def read_rows(out) -> pl.DataFrame:
-    return pl.read_parquet(str(Path(out) / "master" / "*.parquet")).sort(ROW_KEY, nulls_last=True)
 
 
 def test_build_outputs_and_validate(small_build):

@@ -22,13 +22,11 @@ from fastbuild.basemodel.scoring import score_genes
 from fastbuild.basemodel.store import ScoreStore
 from fastbuild.builder import build_dataset
 from fastbuild.builder.validate import validate_dataset
-from tests.conftest import ATH_FASTA, SHARED_DATA, need
-from tests.fake_scores import write_fake_store
+from tests.conftest import ATH_FASTA, ROW_KEY, SHARED_DATA, need, read_rows
 
 distributed = pytest.importorskip("distributed", reason="optional extra fastbuild-splice[dask] not installed")
 
 REPO = Path(__file__).resolve().parents[1]
-ROW_KEY = ["gene_id", "transcript_id", "position"]
 MODEL_80 = SHARED_DATA / "openspliceai_models" / "arabidopsis" / "80nt"
 
 
@@ -47,24 +45,12 @@ def client():
         yield c
 
 
-@pytest.fixture(scope="module")
-def fake_store(tmp_path_factory):
-    ann = load_annotation(demo.demo_annotation())
-    path = tmp_path_factory.mktemp("fake_scores")
-    write_fake_store(path, ann.genes, ann.splice_sites)
-    return str(path)
-
-
-def rows(out) -> pl.DataFrame:
-    return pl.read_parquet(str(Path(out) / "master" / "*.parquet")).sort(ROW_KEY, nulls_last=True)
-
-
 def test_build_on_local_cluster_matches_jobs_1(client, fake_store, tmp_path):
     opts = {"scores": fake_store, "n_genes": 30, "batch_size": 4, "progress": False}
     build_dataset(output_dir=str(tmp_path / "local"), **opts)
     res = build_dataset(output_dir=str(tmp_path / "dask"), client=client, **opts)
     assert res.info["batches"] == 8
-    assert rows(tmp_path / "dask").equals(rows(tmp_path / "local"))
+    assert read_rows(tmp_path / "dask").equals(read_rows(tmp_path / "local"))
     assert validate_dataset(tmp_path / "dask").ok
 
 
@@ -78,7 +64,7 @@ def test_cli_connects_to_the_scheduler(client, fake_store, tmp_path):
                          env=env)
     assert res.returncode == 0, res.stderr
     assert "DASK_SCHEDULER_ADDRESS" in res.stderr
-    assert rows(tmp_path / "d").equals(rows(tmp_path / "l"))
+    assert read_rows(tmp_path / "d").equals(read_rows(tmp_path / "l"))
     bad = subprocess.run([*args, "--output-dir", str(tmp_path / "x"), "--dask-scheduler", "tcp://127.0.0.1:1"],
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "cannot connect to the Dask scheduler at tcp://127.0.0.1:1" in bad.stderr
@@ -108,9 +94,9 @@ def test_killed_worker_retried_rows_identical(client, fake_store, tmp_path):
     t.join(timeout=300)
     assert not t.is_alive() and not errors, errors
     assert len(list(out.glob("batch_*_trim.parquet"))) == 20
-    got = rows(out)
+    got = read_rows(out)
     assert got.select(ROW_KEY).is_duplicated().sum() == 0
-    assert got.equals(rows(tmp_path / "local"))
+    assert got.equals(read_rows(tmp_path / "local"))
     client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
 
 
@@ -138,4 +124,4 @@ def test_real_data_subset_on_local_cluster(client, ath_reference, tmp_path):
             "progress": False}
     build_dataset(output_dir=str(tmp_path / "local"), **opts)
     build_dataset(output_dir=str(tmp_path / "dask"), client=client, **opts)
-    assert rows(tmp_path / "dask").equals(rows(tmp_path / "local"))
+    assert read_rows(tmp_path / "dask").equals(read_rows(tmp_path / "local"))

@@ -15,14 +15,12 @@ import polars as pl
 import pytest
 
 from fastbuild import demo
-from fastbuild.annotation import load_annotation
 from fastbuild.basemodel.scoring import score_genes
 from fastbuild.basemodel.store import ScoreStore
 from fastbuild.builder import build_dataset
 from fastbuild.builder.validate import validate_dataset
 from fastbuild.cli import main
 from tests.conftest import SHARED_DATA, need
-from tests.fake_scores import write_fake_store
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_80 = SHARED_DATA / "openspliceai_models" / "arabidopsis" / "80nt"
@@ -42,18 +40,6 @@ BAD_INPUTS = [
     "validate-unfinished-build",
     "validate-not-a-dataset",
 ]
-
-
-@pytest.fixture(scope="module")
-def demo_ann():
-    return load_annotation(demo.demo_annotation())
-
-
-@pytest.fixture(scope="module")
-def fake_store(tmp_path_factory, demo_ann):
-    path = tmp_path_factory.mktemp("fake_scores")
-    write_fake_store(path, demo_ann.genes, demo_ann.splice_sites)
-    return str(path)
 
 
 @pytest.fixture(scope="module")

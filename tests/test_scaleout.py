@@ -15,39 +15,23 @@ import sys
 import time
 from pathlib import Path
 
-import polars as pl
 import pytest
 
-from fastbuild import demo
-from fastbuild.annotation import load_annotation
 from fastbuild.builder import build_dataset
 from fastbuild.builder.engine import BuildResult
 from fastbuild.builder.validate import validate_dataset
 from fastbuild.errors import FastbuildError
-from tests.fake_scores import write_fake_store
+from tests.conftest import read_rows
 
 REPO = Path(__file__).resolve().parents[1]
-ROW_KEY = ["gene_id", "transcript_id", "position"]
 N_GENES, BATCH = 24, 3  # 8 units
-
-
-@pytest.fixture(scope="module")
-def fake_store(tmp_path_factory):
-    ann = load_annotation(demo.demo_annotation())
-    path = tmp_path_factory.mktemp("fake_scores")
-    write_fake_store(path, ann.genes, ann.splice_sites)
-    return str(path)
 
 
 @pytest.fixture(scope="module")
 def reference_rows(fake_store, tmp_path_factory):
     out = tmp_path_factory.mktemp("ref") / "out"
     build_dataset(scores=fake_store, output_dir=str(out), n_genes=N_GENES, batch_size=BATCH, progress=False)
-    return rows(out)
-
-
-def rows(out) -> pl.DataFrame:
-    return pl.read_parquet(str(Path(out) / "master" / "*.parquet")).sort(ROW_KEY, nulls_last=True)
+    return read_rows(out)
 
 
 def cli(store, out, *extra) -> list[str]:
@@ -87,7 +71,7 @@ def test_job_array_shuffled_units_one_killed_then_finalise(fake_store, reference
     assert "already finished" in again.stdout
     fin = run(cli(fake_store, out, "--finalise"))
     assert fin.returncode == 0, fin.stderr
-    assert rows(out).equals(reference_rows)
+    assert read_rows(out).equals(reference_rows)
     assert validate_dataset(out).ok
 
 
@@ -110,7 +94,7 @@ def test_killed_builds_never_look_finished(fake_store, reference_rows, tmp_path)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if (out / "_SUCCESS").exists():  # it finished before the kill: start over for the next round
-            assert rows(out).equals(reference_rows)
+            assert read_rows(out).equals(reference_rows)
             for p in out.glob("batch_*"):
                 p.unlink()
             (out / "_SUCCESS").unlink()
@@ -124,7 +108,7 @@ def test_killed_builds_never_look_finished(fake_store, reference_rows, tmp_path)
             assert not (out / "master").exists() or not (out / "_SUCCESS").exists()
     done = run(cli(fake_store, out))
     assert done.returncode == 0, done.stderr
-    assert rows(out).equals(reference_rows)
+    assert read_rows(out).equals(reference_rows)
     assert validate_dataset(out).ok
 
 
@@ -134,7 +118,7 @@ def test_local_pool_progress_per_gene_and_identical_rows(fake_store, reference_r
     assert res.returncode == 0, res.stderr
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("genes:")]
     assert lines and lines[-1].startswith(f"genes: {N_GENES}/{N_GENES}")
-    assert rows(out).equals(reference_rows)
+    assert read_rows(out).equals(reference_rows)
 
 
 def _children(pid: int) -> list[int]:
@@ -177,7 +161,7 @@ def test_sigkilled_parent_leaves_no_worker_behind(fake_store, reference_rows, tm
     assert not any(_alive(w) for w in workers), "workers outlived their killed parent"
     done = run(cli(fake_store, out, "--jobs", "2", "--batch-rows", "1000"))
     assert done.returncode == 0, done.stderr
-    assert rows(out).equals(reference_rows)
+    assert read_rows(out).equals(reference_rows)
 
 
 def test_dead_worker_is_one_line_and_resumable(fake_store, reference_rows, tmp_path):
@@ -199,7 +183,7 @@ def test_dead_worker_is_one_line_and_resumable(fake_store, reference_rows, tmp_p
     assert "worker process died" in err and "Traceback" not in err
     assert len([ln for ln in err.splitlines() if ln.startswith("fastbuild: error")]) == 1
     assert run(cli(fake_store, out, "--jobs", "2", "--batch-rows", "1000")).returncode == 0
-    assert rows(out).equals(reference_rows)
+    assert read_rows(out).equals(reference_rows)
 
 
 def test_ctrl_c_with_jobs_is_one_line(fake_store, tmp_path):

@@ -136,7 +136,7 @@ def _run_units(plan: BuildPlan, out: Path, executor: Executor, progress: bool) -
     resumed = len(tasks) - len(pending)
     if resumed:
         log.warning("resuming: %d of %d batches already finished", resumed, len(tasks))
-    if pending and executor.describe() != "this process":
+    if pending:
         log.info("running %d units on %s", len(pending), executor.describe())
     bar = Progress(plan.genes.height, "genes", enabled=progress)
     bar.done = plan.genes.height - sum(t.genes.height for t in pending)

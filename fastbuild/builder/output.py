@@ -24,19 +24,17 @@ import os
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from fastbuild import atomic
 from fastbuild.builder import report
 from fastbuild.builder.config import describe_changes
 from fastbuild.builder.stats import BatchStats
-from fastbuild.builder.writer import link_master, master_name, read_stats
+from fastbuild.builder.writer import link_master, master_name, read_footer
 from fastbuild.errors import FastbuildError
 from fastbuild.files import sha256_file
 
 PLAN_FILE = "plan.json"
 LEGACY_CONFIG_FILE = "build_config.json"  # fastbuild 0.1's plan (configuration only)
-CONFIG_FILE = PLAN_FILE
 MANIFEST_FILE = "gene_manifest.csv"
 INFO_FILE = "build_info.json"
 INFO_MARKDOWN = "BUILD_INFO.md"
@@ -163,17 +161,13 @@ def unit_problem(out: Path, unit: dict, config_hash: str) -> tuple[BatchStats | 
     path = out / unit["file"]
     if not path.exists():
         return None, "missing"
-    stats = read_stats(path)
+    stats, n_rows = read_footer(path)
     if stats is None:
         return None, "unreadable or unfinished"
     if stats.config_hash != config_hash:
         return None, "written with another configuration"
     if [g.gene_id for g in stats.genes] != unit["genes"]:
         return None, "holds other genes than planned"
-    try:
-        n_rows = pq.read_metadata(path).num_rows
-    except Exception:
-        return None, "unreadable"
     if n_rows != stats.rows:
         return None, f"holds {n_rows} rows, its statistics say {stats.rows}"
     return stats, None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pyarrow as pa
@@ -36,7 +35,7 @@ class BatchFileWriter:
 
     def __init__(self, out_dir: Path, index: int, schema: pa.Schema, batch_rows: int):
         self.path = Path(out_dir) / batch_name(index)
-        self.tmp = self.path.with_name(f"{self.path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
+        self.tmp = tmp_path(self.path)
         self.schema = schema
         strings = [f.name for f in schema if pa.types.is_string(f.type)]
         try:
@@ -102,11 +101,11 @@ def link_master(src: Path, dst: Path) -> None:
             raise io_error(dst, exc) from None
 
 
-def read_stats(path: Path) -> BatchStats | None:
-    """The statistics stored in a finished batch file (None when unreadable or unfinished)."""
+def read_footer(path: Path) -> tuple[BatchStats | None, int]:
+    """(statistics stored in a finished batch file or None when unreadable/unfinished, its row count)."""
     try:
-        meta = pq.read_metadata(path).metadata or {}
-        raw = meta.get(STATS_KEY.encode())
-        return BatchStats.from_json(raw) if raw else None
+        md = pq.read_metadata(path)
+        raw = (md.metadata or {}).get(STATS_KEY.encode())
+        return (BatchStats.from_json(raw) if raw else None), md.num_rows
     except Exception:
-        return None
+        return None, 0
