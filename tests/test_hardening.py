@@ -108,7 +108,8 @@ def test_rebuild_deletes_only_its_own_files(fake_store, tmp_path):
     (out / "keep.txt").write_text("x")
     build_dataset(scores=fake_store, output_dir=str(out), n_genes=3, batch_size=3, progress=False, overwrite=True)
     assert (out / "keep.txt").exists()
-    assert sorted(p.name for p in out.glob("batch_*")) == ["batch_00001_trim.parquet"]
+    kept = sorted(p.name for p in out.glob("batch_*"))
+    assert kept == ["batch_00001_trim.parquet", "batch_00001_trim.parquet.sha256"]
     assert validate_dataset(out).ok
 
 

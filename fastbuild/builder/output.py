@@ -5,6 +5,7 @@ Layout of ``--output-dir``::
     plan.json                    configuration + input checksums + their hash + the ordered work
                                  units (batch index, file, gene ids); written before any unit runs
     batch_00001_trim.parquet     one file per finished unit (``*.<host>.<pid>.tmp`` while written)
+    batch_00001_trim.parquet.sha256   its checksum, recorded by the process that wrote it
     master/batch_00001.parquet   the published dataset: hard links (or copies) of the unit files,
                                  made only by finalise, complete or absent
     gene_manifest.csv            one row per gene (unless --no-manifest)
@@ -29,9 +30,8 @@ from fastbuild import atomic
 from fastbuild.builder import report
 from fastbuild.builder.config import describe_changes
 from fastbuild.builder.stats import BatchStats
-from fastbuild.builder.writer import link_master, master_name, read_footer
+from fastbuild.builder.writer import checksum_path, link_master, master_name, read_footer, unit_checksum
 from fastbuild.errors import FastbuildError
-from fastbuild.files import sha256_file
 
 PLAN_FILE = "plan.json"
 LEGACY_CONFIG_FILE = "build_config.json"  # fastbuild 0.1's plan (configuration only)
@@ -147,7 +147,7 @@ def _clear(out: Path, old: dict | None) -> None:
     if "units" not in old:  # 0.1 recorded no units: its batch files carry its name pattern
         names = [p.name for p in out.glob("batch_*_trim.parquet")]
     for name in names:
-        for p in (out / name, *out.glob(f"{name}*.tmp")):
+        for p in (out / name, checksum_path(out / name), *out.glob(f"{name}*.tmp")):
             if p.exists():
                 p.unlink()
     for name in _FIXED:
@@ -222,7 +222,7 @@ def finalise(out: Path, record: dict, manifest: pl.DataFrame | None, info: dict)
     so it is complete or absent; the marker is written last.
     """
     unpublish(out)
-    sums = {u["file"]: sha256_file(out / u["file"]) for u in record["units"]}
+    sums = {u["file"]: unit_checksum(out / u["file"]) for u in record["units"]}
     if manifest is not None:
         with atomic.atomic_path(out / MANIFEST_FILE) as tmp:
             manifest.write_csv(tmp)

@@ -3,13 +3,15 @@
 A batch file is written as ``batch_00001_trim.parquet.<host>.<pid>.tmp`` (a name of its own per
 writing process, so a retried unit never writes into the file of a dying one); only a complete
 file (with its statistics in the Parquet key-value metadata) is renamed to
-``batch_00001_trim.parquet``. A file under its final name is therefore always a finished batch,
-and an interrupted batch leaves only a ``.tmp``. Finalising hard-links (or copies) the files into
+``batch_00001_trim.parquet``; its sha256 is then recorded in ``batch_00001_trim.parquet.sha256``.
+A file under its final name is therefore always a finished batch, and an interrupted batch leaves
+only a ``.tmp``. Finalising hard-links (or copies) the files into
 ``master/`` (:func:`link_master`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -17,9 +19,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fastbuild.atomic import fsync_dir, io_error, tmp_path
+from fastbuild.atomic import fsync_dir, io_error, tmp_path, write_text
 from fastbuild.builder.columns import Chunk, ColumnBuffer
 from fastbuild.builder.stats import STATS_KEY, BatchStats
+from fastbuild.files import sha256_file
 
 
 def batch_name(index: int) -> str:
@@ -58,7 +61,7 @@ class BatchFileWriter:
         self.buffer.add(chunk)
 
     def finish(self, stats: BatchStats) -> Path:
-        """Flush, record ``stats`` in the file's metadata, close, fsync, rename."""
+        """Flush, record ``stats`` in the file's metadata, close, fsync, rename; then record its checksum."""
         try:
             self.buffer.flush()
             self._writer.add_key_value_metadata({STATS_KEY: stats.to_json()})
@@ -70,6 +73,7 @@ class BatchFileWriter:
         except OSError as exc:
             self.abort()
             raise io_error(self.path, exc) from None
+        record_checksum(self.path)
         return self.path
 
     def abort(self) -> None:
@@ -109,3 +113,29 @@ def read_footer(path: Path) -> tuple[BatchStats | None, int]:
         return (BatchStats.from_json(raw) if raw else None), md.num_rows
     except Exception:
         return None, 0
+
+
+def checksum_path(path: Path) -> Path:
+    """Where the sha256 of a finished batch file is recorded (``NAME.sha256``)."""
+    return path.with_name(path.name + ".sha256")
+
+
+def record_checksum(path: Path) -> str:
+    """Hash a finished batch file (by the process that wrote it, while it is in the page cache) and
+    record the digest beside it with the file's size and mtime, so finalise need not reread it."""
+    digest = sha256_file(path)
+    st = path.stat()
+    write_text(checksum_path(path), json.dumps({"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}))
+    return digest
+
+
+def unit_checksum(path: Path) -> str:
+    """The recorded sha256 of ``path`` when the record matches the file's size and mtime, else hashed now."""
+    try:
+        rec = json.loads(checksum_path(path).read_text())
+        st = path.stat()
+        if rec["size"] == st.st_size and rec["mtime_ns"] == st.st_mtime_ns:
+            return rec["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return record_checksum(path)
