@@ -84,3 +84,8 @@ def _write_genes(task: BatchTask, add, on_gene) -> list[tuple[str, GeneTally]]:
 def build_unit(task: BatchTask) -> BatchStats:
     """The work unit of a build (run by any executor): one batch file, progress per gene."""
     return run_batch(task, on_gene=lambda rows: report_progress(1, rows))
+
+
+def warm_worker(_) -> None:
+    """Run once by each local worker while the main process plans: unpickling this function
+    imports the builder (polars, pyarrow, numba kernels) before the first unit arrives."""

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from fastbuild import atomic
 from fastbuild.builder import output, report
-from fastbuild.builder.batch import BatchTask, build_unit, run_batch
+from fastbuild.builder.batch import BatchTask, build_unit, run_batch, warm_worker
 from fastbuild.builder.config import BuildConfig
 from fastbuild.builder.lock import OutputLock
 from fastbuild.builder.plan import BuildPlan, make_plan
@@ -90,26 +90,35 @@ def build_dataset(config: BuildConfig | None = None, *, executor: Executor | Non
         return _build_in_memory(config, t0)
     out = atomic.ensure_dir(Path(config.run.output_dir).absolute())
     lock = OutputLock(out).acquire(shared=action == "unit")
+    if action == "run":
+        executor = executor or make_executor(config.run.jobs, client=client, guard_dir=out)
     try:
-        if action != "unit":
-            output.check_folder(out, config.run.overwrite)
-        timings: dict = {}
-        plan: BuildPlan = make_plan(config, str(out / "cache"), timings)
-        if action == "unit":
-            return _run_one_unit(plan, out, unit)
-        if action != "finalise":
-            output.start(out, plan.record, config.run.overwrite)
-        if action == "plan":
-            return _plan_result(plan, out)
-        resumed = 0
-        if action == "run":
-            executor = executor or make_executor(config.run.jobs, client=client, guard_dir=out)
-            t1 = time.perf_counter()
-            resumed = _run_units(plan, out, executor, config.run.progress)
-            timings["batches"] = time.perf_counter() - t1
-        return _finalise(plan, out, timings, resumed, t0)
+        return _build_to_disk(config, out, action, unit, executor, t0)
     finally:
+        if executor is not None:
+            executor.close()
         lock.release()
+
+
+def _build_to_disk(config: BuildConfig, out: Path, action: str, unit: int | None, executor, t0: float) -> BuildResult:
+    if action == "run":
+        executor.start(warm_worker)  # local workers import while this process plans
+    if action != "unit":
+        output.check_folder(out, config.run.overwrite)
+    timings: dict = {}
+    plan: BuildPlan = make_plan(config, str(out / "cache"), timings)
+    if action == "unit":
+        return _run_one_unit(plan, out, unit)
+    if action != "finalise":
+        output.start(out, plan.record, config.run.overwrite)
+    if action == "plan":
+        return _plan_result(plan, out)
+    resumed = 0
+    if action == "run":
+        t1 = time.perf_counter()
+        resumed = _run_units(plan, out, executor, config.run.progress)
+        timings["batches"] = time.perf_counter() - t1
+    return _finalise(plan, out, timings, resumed, t0)
 
 
 def _build_in_memory(config: BuildConfig, t0: float) -> BuildResult:

@@ -20,5 +20,12 @@ class Executor:
     def run(self, units: Sequence[Unit], on_result: OnResult, on_progress: OnProgress) -> None:
         raise NotImplementedError
 
+    def start(self, warm: Callable[[Any], Any] | None = None) -> None:
+        """Get ready before the units are known (local workers start and run ``warm(None)``, so
+        their imports overlap the caller's planning); optional, :meth:`run` starts what it needs."""
+
+    def close(self) -> None:
+        """Release what :meth:`start` holds (idempotent)."""
+
     def describe(self) -> str:
         return self.name

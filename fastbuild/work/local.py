@@ -64,16 +64,39 @@ class LocalExecutor(Executor):
         positive("jobs", jobs)
         self.jobs = int(jobs)
         self.guard = Path(guard_dir) / GUARD_NAME if guard_dir is not None else None
+        self._pool: ProcessPoolExecutor | None = None
+        self._progress = None
 
     def describe(self) -> str:
         return "this process" if self.jobs == 1 else f"{self.jobs} local worker processes"
 
-    def run(self, units: Sequence[Unit], on_result: OnResult, on_progress: OnProgress) -> None:
+    def start(self, warm=None) -> None:
+        """Spawn the worker processes now (``jobs > 1``); each runs ``warm(None)`` once."""
+        if self.jobs == 1 or self._pool is not None:
+            return
         if self.guard is not None:
             wait_for_orphans(self.guard)
-        if self.jobs == 1 or len(units) <= 1:
+        ctx = get_context("spawn")
+        self._progress = ctx.Queue()
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.jobs, mp_context=ctx, initializer=init_worker,
+            initargs=(self._progress, os.getpid(), str(self.guard) if self.guard else None))
+        if warm is not None:
+            for _ in range(self.jobs):
+                self._pool.submit(call_unit, warm, None)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def run(self, units: Sequence[Unit], on_result: OnResult, on_progress: OnProgress) -> None:
+        if self.jobs == 1 or (len(units) <= 1 and self._pool is None):
+            if self.guard is not None:
+                wait_for_orphans(self.guard)
             self._run_here(units, on_result, on_progress)
         else:
+            self.start()
             self._run_pool(units, on_result, on_progress)
 
     @staticmethod
@@ -86,11 +109,7 @@ class LocalExecutor(Executor):
             set_reporter(None)
 
     def _run_pool(self, units, on_result, on_progress) -> None:
-        ctx = get_context("spawn")
-        progress = ctx.Queue()
-        pool = ProcessPoolExecutor(
-            max_workers=min(self.jobs, len(units)), mp_context=ctx, initializer=init_worker,
-            initargs=(progress, os.getpid(), str(self.guard) if self.guard else None))
+        pool, progress = self._pool, self._progress
         finished = 0
         try:
             futures = {pool.submit(call_unit, u.fn, u.arg): u for u in units}
@@ -99,19 +118,21 @@ class LocalExecutor(Executor):
                 done, pending = wait(pending, timeout=HARVEST_S, return_when=FIRST_COMPLETED)
                 _drain(progress, on_progress)
                 for fut in sorted(done, key=lambda f: futures[f].key):
-                    try:
-                        result = fut.result()
-                    except BrokenProcessPool:
-                        raise FastbuildError(
-                            f"a worker process died (out of memory? killed?) after {finished} of {len(units)} "
-                            "units; finished units are kept: rerun the same command to resume") from None
+                    result = fut.result()
                     finished += 1
                     on_result(futures[fut], result)
             _drain(progress, on_progress)
+        except BrokenProcessPool:
+            self._pool = None
+            _stop(pool)
+            raise FastbuildError(
+                f"a worker process died (out of memory? killed?) after {finished} of {len(units)} "
+                "units; finished units are kept: rerun the same command to resume") from None
         except BaseException:
+            self._pool = None
             _stop(pool)
             raise
-        pool.shutdown(wait=True)
+        self.close()
 
 
 def _drain(progress, on_progress) -> None:
