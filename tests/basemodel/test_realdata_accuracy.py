@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from bm_helpers import OSAI, SHARED_DATA
 
-pytestmark = pytest.mark.realdata
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]  # minutes each: run by .ci/run after the default suite
 
 HUMAN_FASTA = SHARED_DATA / "human_grch37" / "hisat2_22_20-21M.fa"
 HUMAN_TABLE = SHARED_DATA / "human_grch37" / "grch37.txt"
