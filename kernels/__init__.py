@@ -18,20 +18,23 @@ inputs of the expected dtype are never copied.
 from .composition import gc_content, sequence_complexity
 from .context import CONTEXT_FEATURES, context_features
 from .distance import nearest_site_distance
-from .downsample import downsample_mask
+from .downsample import STRATA, downsample_mask, downsample_strata, local_peaks
 from .encoding import encode, reverse_complement
 from .kmers import kmer_counts, kmer_counts_sparse
 from .labels import label_positions
 
 __all__ = [
     "CONTEXT_FEATURES",
+    "STRATA",
     "context_features",
     "downsample_mask",
+    "downsample_strata",
     "encode",
     "gc_content",
     "kmer_counts",
     "kmer_counts_sparse",
     "label_positions",
+    "local_peaks",
     "nearest_site_distance",
     "reverse_complement",
     "sequence_complexity",

@@ -259,7 +259,7 @@ def test_empty_batch_has_the_schema(fake_store, tmp_path, demo_ann):
     ids.write_text(quiet + "\n")
     out = tmp_path / "empty"
     res = build_dataset(scores=fake_store, output_dir=str(out), gene_ids_file=str(ids), subset_policy="custom",
-                        easy_ratio=0.0, hard_prob=1.0, threshold=1.0, progress=False)
+                        easy_ratio=0.0, easy_floor=0, peak_prob=1.0, hard_prob=1.0, threshold=1.0, progress=False)
     assert res.info["rows"] == 0
     f = next((out / "master").iterdir())
     assert pq.read_metadata(f).num_rows == 0

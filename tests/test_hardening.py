@@ -204,7 +204,7 @@ def test_bad_inputs_listed_are_tested():
 
 
 BAD_INPUT_MODULES = ("tests.test_bad_reference_inputs", "tests.test_bad_options",
-                     "tests.basemodel.test_model_file_hardening", "tests.test_hardening")
+                     "tests.basemodel.test_model_file_hardening", "tests.test_hardening", "tests.test_splits")
 
 
 def bad_input_kinds() -> list[str]:

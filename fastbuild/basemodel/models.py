@@ -26,6 +26,7 @@ import hashlib
 import importlib.resources
 import importlib.util
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,8 @@ import numpy as np
 
 from fastbuild.errors import FastbuildError
 from fastbuild.files import sha256_file
+
+log = logging.getLogger(__name__)
 
 CHANNEL_ORDER = ("neither", "acceptor", "donor")
 
@@ -336,7 +339,7 @@ def load_openspliceai(paths, name: str | None = None) -> Model:
         activation="leaky_relu",
         negative_slope=0.1,
         bn_epsilon=1e-5,
-        files=tuple((p.name, sha256_file(p)) for p in files),
+        files=member_checksums(files),
     )
     return Model(spec, nets)
 
@@ -714,9 +717,27 @@ def load_spliceai(paths=None, name: str = "spliceai") -> Model:
         activation="relu",
         negative_slope=0.0,
         bn_epsilon=eps,
-        files=tuple((p.name, sha256_file(p)) for p in files),
+        files=member_checksums(files),
     )
     return Model(spec, nets)
+
+
+def member_checksums(files: list[Path]) -> tuple:
+    """((file name, sha256), ...) of ensemble members; warns when two members are the same file content.
+
+    Byte-identical members (e.g. ``model_10000nt_rs11.pt`` and ``rs14.pt`` of OpenSpliceAI's
+    Arabidopsis 10000nt ensemble) make the ensemble average count one model twice.
+    """
+    out = tuple((p.name, sha256_file(p)) for p in files)
+    by_sha: dict[str, list[str]] = {}
+    for p, (_, sha) in zip(files, out, strict=True):
+        by_sha.setdefault(sha, []).append(str(p))
+    for same in (v for v in by_sha.values() if len(v) > 1):
+        log.warning("ensemble members %s are byte-identical (sha256 %s...): the ensemble holds %d distinct models "
+                    "of %d, one counted %d times; remove the copies unless that weighting is intended",
+                    ", ".join(same), next(k for k, v in by_sha.items() if v is same)[:12], len(by_sha), len(files),
+                    len(same))
+    return out
 
 
 def load_model(model="spliceai") -> Model:

@@ -37,6 +37,8 @@ MAX_CONTEXT = 65534
 #: of footer metadata held until its file closes (measured on the demo build), while a buffered row
 #: costs ~1.9 KB: below ~120 rows a smaller value raises memory as well as time.
 MIN_BATCH_ROWS = 100
+#: Largest ``--sequence-flank``: 2 * 500 + 1 local sequence code columns.
+MAX_SEQUENCE_FLANK = 500
 #: Largest ``--batch-rows`` (~1.9 KB per buffered row: ~32 GB; string columns keep int32 offsets).
 MAX_BATCH_ROWS = 2**24
 _INT32_MAX = 2**31 - 1
@@ -76,10 +78,16 @@ class BuildConfig:
     hard_prob: float = 0.15
     window: int = 75
     easy_ratio: float = 0.5
+    easy_floor: int = 25
+    peak_prob: float = 0.001
+    peak_radius: int = 10
+    eval_mode: bool = False
     threshold: float = 0.5
     consensus_window: int = 2
     context_flank: tuple[int, int] = (250, 249)
     position_id_mode: str = "genomic"
+    sequence_flank: int = 0
+    split: str = "none"
     run_workflow: bool = False
     run: RunOptions = field(default_factory=RunOptions)
 
@@ -93,10 +101,22 @@ class BuildConfig:
         inf_hint = " (a large finite ratio such as 1e9 keeps every easy negative)"
         number("easy_ratio", self.easy_ratio, 0.0, hint=inf_hint if self.easy_ratio == math.inf else "")
         whole("window", self.window, 0)
+        whole("easy_floor", self.easy_floor, 0)
+        unit("peak_prob", self.peak_prob)
+        whole("peak_radius", self.peak_radius, 0, MAX_CONTEXT)
+        whole("sequence_flank", self.sequence_flank, 0, MAX_SEQUENCE_FLANK)
+        if not isinstance(self.eval_mode, bool):
+            raise FastbuildError(f"eval_mode must be True or False, got {self.eval_mode!r}")
+        self._check_split()
         whole("consensus_window", self.consensus_window, 0)
         self._check_context_flank()
         self._check_kmers()
         self._check_batch_rows()
+
+    def _check_split(self) -> None:
+        from fastbuild.builder.splits import parse_split
+
+        parse_split(self.split)
 
     def _check_context_flank(self) -> None:
         flank = self.context_flank

@@ -71,8 +71,11 @@ def gene_inputs(genome: Genome, store, genes: pl.DataFrame, ann: Annotation, con
         t = ann.transcripts.filter(pl.col("gene_id").is_in(genes["gene_id"].implode()))
         spans = {g: df for (g,), df in t.group_by(["gene_id"])}
     for info, donor, acceptor, neither in store.iter_gene_scores(genes):
-        codes = genome.fetch(info["chrom"], info["start"], info["end"], info["strand"])
+        flank = config.sequence_flank
+        flanked = genome.fetch(info["chrom"], info["start"] - flank, info["end"] + flank, info["strand"])
+        codes = flanked[flank:flanked.shape[0] - flank] if flank else flanked
         s = sites.get(info["gene_id"], NO_SITES)
         donors, acceptors = s.offsets(info)
         transcripts = _transcripts(info, spans.get(info["gene_id"]), s)
-        yield GeneInput(info, codes, donor, acceptor, neither, donors, acceptors, transcripts)
+        yield GeneInput(info, codes, donor, acceptor, neither, donors, acceptors, transcripts,
+                        flanked if flank else None)

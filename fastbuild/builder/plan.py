@@ -15,8 +15,11 @@ import polars as pl
 from fastbuild.annotation import Annotation
 from fastbuild.builder.batch import BatchTask
 from fastbuild.builder.config import BuildConfig, config_hash
+from fastbuild.builder.groups import add_group_columns
 from fastbuild.builder.inputs import ensure_scores, open_store, select_build_genes
+from fastbuild.builder.splits import parse_split
 from fastbuild.builder.writer import batch_name
+from fastbuild.files import sha256_file
 from fastbuild.genome import Genome
 from fastbuild.reference import Inputs, fingerprints, load_reference, resolve_inputs
 from fastbuild.selection import Selection
@@ -61,6 +64,15 @@ class BuildPlan:
         return tasks
 
 
+def _model_name(inputs: Inputs) -> str | None:
+    """Name of the model whose scores the build reads (from its store), None without a store."""
+    if not inputs.scores or not Path(inputs.scores).exists():
+        return None
+    from fastbuild.basemodel.store import ScoreStore
+
+    return ScoreStore(inputs.scores).model_identity.get("name")
+
+
 def make_plan(config: BuildConfig, cache_dir: str | None, timings: dict) -> BuildPlan:
     """Resolve inputs, load the reference, choose genes and make sure they have scores.
 
@@ -75,7 +87,11 @@ def make_plan(config: BuildConfig, cache_dir: str | None, timings: dict) -> Buil
         selection, genes = select_build_genes(config, ann, store)
         timings.update(reference=t1 - t0, selection=time.perf_counter() - t1)
         inputs = ensure_scores(config, inputs, genome, genes, store)
+        genes = add_group_columns(genes, ann.genes, config.split, _model_name(inputs))
         fasta = str(genome.path)
     fp = fingerprints(inputs)
+    split = parse_split(config.split)
+    if split.kind == "file":  # an edited split file changes the rows: it is an input like the others
+        fp["split_file"] = sha256_file(split.path)
     chash = config_hash({"config": config.rows_relevant(), "inputs": fp})
     return BuildPlan(config, inputs, fasta, cache_dir, ann.filter_genes(genes), selection, genes, fp, chash)

@@ -68,6 +68,10 @@ def build_info(plan: BuildPlan, batch_stats: list[BatchStats], timings: dict, re
         "input_checksums": plan.fingerprints,
         "libraries": library_versions(),
         "seed": config.selection.seed,
+        "mode": "evaluation (every position kept)" if config.eval_mode else "training (downsampled; see sample_weight)",
+        "eval_mode": config.eval_mode,
+        "split": _split_counts(config, genes_sel),
+        "gene_clusters": genes_sel["gene_cluster"].n_unique() if "gene_cluster" in genes_sel.columns else None,
         "genes": genes_sel.height,
         "positions_scanned": positions,
         "rows": rows,
@@ -84,6 +88,14 @@ def build_info(plan: BuildPlan, batch_stats: list[BatchStats], timings: dict, re
         },
         "timings_s": timings,
     }
+
+
+def _split_counts(config, genes: pl.DataFrame) -> dict:
+    """The split spec and genes per split."""
+    if "split" not in genes.columns or config.split == "none":
+        return {"spec": config.split}
+    counts = genes.group_by("split").len().sort("split", nulls_last=True)
+    return {"spec": config.split, "genes": {str(k): int(n) for k, n in counts.iter_rows()}}
 
 
 def build_info_markdown(info: dict) -> str:

@@ -14,12 +14,13 @@ import numpy as np
 import fastbuild_kernels as kernels
 from fastbuild.builder.columns import Chunk
 from fastbuild.builder.config import BuildConfig
-from fastbuild.builder.schema import kmer_names
+from fastbuild.builder.schema import WEIGHT_COLUMN, kmer_names, sequence_code_names
 from fastbuild.builder.stats import GeneTally
 from fastbuild.coords import to_genomic
 from fastbuild.seeds import gene_seed
 
 _OFFSETS = np.arange(-2, 3)
+STRATUM_EASY = kernels.STRATA.index("easy")
 
 
 @dataclass
@@ -45,18 +46,33 @@ class GeneInput:
     donors: np.ndarray  # unique annotated donor offsets (all transcripts)
     acceptors: np.ndarray
     transcripts: list  # of TranscriptSites (transcript mode only)
+    flanked: np.ndarray | None = None  # codes with --sequence-flank bases more on each side (N past contig ends)
 
 
 def _label_and_sample(donor, acceptor, donors, acceptors, config: BuildConfig, seed: int):
-    """Labels of every position and the downsampling mask (cheap per-position arrays)."""
+    """Labels of every position, the indices kept and their sampling weights (cheap per-position arrays).
+
+    The weight of a kept row is 1 / its keep probability: ``n_easy / kept_easy`` of its gene (or
+    transcript) for a sampled easy TN, 1 for every row of the strata kept whole (and in eval mode).
+    """
     pred, splice = kernels.label_positions(donor, acceptor, donors, acceptors,
                                            config.threshold, config.consensus_window)
     n = donor.shape[0]
+    if config.eval_mode:
+        return pred, splice, np.arange(n, dtype=np.int64), np.ones(n, np.float32)
     sites = np.concatenate([donors, acceptors])
     site_distance = kernels.nearest_site_distance(np.arange(n, dtype=np.int64), sites)
-    mask = kernels.downsample_mask(pred, np.maximum(donor, acceptor), site_distance,
-                                   config.hard_prob, config.window, config.easy_ratio, seed)
-    return pred, splice, mask
+    max_prob = np.maximum(donor, acceptor)
+    peaks = kernels.local_peaks(max_prob, config.peak_radius, config.peak_prob)
+    keep, stratum = kernels.downsample_strata(pred, max_prob, site_distance, config.hard_prob, config.window,
+                                              config.easy_ratio, seed, config.easy_floor, peaks)
+    kept = np.flatnonzero(keep)
+    easy = stratum[kept] == STRATUM_EASY
+    n_easy_kept = int(easy.sum())
+    weight = np.ones(kept.size, np.float32)
+    if n_easy_kept:
+        weight[easy] = np.float32(int((stratum == STRATUM_EASY).sum()) / n_easy_kept)
+    return pred, splice, kept, weight
 
 
 def gene_chunks(g: GeneInput, config: BuildConfig, tally: GeneTally):
@@ -73,15 +89,17 @@ def gene_chunks(g: GeneInput, config: BuildConfig, tally: GeneTally):
         keys = (gid,) if tid is None else (gid, tid)
         seed = gene_seed(config.selection.seed, *keys)
         sl = slice(lo, hi + 1)
-        pred, splice, mask = _label_and_sample(g.donor[sl], g.acceptor[sl], donors, acceptors, config, seed)
-        kept_local = np.flatnonzero(mask)
+        pred, splice, kept_local, weight = _label_and_sample(g.donor[sl], g.acceptor[sl], donors, acceptors,
+                                                             config, seed)
         tally.positions += hi - lo + 1
         tally.rows += kept_local.size
         np.add.at(tally.counts, (pred[kept_local], splice[kept_local]), 1)
         for s in range(0, kept_local.size, config.batch_rows):
             local = kept_local[s:s + config.batch_rows]
-            yield _featurise(g, config, tid, lo, hi, local, pred[local], splice[local],
-                             donors + lo, acceptors + lo, pred_donor, pred_acceptor)
+            chunk = _featurise(g, config, tid, lo, hi, local, pred[local], splice[local],
+                               donors + lo, acceptors + lo, pred_donor, pred_acceptor)
+            chunk.arrays[WEIGHT_COLUMN] = weight[s:s + config.batch_rows]
+            yield chunk
 
 
 def _context(g: GeneInput, kept: np.ndarray) -> dict:
@@ -120,6 +138,7 @@ def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
         "predicted_position": position,
         "distance_to_donor": kernels.nearest_site_distance(kept, donors),
         "distance_to_acceptor": kernels.nearest_site_distance(kept, acceptors),
+        "base_model_training_chrom": const(bool(info.get("base_model_training_chrom")), np.bool_),
         "donor_score": donor,
         "acceptor_score": acceptor,
         "neither_score": g.neither[kept],
@@ -136,10 +155,15 @@ def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
         "distance_to_predicted_acceptor": kernels.nearest_site_distance(kept, pred_acceptor),
     }
     arrays.update(_context(g, kept))
+    arrays.update(_sequence_codes(g, config, kept))
     masks = {"true_position": splice == 0,
-             "predicted_position": np.maximum(donor, acceptor) < config.threshold}
+             "predicted_position": np.maximum(donor, acceptor) < config.threshold,
+             "base_model_training_chrom": const(info.get("base_model_training_chrom") is None, np.bool_)}
+    for name in _DISTANCES:
+        masks[name] = arrays[name] < 0
     consts = {"gene_id": info["gene_id"], "transcript_id": tid, "chrom": info["chrom"],
-              "strand": info["strand"], "gene_type": info["gene_type"]}
+              "strand": info["strand"], "gene_type": info["gene_type"], "split": info.get("split"),
+              "gene_cluster": info.get("gene_cluster", info["gene_id"])}
     sparse = {}
     for k in config.kmer_sizes:
         if config.layout_of(k) == "wide":
@@ -148,6 +172,19 @@ def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
         else:
             sparse[f"{k}mer"] = kernels.kmer_counts_sparse(g.codes, k, kept, left, right)
     return Chunk(m, arrays, masks, consts, sparse)
+
+
+_DISTANCES = ("distance_to_donor", "distance_to_acceptor", "distance_to_predicted_donor",
+              "distance_to_predicted_acceptor")
+
+
+def _sequence_codes(g: GeneInput, config: BuildConfig, kept: np.ndarray) -> dict:
+    """Local sequence codes nt_u{F}..nt_d{F} of kept rows (from the flanked gene sequence)."""
+    flank = config.sequence_flank
+    if flank <= 0:
+        return {}
+    names = sequence_code_names(flank)
+    return {name: g.flanked[kept + i] for i, name in enumerate(names)}
 
 
 @cache

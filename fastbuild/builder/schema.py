@@ -1,15 +1,27 @@
 """The one declared output schema, built up front from the configuration.
 
 Every batch file, even one with no rows, is written with exactly this schema. Each field
-carries its role in its own metadata (``fastbuild.role``) and the schema metadata holds the
-whole role map as JSON (``fastbuild.roles``), so training code knows what to drop:
+carries its role in its own metadata (``fastbuild.role``), where its value comes from
+(``fastbuild.source``: annotation / base_model / sequence / sampling) and a description
+(``fastbuild.doc``); the schema metadata holds the whole role map as JSON (``fastbuild.roles``)
+and the drop lists for the two ways of training, so training code knows what to drop:
 
-* ``id``      — identifies a row: gene_id, transcript_id, chrom, strand, position,
-  rel_position. Not features.
-* ``label``   — targets: splice_type, pred_type, y.
-* ``leaky``   — derived from the annotation or the labels (distances to annotated sites,
+* ``id``         — identifies a row: gene_id, transcript_id, chrom, strand, position, rel_position.
+* ``group``      — for splitting, never features: split, gene_cluster, base_model_training_chrom.
+* ``label``      — targets: splice_type, pred_type, y.
+* ``leaky``      — derived from the annotated sites or the labels (distances to annotated sites,
   true_position, predicted_position). Never train on them.
-* ``feature`` — everything else.
+* ``weight``     — sample_weight: the inverse of the probability that the row was kept.
+* ``annotation`` — features derived from the gene annotation (gene length, type and bounds,
+  transcript and site counts, site density, overlaps, relative position, window length
+  clipped at the gene ends). Known for annotated genes only, and partly derived from the
+  very sites the labels come from: train on them only for a model that will always see
+  annotated genes.
+* ``feature``    — available for any sequence: base-model scores and their context, sequence
+  composition, k-mers and local sequence codes.
+
+``fastbuild.drop_for_training`` drops everything but ``feature`` (a meta-model usable on any
+sequence); ``fastbuild.drop_for_annotated_training`` keeps ``annotation`` as well.
 """
 
 from __future__ import annotations
@@ -22,8 +34,12 @@ import pyarrow as pa
 import fastbuild_kernels as kernels
 from fastbuild.builder.config import BuildConfig
 
-FORMAT_VERSION = 1
-ROLES = ("id", "label", "leaky", "feature")
+FORMAT_VERSION = 2
+ROLES = ("id", "group", "label", "leaky", "weight", "annotation", "feature")
+#: Roles dropped to train a meta-model usable on any sequence / on annotated genes only.
+DROP_FOR_TRAINING = ("id", "group", "label", "leaky", "weight", "annotation")
+DROP_FOR_ANNOTATED_TRAINING = ("id", "group", "label", "leaky", "weight")
+WEIGHT_COLUMN = "sample_weight"
 SPLICE_TYPES = ("neither", "donor", "acceptor")  # index = y = kernels' splice_type code
 PRED_TYPES = ("TN", "TP", "FP", "FN")  # index = kernels' pred_type code
 
@@ -43,32 +59,60 @@ _LABEL = [
 _LEAKY = [
     ("true_position", pa.int64(), "position when it is an annotated site, else null"),
     ("predicted_position", pa.int64(), "position when donor or acceptor prob >= threshold, else null"),
-    ("distance_to_donor", pa.int64(), "distance to the nearest annotated donor (-1: none)"),
-    ("distance_to_acceptor", pa.int64(), "distance to the nearest annotated acceptor (-1: none)"),
+    ("distance_to_donor", pa.int64(), "distance to the nearest annotated donor (null: the gene has none)"),
+    ("distance_to_acceptor", pa.int64(), "distance to the nearest annotated acceptor (null: the gene has none)"),
 ]
 _SCORES = [
     ("donor_score", pa.float32(), "base model donor probability"),
     ("acceptor_score", pa.float32(), "base model acceptor probability"),
     ("neither_score", pa.float32(), "base model neither probability"),
 ]
+_GROUP = [
+    ("split", pa.dictionary(pa.int32(), pa.string()), "split of the gene under --split (null: no split)"),
+    ("gene_cluster", pa.string(), "cluster of genes whose spans overlap, on either strand (keep together in CV)"),
+    ("base_model_training_chrom", pa.bool_(),
+     "gene lies on a chromosome the base model was trained on, by its documentation (null: unknown)"),
+]
+_WEIGHT = [
+    (WEIGHT_COLUMN, pa.float32(),
+     "1 / probability that the row was kept by downsampling (per gene and stratum; 1 in --eval-mode)"),
+]
 _SEQUENCE = [
     ("gc_content", pa.float32(), "(G+C)/(A+C+G+T) in the k-mer window, N excluded"),
     ("sequence_complexity", pa.float32(), "Shannon entropy (bits) of base frequencies in the window"),
-    ("sequence_length", pa.int32(), "window length after clipping at the gene ends"),
 ]
-_GENE = [
-    ("gene_type", pa.string(), "gene biotype"),
+_PREDICTED = [
+    ("distance_to_predicted_donor", pa.int64(),
+     "distance to the nearest position of the gene with donor prob >= threshold (null: none)"),
+    ("distance_to_predicted_acceptor", pa.int64(),
+     "distance to the nearest position of the gene with acceptor prob >= threshold (null: none)"),
+]
+_ANNOTATION = [
+    ("gene_type", pa.dictionary(pa.int32(), pa.string()), "gene biotype"),
     ("gene_length", pa.int64(), "gene length (bp)"),
     ("n_transcripts", pa.int32(), "transcripts of the gene"),
     ("n_splice_sites", pa.int32(), "unique annotated splice-site positions of the gene"),
     ("splice_density_per_kb", pa.float32(), "n_splice_sites per kb of gene"),
     ("num_overlaps", pa.int32(), "other genes overlapping this one (either strand)"),
     ("relative_position", pa.float32(), "rel_position / (length - 1): 0 at the 5' end, 1 at the 3' end"),
-    ("distance_to_predicted_donor", pa.int64(),
-     "distance to the nearest position with donor prob >= threshold (-1: none)"),
-    ("distance_to_predicted_acceptor", pa.int64(),
-     "distance to the nearest position with acceptor prob >= threshold (-1: none)"),
+    ("sequence_length", pa.int32(), "k-mer window length after clipping at the gene ends"),
 ]
+NULLABLE = frozenset({"transcript_id", "true_position", "predicted_position", "distance_to_donor",
+                      "distance_to_acceptor", "distance_to_predicted_donor", "distance_to_predicted_acceptor",
+                      "split", "base_model_training_chrom"})
+
+
+def sequence_code_names(flank: int) -> list[str]:
+    """Columns of the local sequence codes for ``--sequence-flank flank``: nt_u{flank}..nt_u1, nt_0,
+    nt_d1..nt_d{flank} (upstream / downstream in transcript orientation)."""
+    if flank <= 0:
+        return []
+    return [f"nt_u{d}" for d in range(flank, 0, -1)] + ["nt_0"] + [f"nt_d{d}" for d in range(1, flank + 1)]
+
+
+def _sequence_codes(config: BuildConfig) -> list[tuple[str, pa.DataType, str]]:
+    doc = "base at this offset from the position (A=0 C=1 G=2 T=3 N=4, transcript orientation; N past the contig ends)"
+    return [(name, pa.uint8(), doc) for name in sequence_code_names(config.sequence_flank)]
 
 
 def kmer_names(k: int) -> list[str]:
@@ -89,29 +133,44 @@ def kmer_columns(config: BuildConfig) -> list[tuple[str, pa.DataType, str]]:
     return cols
 
 
-def make_schema(config: BuildConfig) -> pa.Schema:
-    """The Arrow schema of every batch file of a build with ``config``."""
+def _column_groups(config: BuildConfig) -> list[tuple[str, str, list]]:
+    """(role, source, columns) in schema order."""
     context = [(name, pa.float32(), "base model score context (kernels.context_features)")
                for name in kernels.CONTEXT_FEATURES]
-    groups = [
-        ("id", _ID), ("label", _LABEL), ("leaky", _LEAKY),
-        ("feature", _SCORES + context + _SEQUENCE + _GENE + kmer_columns(config)),
+    return [
+        ("id", "annotation", _ID), ("group", "annotation", _GROUP), ("label", "annotation", _LABEL),
+        ("leaky", "annotation", _LEAKY), ("weight", "sampling", _WEIGHT),
+        ("feature", "base_model", _SCORES + context + _PREDICTED),
+        ("feature", "sequence", _SEQUENCE + kmer_columns(config) + _sequence_codes(config)),
+        ("annotation", "annotation", _ANNOTATION),
     ]
+
+
+def make_schema(config: BuildConfig) -> pa.Schema:
+    """The Arrow schema of every batch file of a build with ``config``."""
     fields, roles = [], {}
-    for role, cols in groups:
+    for role, source, cols in _column_groups(config):
         for name, dtype, doc in cols:
-            nullable = name in ("transcript_id", "true_position", "predicted_position")
-            fields.append(pa.field(name, dtype, nullable=nullable,
-                                   metadata={"fastbuild.role": role, "fastbuild.doc": doc}))
+            meta = {"fastbuild.role": role, "fastbuild.source": source, "fastbuild.doc": doc}
+            fields.append(pa.field(name, dtype, nullable=name in NULLABLE, metadata=meta))
             roles[name] = role
     metadata = {
         "fastbuild.format_version": str(FORMAT_VERSION),
         "fastbuild.roles": json.dumps(roles),
-        "fastbuild.drop_for_training": json.dumps([n for n, r in roles.items() if r in ("id", "label", "leaky")]),
+        "fastbuild.drop_for_training": json.dumps([n for n, r in roles.items() if r in DROP_FOR_TRAINING]),
+        "fastbuild.drop_for_annotated_training": json.dumps(
+            [n for n, r in roles.items() if r in DROP_FOR_ANNOTATED_TRAINING]),
         "fastbuild.target": "y",
+        "fastbuild.weight": WEIGHT_COLUMN,
         "fastbuild.kmer_sizes": json.dumps(list(config.kmer_sizes)),
+        "fastbuild.mode": "evaluation" if config.eval_mode else "training",
     }
     return pa.schema(fields, metadata=metadata)
+
+
+def sources_of(schema: pa.Schema) -> dict[str, str]:
+    """Column -> source (annotation / base_model / sequence / sampling) of a fastbuild schema."""
+    return {f.name: f.metadata[b"fastbuild.source"].decode() for f in schema}
 
 
 def roles_of(schema: pa.Schema) -> dict[str, str]:

@@ -179,22 +179,25 @@ def splitmix64_stream(seed):
         yield z ^ (z >> 31)
 
 
-def downsample_mask(pred_type, max_prob, site_distance, hard_threshold=0.15, window=75, easy_ratio=0.5, seed=0):
+def downsample_strata(pred_type, max_prob, site_distance, hard_threshold=0.15, window=75, easy_ratio=0.5, seed=0,
+                      easy_floor=0, forced=None):
     n = len(pred_type)
     keep = [False] * n
+    stratum = [3] * n
     easy = []
     for i in range(n):
         if pred_type[i] != 0:
-            keep[i] = True
-        elif max_prob[i] >= hard_threshold:
-            keep[i] = True
+            keep[i], stratum[i] = True, 0
+        elif max_prob[i] >= hard_threshold or (forced is not None and forced[i]):
+            keep[i], stratum[i] = True, 1
         elif 0 <= site_distance[i] <= window:
-            keep[i] = True
+            keep[i], stratum[i] = True, 2
         else:
             easy.append(i)
     n_non_tn = sum(1 for t in pred_type if t != 0)
     target = easy_ratio * n_non_tn if n_non_tn else 0.0  # saturates: a huge or infinite ratio keeps every easy TN
     want = int(target) if target < len(easy) else len(easy)
+    want = max(want, min(easy_floor, len(easy)))
     # selection sampling (Knuth's Algorithm S) with the documented splitmix64 stream
     rng = splitmix64_stream(seed)
     need = want
@@ -210,7 +213,21 @@ def downsample_mask(pred_type, max_prob, site_distance, hard_threshold=0.15, win
         if int(u * remaining) < need:
             keep[i] = True
             need -= 1
-    return np.array(keep, dtype=bool)
+    return np.array(keep, dtype=bool), np.array(stratum, dtype=np.int8)
+
+
+def downsample_mask(*args, **kwargs):
+    return downsample_strata(*args, **kwargs)[0]
+
+
+def local_peaks(values, radius=10, min_value=0.001):
+    n = len(values)
+    out = []
+    for i in range(n):
+        v = float(values[i])
+        window = [float(values[j]) for j in range(max(0, i - radius), min(n, i + radius + 1))]
+        out.append(v >= min_value and not any(w > v for w in window))
+    return np.array(out, dtype=bool)
 
 
 def gc_content(codes, positions, left=250, right=249):

@@ -13,7 +13,7 @@ from fastbuild_kernels import _numba_config
 
 PUBLIC = ["encode", "reverse_complement", "kmer_counts", "kmer_counts_sparse", "nearest_site_distance",
           "label_positions", "context_features", "CONTEXT_FEATURES", "downsample_mask", "gc_content",
-          "sequence_complexity"]
+          "sequence_complexity", "STRATA", "downsample_strata", "local_peaks"]
 
 
 def test_exports_and_docstrings():
@@ -129,7 +129,7 @@ def test_cache_switch_and_options():
     from fastbuild_kernels import context, distance, downsample, encoding, kmers, labels
 
     for disp in (encoding._map_kernel, kmers._kmer_kernel, distance._nearest_kernel, labels._label_kernel,
-                 context._context_kernel, downsample._downsample_kernel):
+                 context._context_kernel, downsample._downsample_kernel, downsample._local_peaks_kernel):
         assert disp.targetoptions["nogil"] is True
         assert disp.targetoptions.get("fastmath", False) is False
 

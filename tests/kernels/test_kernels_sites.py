@@ -155,3 +155,78 @@ def test_downsample_deterministic_and_uniform():
     # int64 pred_type (e.g. 256 would wrap to 0 as int8) is treated as non-TN
     big = np.array([256, 0], np.int64)
     assert kernels.downsample_mask(big, np.zeros(2), np.array([-1, -1]), easy_ratio=0).tolist() == [True, False]
+
+
+@st.composite
+def strata_case(draw):
+    pred, mp, dist, ratio, seed = draw(ds_case())
+    n = pred.shape[0]
+    floor = draw(st.sampled_from([0, 1, 3, 50]))
+    forced = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool) if draw(st.booleans()) else None
+    return pred, mp, dist, ratio, seed, floor, forced
+
+
+@SETTINGS
+@given(strata_case())
+def test_downsample_strata_matches_naive(case):
+    pred, mp, dist, ratio, seed, floor, forced = case
+    keep, stratum = kernels.downsample_strata(pred, mp, dist, easy_ratio=ratio, seed=seed, easy_floor=floor,
+                                              forced=forced)
+    want_keep, want_stratum = naive.downsample_strata(pred, mp, dist, easy_ratio=ratio, seed=seed,
+                                                      easy_floor=floor, forced=forced)
+    np.testing.assert_array_equal(keep, want_keep)
+    np.testing.assert_array_equal(stratum, want_stratum)
+    assert stratum.dtype == np.int8
+    # the rules, independent of the twin: strata 0-2 are kept, the easy sample has its exact size
+    assert keep[stratum < 3].all()
+    easy = stratum == 3
+    n_non_tn = int((pred != 0).sum())
+    want = min(int(easy.sum()), max(floor, int(ratio * n_non_tn) if n_non_tn else 0))
+    assert keep[easy].sum() == want
+    if forced is not None:
+        assert (stratum[forced & (pred == 0)] == 1).all()
+
+
+def test_easy_floor_keeps_rows_of_genes_without_errors():
+    n = 1000
+    pred = np.zeros(n, np.int8)
+    mp = np.zeros(n, np.float32)
+    dist = np.full(n, -1, np.int64)
+    assert kernels.downsample_mask(pred, mp, dist, easy_ratio=1e9).sum() == 0  # no non-TN: ratio keeps none
+    keep, stratum = kernels.downsample_strata(pred, mp, dist, easy_floor=25, seed=3)
+    assert keep.sum() == 25 and (stratum == 3).all()
+    assert kernels.downsample_strata(pred[:10], mp[:10], dist[:10], easy_floor=25)[0].all()
+    with pytest.raises(ValueError):
+        kernels.downsample_strata(pred, mp, dist, easy_floor=-1)
+    with pytest.raises(ValueError):
+        kernels.downsample_strata(pred, mp, dist, forced=np.zeros(3, bool))
+    with pytest.raises(TypeError):
+        kernels.downsample_strata(pred, mp, dist, forced=np.zeros(n, np.int8))
+
+
+@st.composite
+def peak_case(draw):
+    n = draw(st.integers(0, 60))
+    vals = draw(st.lists(st.sampled_from([0.0, 0.0005, 0.001, 0.002, 0.01, 0.3, float("nan")]),
+                         min_size=n, max_size=n))
+    return np.array(vals, np.float32), draw(st.integers(0, 12)), draw(st.sampled_from([0.0, 0.001, 0.01, 2.0]))
+
+
+@SETTINGS
+@given(peak_case())
+def test_local_peaks_matches_naive(case):
+    vals, radius, floor = case
+    got = kernels.local_peaks(vals, radius, floor)
+    np.testing.assert_array_equal(got, naive.local_peaks(vals, radius, floor))
+    assert not got[np.isnan(vals)].any()
+
+
+def test_local_peaks_edges():
+    assert kernels.local_peaks(np.zeros(0, np.float32)).shape == (0,)
+    v = np.array([0.5, 0.1, 0.2, 0.2, 0.0, 0.9], np.float64)
+    assert kernels.local_peaks(v, 1, 0.0).tolist() == [True, False, True, True, False, True]
+    assert kernels.local_peaks(v, 10**12, 0.0).tolist() == [False] * 5 + [True]  # a huge radius: the global max
+    with pytest.raises(ValueError):
+        kernels.local_peaks(v, -1)
+    with pytest.raises(ValueError):
+        kernels.local_peaks(v, 2, float("nan"))
