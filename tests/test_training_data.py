@@ -173,3 +173,30 @@ def test_leakage_check(eval_build):
     assert max(aucs.values()) < 0.99, sorted(aucs.items(), key=lambda kv: -kv[1])[:5]
     # the base-model scores do separate them (the threshold defines TP vs FN)
     assert _auc(np.maximum(sites["donor_score"], sites["acceptor_score"]).to_numpy(), hit) == 1.0
+
+
+def test_long_range_score_context(train_build):
+    """The long-range sums and maxima equal a direct computation over each gene's scores."""
+    from fastbuild.basemodel.store import ScoreStore
+    from fastbuild.builder.schema import LONG_CONTEXT_MAX, LONG_CONTEXT_WIDTHS
+
+    df = _rows(train_build)
+    from fastbuild.annotation import load_annotation
+
+    ann = load_annotation(demo.demo_annotation())
+    some = df.select("gene_id").unique().sort("gene_id").head(3)["gene_id"].to_list()
+    wanted = ann.genes.filter(pl.col("gene_id").is_in(some))
+    for info, donor, acceptor, _ in ScoreStore(demo.demo_scores()).iter_gene_scores(wanted):
+        rows = df.filter(pl.col("gene_id") == info["gene_id"]).sample(50, seed=2, with_replacement=True)
+        n = donor.shape[0]
+        for r in rows.iter_rows(named=True):
+            p = r["rel_position"]
+            for t, arr in (("donor", donor), ("acceptor", acceptor)):
+                a = np.asarray(arr, np.float64)
+                for w in LONG_CONTEXT_WIDTHS:
+                    assert r[f"{t}_sum_up{w}"] == pytest.approx(a[max(0, p - w):max(0, p - 2)].sum(), abs=1e-4)
+                    assert r[f"{t}_sum_down{w}"] == pytest.approx(a[min(n, p + 3):min(n, p + w + 1)].sum(), abs=1e-4)
+                up = a[max(0, p - LONG_CONTEXT_MAX):max(0, p - 2)]
+                down = a[min(n, p + 3):min(n, p + LONG_CONTEXT_MAX + 1)]
+                assert r[f"{t}_max_up{LONG_CONTEXT_MAX}"] == pytest.approx(max(up.max(initial=0), 0), abs=1e-7)
+                assert r[f"{t}_max_down{LONG_CONTEXT_MAX}"] == pytest.approx(max(down.max(initial=0), 0), abs=1e-7)

@@ -66,6 +66,7 @@ def build_info(plan: BuildPlan, batch_stats: list[BatchStats], timings: dict, re
         "config_hash": plan.config_hash,
         "inputs": asdict(plan.inputs),
         "input_checksums": plan.fingerprints,
+        "scores": _score_info(plan.inputs.scores),
         "libraries": library_versions(),
         "seed": config.selection.seed,
         "mode": "evaluation (every position kept)" if config.eval_mode else "training (downsampled; see sample_weight)",
@@ -88,6 +89,16 @@ def build_info(plan: BuildPlan, batch_stats: list[BatchStats], timings: dict, re
         },
         "timings_s": timings,
     }
+
+
+def _score_info(scores: str | None) -> dict | None:
+    """Model and precision of the score store the build read."""
+    if not scores or not Path(scores).exists():
+        return None
+    from fastbuild.basemodel.store import ScoreStore
+
+    store = ScoreStore(scores)
+    return {"model": store.model_identity.get("name"), "precision": store.precision}
 
 
 def _split_counts(config, genes: pl.DataFrame) -> dict:

@@ -14,7 +14,13 @@ import numpy as np
 import fastbuild_kernels as kernels
 from fastbuild.builder.columns import Chunk
 from fastbuild.builder.config import BuildConfig
-from fastbuild.builder.schema import WEIGHT_COLUMN, kmer_names, sequence_code_names
+from fastbuild.builder.schema import (
+    LONG_CONTEXT_MAX,
+    LONG_CONTEXT_WIDTHS,
+    WEIGHT_COLUMN,
+    kmer_names,
+    sequence_code_names,
+)
 from fastbuild.builder.stats import GeneTally
 from fastbuild.coords import to_genomic
 from fastbuild.seeds import gene_seed
@@ -156,6 +162,7 @@ def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
     }
     arrays.update(_context(g, kept))
     arrays.update(_sequence_codes(g, config, kept))
+    arrays.update(_long_context(g, kept))
     masks = {"true_position": splice == 0,
              "predicted_position": np.maximum(donor, acceptor) < config.threshold,
              "base_model_training_chrom": const(info.get("base_model_training_chrom") is None, np.bool_)}
@@ -176,6 +183,27 @@ def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
 
 _DISTANCES = ("distance_to_donor", "distance_to_acceptor", "distance_to_predicted_donor",
               "distance_to_predicted_acceptor")
+
+
+def _long_context(g: GeneInput, kept: np.ndarray) -> dict:
+    """Long-range score context of kept rows: sums over offsets 3..W and maxima over 3..50, each side.
+
+    Offsets past the gene ends count as 0 (like the short score context). Upstream = lower
+    offsets in transcript orientation.
+    """
+    n = g.donor.shape[0]
+    out = {}
+    span = np.arange(3, LONG_CONTEXT_MAX + 1)
+    for name, arr in (("donor", g.donor), ("acceptor", g.acceptor)):
+        c = np.concatenate([[0.0], np.cumsum(arr, dtype=np.float64)])
+        for w in LONG_CONTEXT_WIDTHS:
+            out[f"{name}_sum_up{w}"] = (c[np.maximum(0, kept - 2)] - c[np.maximum(0, kept - w)]).astype(np.float32)
+            down = c[np.minimum(n, kept + w + 1)] - c[np.minimum(n, kept + 3)]
+            out[f"{name}_sum_down{w}"] = down.astype(np.float32)
+        for side, idx in (("up", kept[:, None] - span[None, :]), ("down", kept[:, None] + span[None, :])):
+            vals = np.where((idx >= 0) & (idx < n), arr[np.clip(idx, 0, max(n - 1, 0))], np.float32(0))
+            out[f"{name}_max_{side}{LONG_CONTEXT_MAX}"] = vals.max(axis=1) if vals.size else np.zeros(0, np.float32)
+    return out
 
 
 def _sequence_codes(g: GeneInput, config: BuildConfig, kept: np.ndarray) -> dict:

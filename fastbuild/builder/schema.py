@@ -77,6 +77,24 @@ _WEIGHT = [
     (WEIGHT_COLUMN, pa.float32(),
      "1 / probability that the row was kept by downsampling (per gene and stratum; 1 in --eval-mode)"),
 ]
+#: Widths W of the long-range score sums (offsets 3..W up- and downstream) and of the maxima.
+LONG_CONTEXT_WIDTHS = (30, 100, 300, 1000, 3000)
+LONG_CONTEXT_MAX = 50
+
+
+def long_context_names() -> list[str]:
+    """Columns of the long-range score context, per score type (donor, acceptor)."""
+    names = []
+    for t in ("donor", "acceptor"):
+        for w in LONG_CONTEXT_WIDTHS:
+            names += [f"{t}_sum_up{w}", f"{t}_sum_down{w}"]
+        names += [f"{t}_max_up{LONG_CONTEXT_MAX}", f"{t}_max_down{LONG_CONTEXT_MAX}"]
+    return names
+
+
+_LONG_CONTEXT = [(name, pa.float32(), "base model probability summed (sum) or maximal (max) over offsets 3..W "
+                                      "upstream (up) or downstream (down) of the position, within the gene")
+                 for name in long_context_names()]
 _SEQUENCE = [
     ("gc_content", pa.float32(), "(G+C)/(A+C+G+T) in the k-mer window, N excluded"),
     ("sequence_complexity", pa.float32(), "Shannon entropy (bits) of base frequencies in the window"),
@@ -140,7 +158,7 @@ def _column_groups(config: BuildConfig) -> list[tuple[str, str, list]]:
     return [
         ("id", "annotation", _ID), ("group", "annotation", _GROUP), ("label", "annotation", _LABEL),
         ("leaky", "annotation", _LEAKY), ("weight", "sampling", _WEIGHT),
-        ("feature", "base_model", _SCORES + context + _PREDICTED),
+        ("feature", "base_model", _SCORES + context + _PREDICTED + _LONG_CONTEXT),
         ("feature", "sequence", _SEQUENCE + kmer_columns(config) + _sequence_codes(config)),
         ("annotation", "annotation", _ANNOTATION),
     ]
