@@ -1,18 +1,30 @@
-"""Benchmark the numpy/numba base-model forward pass.
+"""Benchmark the base-model engines against TensorFlow and this machine's float32 GEMM limit.
 
-Reports nucleotides scored per second for the 5-model SpliceAI ensemble (10000nt flank) and the
-share of this machine's float32 matrix-multiply throughput (numpy matmul, measured in the same
-run) that it reaches. By default it runs in child processes: once with the environment as it is,
-once with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (OpenBLAS then picks its kernels for this
-CPU), and, when the environment does not set OPENBLAS_CORETYPE, once with it set to Haswell.
+One run (one process) times, interleaved round by round, on the same random sequence:
 
-    python benchmarks/bench_basemodel.py                 # all settings, 100 kb sequence, best of 3
-    python benchmarks/bench_basemodel.py --single --json # this environment only
+* TensorFlow (a child process in its own venv, ``benchmarks/tf_anchor.py --serve``, with
+  ``--tf-python``): ``model.predict`` and ``tf.function``-wrapped members;
+* every installed fastbuild engine: numpy (numba + BLAS), onnx (onnxruntime), openvino;
+* numpy's float32 matmul (square 2048): the GEMM limit, expressed in nt/s through the model's
+  FLOP per scored nucleotide (computed from the weights: 6.93 MFLOP/nt for the 5-model
+  SpliceAI ensemble, 10000nt flank);
+
+and reports medians over the rounds, each engine as a ratio to TF ``tf.function`` and as a
+share of the GEMM limit::
+
+    python3 -m venv /tmp/tfvenv && /tmp/tfvenv/bin/pip install tensorflow-cpu tf_keras h5py
+    flock /tmp/bench.lock python benchmarks/bench_basemodel.py --tf-python /tmp/tfvenv/bin/python
+    python benchmarks/bench_basemodel.py --backends numpy openvino --repeats 5 --json
     python benchmarks/bench_basemodel.py --length 1000000 --memory
-    python benchmarks/bench_basemodel.py --onnx          # also the onnxruntime backend (extra "onnx")
+    python benchmarks/bench_basemodel.py --onnx --onnx-modes onnx onnx-plain   # onnx variants
+    python benchmarks/bench_basemodel.py --openblas-sweep   # numpy only, per OpenBLAS setting
+
+``--openblas-sweep`` runs the measurement in child processes: once with the environment as it
+is, once with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (OpenBLAS then picks its kernels for
+this CPU), and, when the environment does not set OPENBLAS_CORETYPE, once with it set to Haswell.
 
 Uses the installed SpliceAI weights (``pip install --no-deps spliceai==1.3.1``); without them,
-random weights of the same topology (the speed is the same).
+random weights of the same topology (the speed is the same; TensorFlow then cannot run).
 """
 
 from __future__ import annotations
@@ -21,8 +33,10 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +44,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-FLOP_PER_NT_PER_MODEL = 1_376_256  # 672 taps x 32 x 32 x 2 (10000nt topology)
+ENGINES = ("numpy", "onnx", "openvino")
+
+
+def flop_per_nt(model) -> float:
+    """Multiply-add FLOP per scored nucleotide of the ensemble (flank recomputation excluded):
+    2 x every convolution weight (dilated and 1x1) of every member; 6.93e6 for SpliceAI-10k x 5."""
+    total = 0
+    for net in model.networks:
+        total += net.in_w.size + net.out_w.size
+        total += sum(np.size(u.w1) + np.size(u.w2) for u in net.units)
+        total += sum(np.size(w) for w, _ in net.skips.values())
+    return 2.0 * total
 
 
 def matmul_gflops(seconds=1.5):
@@ -155,44 +180,110 @@ def openblas_core():
         return None
 
 
-def time_runs(model, codes, args):
-    """Best-of-``repeats`` seconds per mode (numpy modes and onnx variants), matmul GFLOP/s, onnx info.
+class TfAnchor:
+    """TensorFlow in a child process (``tf_anchor.py --serve`` under ``python``): one timed round per call."""
 
-    The matmul reference and the forward runs are interleaved and the best of each kept: on a
-    shared machine that pairs measurements taken under similar load.
-    """
+    def __init__(self, python, weights, length, flank):
+        cmd = [python, str(Path(__file__).with_name("tf_anchor.py")), "--serve", "--weights", str(weights),
+               "--length", str(length), "--flank", str(flank)]
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        self.log = tempfile.TemporaryFile("w+")  # TensorFlow's chatter; shown only if it fails
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     env=env)
+        self.info = self._answer()
+
+    def _answer(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            self.log.seek(0)
+            sys.exit(f"{self.log.read()[-4000:]}\nthe TensorFlow child exited (rc {self.proc.wait()})")
+        return json.loads(line)
+
+    def round(self) -> dict:
+        """{"predict": s, "function": s, "max_abs_diff": ...} of one ensemble pass each way."""
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            self.proc.wait(timeout=60)
+
+
+def engine_scorers(model, args) -> dict:
+    """name -> (callable(codes), runner) for the numpy modes and the installed / requested engines."""
+    from fastbuild.basemodel.backends import engine_available
     from fastbuild.basemodel.forward import NumpyRunner
 
-    runners = {mode: NumpyRunner(model, args.threads, pairwise=(mode == "pairwise")) for mode in args.modes}
-    warm = codes[: 20000 + 2 * model.flank]
-    for runner in runners.values():
-        runner.score_sequence(warm)  # warm-up / JIT
-    onnx = onnx_scorers(model, args) if args.onnx else {}
-    for fn, _ in onnx.values():
-        fn(warm)
-    scorers = {mode: (r.score_sequence, r) for mode, r in runners.items()} | onnx
-    onnx_out, best_mm, best = {}, {}, {}
-    for _ in range(args.repeats):
-        for key, val in matmul_gflops(0.7).items():
-            best_mm[key] = max(best_mm.get(key, 0.0), val)
-        for mode, (fn, _) in scorers.items():
-            t0 = time.perf_counter()
-            out = fn(codes)
-            dt = time.perf_counter() - t0
-            best[mode] = min(best.get(mode, dt), dt)
-            if mode in onnx:
-                onnx_out[mode] = out
-    info = {}
-    if onnx:  # exactness against the numpy path on the benchmark sequence itself
-        ref = next(iter(runners.values())).score_sequence(codes)
-        info["onnx_max_abs_diff_vs_numpy"] = {m: float(np.max(np.abs(o - ref))) for m, o in onnx_out.items()}
-        import onnxruntime
+    out = {}
+    if "numpy" in args.backends:
+        for mode in args.modes:
+            r = NumpyRunner(model, args.threads, pairwise=(mode == "pairwise"))
+            out["numpy" if mode == "pairwise" else "numpy-plain"] = (r.score_sequence, r)
+    if args.onnx or ("onnx" in args.backends and engine_available("onnx")):
+        out |= onnx_scorers(model, args)
+    if "openvino" in args.backends and engine_available("openvino"):
+        from fastbuild.basemodel.openvino_backend import OpenVinoRunner
 
-        info["onnxruntime"] = onnxruntime.__version__
-        info["onnx_segment"] = next(iter(onnx.values()))[1].segment
+        for prec in args.openvino_precisions:
+            r = OpenVinoRunner(model, threads=args.threads, precision=prec, segment=args.openvino_segment)
+            out["openvino" if prec == "float32" else f"openvino-{prec}"] = (r.score_sequence, r)
+    return out
+
+
+def time_runs(model, codes, args):
+    """Per-round seconds of every scorer (and TF), matmul GFLOP/s per round, and extra info.
+
+    Rounds interleave the matmul reference, every engine and TensorFlow, so that on a shared
+    machine each round's measurements are taken under similar load; medians are reported."""
+    scorers = engine_scorers(model, args)
+    info, outs = {"warmup_seconds": {}}, {}
+    for name, (fn, _) in scorers.items():  # full length: JIT, and the openvino bucket compiled
+        t0 = time.perf_counter()
+        outs[name] = fn(codes)
+        info["warmup_seconds"][name] = round(time.perf_counter() - t0, 2)
+    tf = TfAnchor(args.tf_python, args.tf_weights, args.length, 2 * model.flank) if args.tf_python else None
+    samples, mm = {name: [] for name in scorers}, []
+    try:
+        for _ in range(args.repeats):
+            mm.append(matmul_gflops(0.7))
+            for name, (fn, _) in scorers.items():
+                t0 = time.perf_counter()
+                fn(codes)
+                samples[name].append(time.perf_counter() - t0)
+            if tf is not None:
+                r = tf.round()
+                samples.setdefault("tf-predict", []).append(r["predict"])
+                samples.setdefault("tf-function", []).append(r["function"])
+    finally:
+        if tf is not None:
+            tf.close()
+    if tf is not None:
+        info["tensorflow"] = tf.info
+    ref = outs.get("numpy")
+    if ref is not None:  # exactness against the numpy path on the benchmark sequence itself
+        info["max_abs_diff_vs_numpy"] = {m: float(np.max(np.abs(o - ref))) for m, o in outs.items() if m != "numpy"}
+    info |= engine_versions(scorers)
     for _, runner in scorers.values():
         runner.close()
-    return best, best_mm, info
+    return samples, mm, info
+
+
+def engine_versions(scorers) -> dict:
+    """Versions of the engines timed (and the onnx segment, as before)."""
+    out = {}
+    if any(k.startswith("onnx") for k in scorers):
+        import onnxruntime
+
+        out["onnxruntime"] = onnxruntime.__version__
+        out["onnx_segment"] = next(r for k, (_, r) in scorers.items() if k.startswith("onnx")).segment
+    if any(k.startswith("openvino") for k in scorers):
+        import openvino
+
+        out["openvino_version"] = openvino.__version__
+    return out
 
 
 def measure_memory(model, rng, args, onnx: bool) -> dict:
@@ -235,22 +326,33 @@ def run_single(args):
         "models": len(model.networks),
         "length": args.length,
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu": cpu_name(),
+        "flop_per_nt": flop_per_nt(model),
+        "repeats": args.repeats,
     }
     core = openblas_core()
     if core is not None:
         result["openblas_core"] = core
-    best, best_mm, info = time_runs(model, codes, args)
+    samples, mm, info = time_runs(model, codes, args)
     result.update(info)
-    result["matmul_gflops"] = best_mm
-    for mode in best:
-        nt_s = args.length / best[mode]
-        gflops = nt_s * len(model.networks) * FLOP_PER_NT_PER_MODEL / 1e9
+    result["matmul_gflops"] = {k: statistics.median(m[k] for m in mm) for k in mm[0]}
+    result["matmul_gflops_max"] = {k: max(m[k] for m in mm) for k in mm[0]}
+    limit_nt_s = result["matmul_gflops"]["square_2048"] * 1e9 / result["flop_per_nt"]
+    result["gemm_limit_nt_per_s"] = round(limit_nt_s)
+    tf_fn = statistics.median(samples["tf-function"]) if "tf-function" in samples else None
+    for mode, sec in samples.items():
+        med = statistics.median(sec)
+        nt_s = args.length / med
         result[mode] = {
-            "seconds": round(best[mode], 3),
+            "seconds": round(med, 3),
+            "seconds_min": round(min(sec), 3),
             "nt_per_s": round(nt_s),
-            "gflops_effective": round(gflops, 1),
-            "share_of_square_matmul": round(gflops / best_mm["square_2048"], 3),
+            "gflops_effective": round(nt_s * result["flop_per_nt"] / 1e9, 1),
+            "share_of_gemm_limit": round(nt_s / limit_nt_s, 3),
+            "share_of_square_matmul": round(nt_s / limit_nt_s, 3),  # the same; the older name
         }
+        if tf_fn is not None:
+            result[mode]["vs_tf_function"] = round(tf_fn / med, 3)
     try:
         result["loadavg_after"] = os.getloadavg()[0]
     except OSError:
@@ -260,18 +362,43 @@ def run_single(args):
     return result
 
 
+def cpu_name() -> str | None:
+    """The CPU's model name (Linux /proc/cpuinfo), else platform.processor()."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or None
+
+
 def parse_args():
     """Command-line options (see the module docstring)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--length", type=int, default=100_000, help="bases scored (flanks excluded)")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=3, help="interleaved rounds (medians reported)")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--modes", nargs="+", default=["pairwise", "plain"], choices=["pairwise", "plain"])
+    p.add_argument("--backends", nargs="+", default=list(ENGINES), choices=list(ENGINES),
+                   help="engines timed (those installed)")
+    p.add_argument("--modes", nargs="+", default=["pairwise"], choices=["pairwise", "plain"],
+                   help="numpy forward-pass modes (pairwise: the runner's default, reported as 'numpy')")
+    p.add_argument("--tf-python", default=None,
+                   help="python of a venv with tensorflow-cpu, tf_keras and h5py: also time TensorFlow")
+    p.add_argument("--tf-weights", default=None, help="folder of spliceai1..5.h5 (default: the installed spliceai)")
+    p.add_argument("--openvino-precisions", nargs="+", default=["float32"], choices=["float32", "bf16"],
+                   help="openvino inference precisions timed ('bf16' is reported as openvino-bf16)")
+    p.add_argument("--openvino-segment", type=int, default=None, help="outputs per openvino inference")
     p.add_argument("--memory", action="store_true", help="also score a 2-Mb sequence and report peak RSS")
-    p.add_argument("--single", action="store_true", help="run in this environment only")
+    p.add_argument("--single", action="store_true", help="print the whole result as JSON (this process only)")
+    p.add_argument("--openblas-sweep", action="store_true",
+                   help="run in child processes, one per OpenBLAS setting (numpy and onnx only, no TF)")
     p.add_argument("--json", action="store_true")
     p.add_argument(
-        "--onnx", action="store_true", help="also time the onnxruntime backend (pip install 'fastbuild-splice[onnx]')"
+        "--onnx", action="store_true", help="time the onnx variants of --onnx-modes (extra fastbuild-splice[onnx])"
     )
     p.add_argument(
         "--onnx-modes", nargs="+", default=["onnx"], choices=list(ONNX_MODES), help="onnx variants timed with --onnx"
@@ -281,18 +408,24 @@ def parse_args():
     )
     args = p.parse_args()
     if args.onnx_segment is None:
-        args.onnx_segment = 100_000
-        if args.onnx:
-            from fastbuild.basemodel.onnx_backend import DEFAULT_ONNX_SEGMENT
+        from fastbuild.basemodel.onnx_backend import DEFAULT_ONNX_SEGMENT
 
-            args.onnx_segment = DEFAULT_ONNX_SEGMENT
+        args.onnx_segment = DEFAULT_ONNX_SEGMENT
+    if args.openvino_segment is None:
+        from fastbuild.basemodel.openvino_backend import DEFAULT_OPENVINO_SEGMENT
+
+        args.openvino_segment = DEFAULT_OPENVINO_SEGMENT
+    if args.tf_python and args.tf_weights is None:
+        from fastbuild.basemodel import find_spliceai_weights
+
+        args.tf_weights = str(find_spliceai_weights()[0].parent)
     return args
 
 
 def run_children(args):
     """run_single in child processes, one per OpenBLAS setting; their results."""
     child = [sys.executable, __file__, "--single", "--json", "--length", str(args.length), "--repeats",
-             str(args.repeats), "--modes", *args.modes]
+             str(args.repeats), "--modes", *args.modes, "--backends", *args.backends]
     if args.threads:
         child += ["--threads", str(args.threads)]
     if args.memory:
@@ -315,10 +448,12 @@ def run_children(args):
     return results
 
 
+MODE_ORDER = ("tf-predict", "tf-function", "numpy", "numpy-plain", *ONNX_MODES, "openvino", "openvino-bf16")
+
+
 def print_results(results, args):
-    """Human-readable summary of the children's results."""
-    print("TensorFlow 2.21 CPU anchor on this machine: ~35,000 nt/s for the 5-model ensemble")
-    print("best of --repeats runs; matmul reference measured between the runs (shared machines are noisy)")
+    """Human-readable summary of the children's results (--openblas-sweep)."""
+    print("median of --repeats interleaved rounds; matmul reference measured between the runs")
     for r in results:
         mm = r["matmul_gflops"]
         print(
@@ -330,29 +465,60 @@ def print_results(results, args):
             f"  numpy float32 matmul: square 2048 {mm['square_2048']:.1f} GFLOP/s; "
             f"conv-shaped {mm['conv_shaped_1024x1312x32']:.1f} GFLOP/s"
         )
-        for mode in [m for m in list(args.modes) + list(ONNX_MODES) if m in r]:
+        for mode in [m for m in MODE_ORDER if m in r]:
             m = r[mode]
             print(
                 f"  {mode:8s}: {m['nt_per_s']:>8,} nt/s ({r['models']} models, {r['length']:,} nt, "
-                f"{m['seconds']} s); "
-                f"{m['gflops_effective']} GFLOP/s effective (1.376 MFLOP/nt/model) = "
-                f"{100 * m['share_of_square_matmul']:.0f}% of square matmul"
+                f"{m['seconds']} s); {m['gflops_effective']} GFLOP/s effective "
+                f"({r['flop_per_nt'] / 1e6:.2f} MFLOP/nt) = {100 * m['share_of_gemm_limit']:.0f}% of square matmul"
             )
         if "memory_2mb_one_model" in r:
             print(f"  2-Mb sequence: peak RSS {r['memory_2mb_one_model']['peak_rss_mb']} MB")
-        if "onnx_max_abs_diff_vs_numpy" in r:
-            diffs = ", ".join(f"{k} {v:.2e}" for k, v in r["onnx_max_abs_diff_vs_numpy"].items())
-            print(f"  onnxruntime {r['onnxruntime']} (segment {r['onnx_segment']:,}): max |p_onnx - p_numpy| {diffs}")
+        if "max_abs_diff_vs_numpy" in r:
+            diffs = ", ".join(f"{k} {v:.2e}" for k, v in r["max_abs_diff_vs_numpy"].items())
+            print(f"  max |p - p_numpy|: {diffs}")
         if "memory_2mb_one_model_onnx" in r:
             print(f"  2-Mb sequence, onnx backend: peak RSS {r['memory_2mb_one_model_onnx']['peak_rss_mb']} MB")
 
 
+def print_table(r):
+    """The one-run comparison: nt/s, ratio to TF tf.function, share of the GEMM limit."""
+    mm = r["matmul_gflops"]
+    print(f"CPU: {r['cpu']} ({r['cpus']} CPUs); {r['models']} models ({r['weights']}), {r['length']:,} nt "
+          f"+ flanks; medians of {r['repeats']} interleaved rounds; load average after {r.get('loadavg_after')}")
+    print(f"GEMM limit: numpy float32 matmul square 2048 {mm['square_2048']:.1f} GFLOP/s / "
+          f"{r['flop_per_nt'] / 1e6:.2f} MFLOP/nt = {r['gemm_limit_nt_per_s']:,} nt/s")
+    tf = r.get("tensorflow")
+    if tf:
+        print(f"TensorFlow {tf['tensorflow']} (child process, intra-op threads {tf['intra_op_threads']})")
+    versions = [f"{k.removesuffix('_version')} {r[k]}" for k in ("onnxruntime", "openvino_version") if k in r]
+    if versions:
+        print("engines: " + ", ".join(versions))
+    print(f"\n{'engine':14s} {'nt/s':>9s} {'s (median)':>10s} {'vs TF tf.function':>18s} {'of GEMM limit':>14s}")
+    for mode in [m for m in MODE_ORDER if m in r]:
+        m = r[mode]
+        vs = f"{m['vs_tf_function']:.2f}x" if "vs_tf_function" in m else "-"
+        share = 100 * m["share_of_gemm_limit"]
+        print(f"{mode:14s} {m['nt_per_s']:>9,} {m['seconds']:>10.3f} {vs:>18s} {share:>13.0f}%")
+    print(f"{'GEMM limit':14s} {r['gemm_limit_nt_per_s']:>9,}")
+    if "max_abs_diff_vs_numpy" in r:
+        print("max |p - p_numpy|: " + ", ".join(f"{k} {v:.1e}" for k, v in r["max_abs_diff_vs_numpy"].items()))
+    if "warmup_seconds" in r:
+        warm = ", ".join(f"{k} {v}" for k, v in r["warmup_seconds"].items())
+        print(f"first call (JIT / compile + one pass), s: {warm}")
+
+
 def main():
-    """Run the benchmark (in child processes unless ``--single``) and print its results."""
+    """Run the benchmark (in child processes with ``--openblas-sweep``) and print its results."""
     args = parse_args()
-    if args.single:
+    if not args.openblas_sweep:
         res = run_single(args)
-        print(json.dumps(res) if args.json else json.dumps(res, indent=1))
+        if args.json:
+            print(json.dumps(res))
+        elif args.single:
+            print(json.dumps(res, indent=1))
+        else:
+            print_table(res)
         return
     results = run_children(args)
     if args.json:

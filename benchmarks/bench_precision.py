@@ -133,7 +133,8 @@ def report(res: dict) -> str:
         lines.append(f"top-k {site}: float32 {tk['float32']:.4f}, bf16 {tk['bf16']:.4f}")
     for p, s in res["speed"].items():
         lines.append(f"speed {p}: {s['gene_nt_per_s']:,.0f} gene-nt/s (median of {len(s['seconds'])})")
-    lines.append(f"bf16 / float32 speed: {res['speed']['bf16']['gene_nt_per_s'] / res['speed']['float32']['gene_nt_per_s']:.2f}x")
+    ratio = res["speed"]["bf16"]["gene_nt_per_s"] / res["speed"]["float32"]["gene_nt_per_s"]
+    lines.append(f"bf16 / float32 speed: {ratio:.2f}x")
     return "\n".join(lines)
 
 

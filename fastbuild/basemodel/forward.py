@@ -1,12 +1,26 @@
 """Forward pass of SpliceAI-family networks in numpy + numba, float32, exact to the network.
 
-Layout is channels-last ``[L, C]``. A convolution of width W and dilation D is computed block by
-block: a numba kernel builds the block's ``[B, W*C]`` tap matrix directly from the source rows,
-applying the pending per-channel affine transform and the activation on the way (BatchNorm-1 of
-the unit for the first convolution; the folded bias of the first convolution for the second), and
-one BLAS matrix product with the ``[W*C, C]`` weight writes the block's output. The blocks are
-sized to stay in cache and are shared between two (or more) worker threads, each running a
-single-threaded BLAS.
+Layout is channels-last ``[L, C]``. Two methods compute the convolutions:
+
+* "direct" (the default wherever :func:`direct_supported`): register-tiled kernels, written in
+  LLVM IR through numba intrinsics, read the taps of a tile of output rows straight from the
+  activated source stream and accumulate ``src[t + k*D] @ W_k`` in vector registers with FMAs
+  (AVX-512 vectors where the CPU has them, else 8 lanes); their epilogues add the bias and apply
+  the activation (first convolution of a unit), or add the residual and compute the next unit's
+  BatchNorm-1 + activation into a second stream (second convolution), so that every activation
+  is computed once per layer and no tap matrix is ever written. Dilations >= 10 use the pairwise
+  (Karatsuba) form: rows t and t + D share sum_j (E_j + O_j) a[t + (2j+1)D], the rest comes from
+  the difference stream d[s] = a[s] - a[s + D] (3J-1 instead of 4J-2 taps per two rows). The
+  skip connections are width-1 convolutions of the same kernels. No BLAS; sums run in a fixed
+  order, so results do not depend on the thread count.
+* "im2col": a numba kernel builds each block's ``[B, W*C]`` tap matrix from the source rows,
+  applying the pending per-channel affine transform and the activation on the way, and one BLAS
+  matrix product with the ``[W*C, C]`` weight writes the block's output (pairwise form for all
+  dilations, blocks sized to stay in cache, single-threaded BLAS per worker).
+
+Either way the rows of every convolution are shared between two (or more) worker threads;
+:meth:`NumpyRunner.score_many` instead gives each worker whole (sequence, member) jobs of a
+batch of short sequences, so that the workers never wait for each other inside a layer.
 
 Convolutions are "valid": the input holds the sequence plus ``flank`` bases on each side and each
 layer computes only the rows the next layer needs, so the outputs equal those of the original
@@ -24,10 +38,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from numba.core import cgutils
 
 from fastbuild.basemodel.runner import Runner, check_codes, default_threads, networks_of
 from fastbuild.errors import FastbuildError
-from fastbuild_kernels._numba_config import kernel
+from fastbuild_kernels._numba_config import JIT_DISABLED, kernel
 
 # ------------------------------------------------------------------------------------------
 # numba kernels
@@ -145,6 +160,334 @@ def _add_bias(x, row0, tmp, nrows, bias):
     for i in range(nrows):
         for c in range(c_n):
             x[row0 + i, c] += tmp[i, c] + bias[c]
+
+
+# ------------------------------------------------------------------------------------------
+# direct convolution kernels: register-blocked FMA tiles written in LLVM IR (numba intrinsics)
+# ------------------------------------------------------------------------------------------
+
+
+def _host_features() -> dict:
+    """CPU features numba compiles for (empty when told to compile for another CPU)."""
+    from numba.core import config
+
+    if config.CPU_NAME or config.CPU_FEATURES:
+        return {}
+    try:
+        import llvmlite.binding as llvm
+
+        return dict(llvm.get_host_cpu_features())
+    except Exception:  # pragma: no cover - llvmlite without host feature detection
+        return {}
+
+
+_FEATURES = _host_features()
+#: float32 lanes of the vectors the direct kernels use: 16 with AVX-512, else 8.
+VECTOR_WIDTH = 16 if _FEATURES.get("avx512f") else 8
+_HOST_FMA = bool(_FEATURES.get("fma") or _FEATURES.get("avx512f"))
+MAX_VECTORS = 4  # output vectors per row the direct kernels handle (64 channels with AVX-512)
+PAIRS_FROM_DILATION = 10  # direct method: pairwise form for dilations >= this (tiles fit a half period)
+
+
+def direct_supported(c_in: int, c_out: int, lanes: int | None = None) -> bool:
+    """True when the direct kernels run these channel counts: input channels a multiple of 4,
+    output channels a multiple of the vector width (at most :data:`MAX_VECTORS` vectors); JIT on."""
+    lanes = lanes or VECTOR_WIDTH
+    nvec = c_out // lanes
+    return not JIT_DISABLED and c_in > 0 and c_in % 4 == 0 and c_out % lanes == 0 and 0 < nvec <= MAX_VECTORS
+
+
+def tile_rows(nvec: int, lanes: int | None = None) -> int:
+    """Output rows per register tile: the accumulators fill half the vector registers."""
+    return max(1, (16 if (lanes or VECTOR_WIDTH) == 16 else 8) // nvec)
+
+
+def pair_tile_rows(dilation: int, rows: int) -> int:
+    """Rows per tile of the pairwise form (tiles lie within the first half of a 2D period):
+    the size in [rows/2, rows] that covers ``dilation`` rows fastest (single rows cost ~2.5)."""
+    cands = range(max(1, rows // 2), rows + 1)
+    return min(cands, key=lambda r: ((dilation // r) * (r + 1.5) + (dilation % r) * 2.5, -r))
+
+
+def geometry(nvec: int, rows: int, lanes: int | None = None) -> tuple:
+    """The kernels' compile-time shape, as tuple lengths: (output vectors per row, float32
+    lanes per vector, rows per tile). Each geometry is one compiled specialisation."""
+    return ((0,) * nvec, (0,) * (lanes or VECTOR_WIDTH), (0,) * rows)
+
+
+class _IR:
+    """Small LLVM IR helpers for the tile kernels."""
+
+    def __init__(self, context, builder, lanes):
+        from llvmlite import ir
+
+        self.ir, self.b, self.context = ir, builder, context
+        self.i64 = ir.IntType(64)
+        self.vt = ir.VectorType(ir.FloatType(), lanes)
+        self.vw = lanes
+        fnty = ir.FunctionType(self.vt, [self.vt] * 3)
+        fma = "fma" if _HOST_FMA else "fmuladd"  # always fused where the CPU can: tiling-independent sums
+        self._fma = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.{fma}.v{lanes}f32")
+
+    def k(self, v):
+        return self.ir.Constant(self.i64, v)
+
+    def i(self, v):
+        """An integer argument as i64."""
+        return self.b.sext(v, self.i64) if v.type.width < 64 else v
+
+    def array(self, ty, val):
+        """(data pointer, columns) of a 2-D array argument (data pointer only for 1-D)."""
+        arr = self.context.make_array(ty)(self.context, self.b, val)
+        if ty.ndim == 1:
+            return arr.data
+        return arr.data, cgutils.unpack_tuple(self.b, arr.shape)[1]
+
+    def add(self, *terms):
+        out = terms[0]
+        for t in terms[1:]:
+            out = self.b.add(out, t)
+        return out
+
+    def vptr(self, base, idx):
+        return self.b.bitcast(self.b.gep(base, [idx]), self.vt.as_pointer())
+
+    def vload(self, base, idx):
+        return self.b.load(self.vptr(base, idx), align=4)
+
+    def vstore(self, v, base, idx):
+        self.b.store(v, self.vptr(base, idx), align=4)
+
+    def splat(self, x):
+        ir = self.ir
+        v = self.b.insert_element(ir.Constant(self.vt, ir.Undefined), x, ir.Constant(ir.IntType(32), 0))
+        mask = ir.Constant(ir.VectorType(ir.IntType(32), self.vw), [0] * self.vw)
+        return self.b.shuffle_vector(v, ir.Constant(self.vt, ir.Undefined), mask)
+
+    def fma(self, a, b, c):
+        return self.b.call(self._fma, [a, b, c])
+
+    def act(self, v, slope_v):
+        """max(v, slope*v): ReLU (slope 0) or LeakyReLU."""
+        sv = self.b.fmul(v, slope_v)
+        return self.b.select(self.b.fcmp_ordered(">", v, sv), v, sv)
+
+
+def _emit_accumulate(t, src, s_off, wp, taps, stride, rows, nvec, init=None, negate=False):
+    """IR: acc[i][j] = init[i][j] (+ or - when ``negate``) sum over taps k < ``taps`` and input
+    channels c of src[s_off + i + k*stride, c] * w[k*C + c, j*vw : (j+1)*vw].
+
+    ``src`` is (data pointer, C) with C a runtime multiple of 4; ``rows`` and ``nvec`` are
+    constants. The accumulators are allocas, promoted to registers; returns their values."""
+    sp, c_in = src
+    c_out = nvec * t.vw
+    zero = t.ir.Constant(t.vt, [0.0] * t.vw)
+    accs = [[cgutils.alloca_once(t.b, t.vt) for _ in range(nvec)] for _ in range(rows)]
+    for i, row in enumerate(accs):
+        for j, a in enumerate(row):
+            t.b.store(zero if init is None else init[i][j], a)
+    with cgutils.for_range(t.b, taps) as kl:
+        srow = t.b.mul(t.add(s_off, t.b.mul(kl.index, stride)), c_in)
+        wrow = t.b.mul(t.b.mul(kl.index, c_in), t.k(c_out))
+        with cgutils.for_range(t.b, t.b.sdiv(c_in, t.k(4))) as cl:
+            c0 = t.b.mul(cl.index, t.k(4))
+            s0, w0 = t.add(srow, c0), t.add(wrow, t.b.mul(c0, t.k(c_out)))
+            acc = [[t.b.load(a) for a in row] for row in accs]
+            for c in range(4):
+                ws = [t.vload(wp, t.add(w0, t.k(c * c_out + j * t.vw))) for j in range(nvec)]
+                for i in range(rows):
+                    x = t.b.load(t.b.gep(sp, [t.add(s0, t.b.mul(t.k(i), c_in), t.k(c))]), align=4)
+                    x = t.splat(t.b.fneg(x) if negate else x)
+                    acc[i] = [t.fma(x, ws[j], acc[i][j]) for j in range(nvec)]
+            for row, vals in zip(accs, acc, strict=True):
+                for a, v in zip(row, vals, strict=True):
+                    t.b.store(v, a)
+    return [[t.b.load(a) for a in row] for row in accs]
+
+
+def _emit_epilogue(t, vals, o_off, out, bias, slope, res):
+    """IR: rows o_off + i get act(vals_i + bias) (``res`` None), or (``res`` = scale, shift,
+    aout pointers) out += vals_i + bias and aout = act(out * scale + shift)."""
+    op, c_out = out[0], len(vals[0]) * t.vw
+    for i, row in enumerate(vals):
+        for j, acc in enumerate(row):
+            col = t.k(j * t.vw)
+            idx = t.add(t.b.mul(t.add(o_off, t.k(i)), t.k(c_out)), col)
+            v = t.b.fadd(acc, t.vload(bias, col))
+            if res is None:
+                t.vstore(t.act(v, slope), op, idx)
+                continue
+            xv = t.b.fadd(t.vload(op, idx), v)
+            t.vstore(xv, op, idx)
+            av = t.fma(xv, t.vload(res[0], col), t.vload(res[1], col))
+            t.vstore(t.act(av, slope), res[2][0], idx)
+
+
+def _geometry_of(ty) -> tuple:
+    return tuple(x.count for x in ty)
+
+
+def _plain_codegen(residual):
+    """Tile of the plain form; arguments (src, s_off, w, width, dil, bias, slope, out, o_off,
+    geom[, scale, shift, aout]): rows o_off + i get sum_k src[s_off + i + k*dil] @ w_k, then
+    the epilogue (:func:`_emit_epilogue`)."""
+
+    def codegen(context, builder, sig, args):
+        ty = sig.args
+        nvec, lanes, rows = _geometry_of(ty[9])
+        t = _IR(context, builder, lanes)
+        src, out, bias = t.array(ty[0], args[0]), t.array(ty[7], args[7]), t.array(ty[5], args[5])
+        wp = t.array(ty[2], args[2])[0]
+        s_off, width, dil, o_off = (t.i(args[i]) for i in (1, 3, 4, 8))
+        res = [t.array(ty[i], args[i]) for i in (10, 11, 12)] if residual else None
+        vals = _emit_accumulate(t, src, s_off, wp, width, dil, rows, nvec)
+        _emit_epilogue(t, vals, o_off, out, bias, t.splat(args[6]), res)
+        return context.get_dummy_value()
+
+    return codegen
+
+
+def _pairs_codegen(residual):
+    """Tile of the pairwise form; arguments (a, d, s_off, k_eo, k_e, k_o, taps, dil, bias,
+    slope, out, o_off, geom[, scale, shift, aout]) with d[s] = a[s] - a[s + D], J = taps:
+    m2 = sum_j a[s + (2j+1)D] @ (E+O)_j; rows o_off + i get m2 + sum_j d[s + 2jD] @ E_j and
+    rows o_off + D + i get m2 - sum_{j<J-1} d[s + (2j+1)D] @ O_j (s = s_off + i)."""
+
+    def codegen(context, builder, sig, args):
+        ty = sig.args
+        nvec, lanes, rows = _geometry_of(ty[12])
+        t = _IR(context, builder, lanes)
+        a, d, out = t.array(ty[0], args[0]), t.array(ty[1], args[1]), t.array(ty[10], args[10])
+        k_eo, k_e, k_o = (t.array(ty[i], args[i])[0] for i in (3, 4, 5))
+        bias = t.array(ty[8], args[8])
+        s_off, taps, dil, o_off = (t.i(args[i]) for i in (2, 6, 7, 11))
+        res = [t.array(ty[i], args[i]) for i in (14, 15, 16)] if residual else None
+        slope, two_d = t.splat(args[9]), t.b.mul(dil, t.k(2))
+        m2 = _emit_accumulate(t, a, t.add(s_off, dil), k_eo, taps, two_d, rows, nvec)
+        # m2 goes through memory (``buf``, rows x C_out), so that one set of accumulators at
+        # a time lives in registers
+        buf = t.array(ty[13], args[13])[0]
+        slots = [[t.k((i * nvec + j) * t.vw) for j in range(nvec)] for i in range(rows)]
+        for row, sl in zip(m2, slots, strict=True):
+            for v, o in zip(row, sl, strict=True):
+                t.vstore(v, buf, o)
+        m2 = [[t.vload(buf, o) for o in r] for r in slots]
+        even = _emit_accumulate(t, d, s_off, k_e, taps, two_d, rows, nvec, m2)
+        _emit_epilogue(t, even, o_off, out, bias, slope, res)
+        m2 = [[t.vload(buf, o) for o in r] for r in slots]
+        odd = _emit_accumulate(t, d, t.add(s_off, dil), k_o, t.b.sub(taps, t.k(1)), two_d, rows, nvec, m2, True)
+        _emit_epilogue(t, odd, t.add(o_off, dil), out, bias, slope, res)
+        return context.get_dummy_value()
+
+    return codegen
+
+
+def _tile_intrinsics():
+    """The four tile intrinsics: plain / pairwise form, plain / residual epilogue."""
+    from numba import types
+    from numba.extending import intrinsic
+
+    plain_act, plain_res = _plain_codegen(False), _plain_codegen(True)
+    pairs_act, pairs_res = _pairs_codegen(False), _pairs_codegen(True)
+
+    @intrinsic
+    def tile_act(typingctx, src, s_off, w, width, dil, bias, slope, out, o_off, geom):
+        return types.void(src, s_off, w, width, dil, bias, slope, out, o_off, geom), plain_act
+
+    @intrinsic
+    def tile_res(typingctx, src, s_off, w, width, dil, bias, slope, out, o_off, geom, scale, shift, aout):
+        return types.void(src, s_off, w, width, dil, bias, slope, out, o_off, geom, scale, shift, aout), plain_res
+
+    @intrinsic
+    def pair_act(typingctx, a, d, s_off, k_eo, k_e, k_o, taps, dil, bias, slope, out, o_off, geom, buf):
+        return types.void(a, d, s_off, k_eo, k_e, k_o, taps, dil, bias, slope, out, o_off, geom, buf), pairs_act
+
+    @intrinsic
+    def pair_res(typingctx, a, d, s_off, k_eo, k_e, k_o, taps, dil, bias, slope, out, o_off, geom, buf, scale,
+                 shift, aout):
+        sig = types.void(a, d, s_off, k_eo, k_e, k_o, taps, dil, bias, slope, out, o_off, geom, buf, scale, shift,
+                         aout)
+        return sig, pairs_res
+
+    return tile_act, tile_res, pair_act, pair_res
+
+
+_TILE_ACT, _TILE_RES, _PAIR_ACT, _PAIR_RES = _tile_intrinsics()
+
+
+@kernel
+def _conv_act_direct(src, s0, n, w, width, dil, bias, slope, out, o0, geom, geom1):
+    """out[o0 + i] = act(bias + sum_k src[s0 + i + k*dil] @ w[k*C : (k+1)*C]) for i < n.
+
+    ``geom``: see :func:`geometry` (``geom1``: the same with one row per tile, for the last
+    rows). Arrays float32, C-contiguous."""
+    rows = len(geom[2])
+    i = 0
+    while i + rows <= n:
+        _TILE_ACT(src, s0 + i, w, width, dil, bias, slope, out, o0 + i, geom)
+        i += rows
+    while i < n:
+        _TILE_ACT(src, s0 + i, w, width, dil, bias, slope, out, o0 + i, geom1)
+        i += 1
+
+
+@kernel
+def _conv_res_direct(src, s0, n, w, width, dil, bias, slope, out, o0, geom, geom1, scale, shift, aout):
+    """out[o0 + i] += bias + sum_k src[s0 + i + k*dil] @ w_k, then aout[o0 + i] =
+    act(out[o0 + i] * scale + shift): the residual add and the next unit's BatchNorm and
+    activation (see :func:`_conv_act_direct`)."""
+    rows = len(geom[2])
+    i = 0
+    while i + rows <= n:
+        _TILE_RES(src, s0 + i, w, width, dil, bias, slope, out, o0 + i, geom, scale, shift, aout)
+        i += rows
+    while i < n:
+        _TILE_RES(src, s0 + i, w, width, dil, bias, slope, out, o0 + i, geom1, scale, shift, aout)
+        i += 1
+
+
+@kernel
+def _diff_rows(a, lo, hi, dil, d):
+    """d[s] = a[s] - a[s + dil] for lo <= s < hi."""
+    c_n = a.shape[1]
+    for s in range(lo, hi):
+        for c in range(c_n):
+            d[s, c] = a[s, c] - a[s + dil, c]
+
+
+@kernel
+def _pairs_act_direct(a, d, s0, g0, g1, kw, taps, dil, bias, slope, out, o0, geom, geom1):
+    """Pairwise form (:func:`_pairs_codegen`) of :func:`_conv_act_direct` for the output rows of
+    the 2D-row groups g0 <= g < g1 (rows o0 + 2gD ...); kw = (E+O, E, O) weights."""
+    rows = len(geom[2])
+    buf = np.empty((rows, out.shape[1]), dtype=np.float32)
+    for g in range(g0, g1):
+        b = g * 2 * dil
+        r = 0
+        while r + rows <= dil:
+            _PAIR_ACT(a, d, s0 + b + r, kw[0], kw[1], kw[2], taps, dil, bias, slope, out, o0 + b + r, geom, buf)
+            r += rows
+        while r < dil:
+            _PAIR_ACT(a, d, s0 + b + r, kw[0], kw[1], kw[2], taps, dil, bias, slope, out, o0 + b + r, geom1, buf)
+            r += 1
+
+
+@kernel
+def _pairs_res_direct(a, d, s0, g0, g1, kw, taps, dil, bias, slope, out, o0, geom, geom1, scale, shift, aout):
+    """Pairwise form of :func:`_conv_res_direct` (see :func:`_pairs_act_direct`)."""
+    rows = len(geom[2])
+    buf = np.empty((rows, out.shape[1]), dtype=np.float32)
+    for g in range(g0, g1):
+        b = g * 2 * dil
+        r = 0
+        while r + rows <= dil:
+            _PAIR_RES(a, d, s0 + b + r, kw[0], kw[1], kw[2], taps, dil, bias, slope, out, o0 + b + r, geom, buf, scale,
+                      shift, aout)
+            r += rows
+        while r < dil:
+            _PAIR_RES(a, d, s0 + b + r, kw[0], kw[1], kw[2], taps, dil, bias, slope, out, o0 + b + r, geom1, buf,
+                      scale, shift, aout)
+            r += 1
 
 
 # ------------------------------------------------------------------------------------------
@@ -284,24 +627,53 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return logits.astype(np.float32)
 
 
+METHODS = ("direct", "im2col")
+
+
+def _table(net) -> np.ndarray:
+    """[5, C] float32: the input convolution's output for codes A, C, G, T and N."""
+    table = np.empty((5, net.channels), dtype=np.float32)
+    table[:4] = net.in_w + net.in_b
+    table[4] = net.in_b
+    return table
+
+
+def _c32(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _act(v: np.ndarray, slope) -> np.ndarray:
+    return np.maximum(v, v * slope)
+
+
 class ForwardPass:
     """The forward pass of single networks with a fixed number of threads.
 
     Parameters
     ----------
     threads : int, optional
-        Worker threads (default: all CPUs this process may use). With more than one, the blocks
-        of every convolution are shared between the workers, each running a single-threaded BLAS.
+        Worker threads (default: all CPUs this process may use). With more than one, the rows
+        of every convolution are shared between the workers.
     pairwise : bool
         Use the pairwise (Karatsuba) form of the dilated convolutions (3J-1 instead of 4J-2 taps
         per two rows; the same results within float32 rounding).
+    method : {"direct", "im2col"}, optional
+        "direct" (the default; "im2col" for networks :func:`direct_supported` rejects):
+        register-tiled FMA kernels read the taps straight from the activated stream, with bias,
+        activation, residual add and the next BatchNorm fused into their epilogues (no tap
+        matrix, no BLAS; pairwise form for dilations >= :data:`PAIRS_FROM_DILATION` when
+        ``pairwise``). "im2col": numba tap matrices and one single-threaded BLAS product per
+        block (see the module docstring).
 
     Scratch buffers are kept per worker and reused across layers and calls.
     """
 
-    def __init__(self, threads: int | None = None, pairwise: bool = True):
+    def __init__(self, threads: int | None = None, pairwise: bool = True, method: str | None = None):
+        if method is not None and method not in METHODS:
+            raise FastbuildError(f"unknown forward method {method!r} (use {' or '.join(METHODS)})")
         self.threads = int(threads or default_threads())
         self.pairwise = bool(pairwise)
+        self.method = method
         self._ws = [_Workspace() for _ in range(self.threads)]
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
 
@@ -316,6 +688,12 @@ class ForwardPass:
             self.close()
         except Exception:
             pass
+
+    def method_for(self, net) -> str:
+        """The method :meth:`forward` uses for ``net`` ("im2col" where "direct" cannot run it)."""
+        if self.method == "im2col" or not direct_supported(net.channels, net.channels):
+            return "im2col"
+        return "direct"
 
     def _conv(self, src, dst, lo, hi, half, width, dilation, scale, shift, slope, w, bias, add, kw=None):
         if hi <= lo:
@@ -340,6 +718,62 @@ class ForwardPass:
         for f in futs:
             f.result()
 
+    def _parallel(self, tasks) -> None:
+        """Run the callables, the first in this thread, the others on the workers."""
+        futs = [self._pool.submit(f) for f in tasks[1:]] if self._pool is not None else []
+        if self._pool is None:
+            for f in tasks[1:]:
+                f()
+        tasks[0]()
+        for f in futs:
+            f.result()
+
+    def _shares(self, n: int, quantum: int, minimum: int) -> list:
+        """[start, stop) shares of range(n) for the workers, in multiples of ``quantum``."""
+        k = self.threads if self._pool is not None and n >= minimum * self.threads else 1
+        share = -(-n // k)
+        per = -(-share // quantum) * quantum if k > 1 else n
+        return [(a, min(n, a + per)) for a in range(0, n, max(1, per))]
+
+    def _direct(self, src, dst, lo, hi, half, shape, conv, slope, res=None, scratch=None):
+        """Output rows [lo, hi) of one convolution by the direct kernels, shared by the workers.
+
+        Output row t reads source rows t - half + k*dilation, (width, dilation) = ``shape``;
+        ``conv`` = (w, pairwise weights or None, bias). ``res`` None: dst = act(conv + bias);
+        else (scale, shift, aout): dst += conv + bias and aout = act(dst * scale + shift).
+        ``scratch`` [N, C]: room for the difference stream of the pairwise form."""
+        if hi <= lo:
+            return
+        w, bias = _c32(conv[0]), _c32(conv[2])  # the kernels index raw C-contiguous float32 data
+        kw = None if conv[1] is None else tuple(_c32(k) for k in conv[1])
+        extra = () if res is None else (_c32(res[0]), _c32(res[1]), res[2])
+        width, dil = shape
+        nvec = dst.shape[1] // VECTOR_WIDTH
+        rows = tile_rows(nvec)
+        geom, geom1 = geometry(nvec, rows), geometry(nvec, 1)
+        plain = _conv_act_direct if res is None else _conv_res_direct
+        n_groups = (hi - lo) // (2 * dil)
+        pairwise = kw is not None and scratch is not None and width % 2 == 1 and width > 1
+        if not pairwise or dil < PAIRS_FROM_DILATION or n_groups == 0:
+            self._parallel([
+                functools.partial(plain, src, lo + a - half, b - a, w, width, dil, bias, slope, dst, lo + a, geom,
+                                  geom1, *extra)
+                for a, b in self._shares(hi - lo, rows, 64)
+            ])
+            return
+        d_lo, d_hi = lo - half, hi + half - dil
+        self._parallel([functools.partial(_diff_rows, src, d_lo + a, d_lo + b, dil, scratch)
+                        for a, b in self._shares(d_hi - d_lo, 1, 256)])
+        pgeom = geometry(nvec, pair_tile_rows(dil, rows))
+        kw = (kw[1], kw[0], kw[2])  # (E+O, E, O)
+        pairs = _pairs_act_direct if res is None else _pairs_res_direct
+        taps, tail = (width + 1) // 2, lo + 2 * dil * n_groups
+        tasks = [functools.partial(pairs, src, scratch, lo - half, g0, g1, kw, taps, dil, bias, slope, dst, lo, pgeom,
+                                   geom1, *extra) for g0, g1 in self._shares(n_groups, 1, 2)]
+        tasks.append(functools.partial(plain, src, tail - half, hi - tail, w, width, dil, bias, slope, dst, tail,
+                                       geom, geom1, *extra))
+        self._parallel(tasks)
+
     def forward(self, net, codes: np.ndarray) -> np.ndarray:
         """Softmax outputs of one network.
 
@@ -356,21 +790,56 @@ class ForwardPass:
             float32 ``[len(codes) - 2*flank, 3]`` (neither, acceptor, donor); empty when the
             codes are no longer than both flanks.
         """
-        flank = net.flank
         codes = np.asarray(codes)
         if codes.ndim != 1:
             raise FastbuildError("sequence codes must be one-dimensional")
-        n_in = codes.shape[0]
-        n = n_in - 2 * flank
+        n = codes.shape[0] - 2 * net.flank
         if n <= 0:
             return np.zeros((0, 3), dtype=np.float32)
-        c_n = net.channels
-        im2col_kernels(c_n)  # made here, once, rather than by several workers at a time
-        table = np.empty((5, c_n), dtype=np.float32)
-        table[:4] = net.in_w + net.in_b
-        table[4] = net.in_b
         idx = np.minimum(codes.astype(np.intp, copy=False), 4)
-        x = table[idx]  # [N, C]
+        if self.method_for(net) == "direct":
+            skip = self._trunk_direct(net, idx, n)
+        else:
+            skip = self._trunk_im2col(net, idx, n)
+        logits = skip @ net.out_w
+        logits += net.out_b
+        return _softmax(logits)
+
+    def _trunk_direct(self, net, idx, n) -> np.ndarray:
+        """The summed skip connections ``[n, C]`` of the scored rows (direct method)."""
+        flank, c_n, units = net.flank, net.channels, net.units
+        table = _table(net)
+        slope = np.float32(net.negative_slope)
+        x = table[idx]  # the residual stream [N, C]
+        ones, zeros = np.ones(c_n, dtype=np.float32), np.zeros(c_n, dtype=np.float32)
+        sc, sh = (units[0].bn1_scale, units[0].bn1_shift) if units else (ones, zeros)
+        a = _act(table * sc + sh, slope).astype(np.float32)[idx]  # BatchNorm-1 + act of unit 0
+        h, d = np.empty_like(x), np.empty_like(x) if self.pairwise else None
+        skip = np.empty((n, c_n), dtype=np.float32)
+        tmp = d[:n] if d is not None else np.empty((n, c_n), dtype=np.float32)  # d is free between convs
+        one = np.float32(1.0)  # slope 1: no activation
+        w0, b0 = net.skips[0]
+        self._direct(x, skip, 0, n, -flank, (1, 1), (w0, None, b0), one)
+        lo, hi = 0, idx.shape[0]
+        for ui, u in enumerate(units):
+            hf, shape = u.half, (u.width, u.dilation)
+            nxt = units[ui + 1] if ui + 1 < len(units) else None
+            res = (nxt.bn1_scale, nxt.bn1_shift, a) if nxt is not None else (ones, zeros, a)
+            self._direct(a, h, lo + hf, hi - hf, hf, shape, (u.w1, u.k1, u.b1), slope, scratch=d)
+            self._direct(h, x, lo + 2 * hf, hi - 2 * hf, hf, shape, (u.w2, u.k2, u.b2), slope, res, d)
+            lo += 2 * hf
+            hi -= 2 * hf
+            if ui + 1 in net.skips:  # skip += x @ ws + bs (tmp: an unused activation)
+                ws, bs = net.skips[ui + 1]
+                self._direct(x, skip, 0, n, -flank, (1, 1), (ws, None, bs), one, (ones, zeros, tmp))
+        return skip
+
+    def _trunk_im2col(self, net, idx, n) -> np.ndarray:
+        """The summed skip connections ``[n, C]`` of the scored rows (im2col method)."""
+        flank, c_n = net.flank, net.channels
+        n_in = idx.shape[0]
+        im2col_kernels(c_n)  # made here, once, rather than by several workers at a time
+        x = _table(net)[idx]  # [N, C]
         h = np.empty_like(x)
         w0, b0 = net.skips[0]
         skip = x[flank : flank + n] @ w0
@@ -393,10 +862,10 @@ class ForwardPass:
                     np.matmul(x[flank : flank + n], ws, out=tmp)
                     skip += tmp
                     skip += bs
-        del x, h, tmp
-        logits = skip @ net.out_w
-        logits += net.out_b
-        return _softmax(logits)
+        return skip
+
+
+SOLO_BELOW = 200_000  # score_many: sequences with fewer outputs go one network per worker thread
 
 
 class NumpyRunner(Runner):
@@ -412,7 +881,7 @@ class NumpyRunner(Runner):
         See :class:`ForwardPass`.
     segment : int
         Long sequences are scored in segments of at most this many outputs (plus both flanks),
-        so memory stays bounded (~0.5 KiB per base of segment).
+        so memory stays bounded (~0.65 KiB per base of segment).
     """
 
     backend = "numpy"
@@ -425,6 +894,7 @@ class NumpyRunner(Runner):
         self.segment = max(1, int(segment))
         self.engine = ForwardPass(threads, pairwise=pairwise)
         self.threads = self.engine.threads
+        self._solo = []  # single-threaded engines of score_many, one per worker
 
     def close(self) -> None:
         """Shut the worker threads down (idempotent)."""
@@ -443,3 +913,71 @@ class NumpyRunner(Runner):
                 acc += self.engine.forward(net, part)
             out[s:e] = acc / len(self.networks)
         return out
+
+    def score_many(self, sequences) -> list:
+        """Scores of several sequences, each with both flanks: ``[score_sequence(s) for s in
+        sequences]`` (bit for bit with the direct method), faster for short sequences.
+
+        Sequences shorter than :data:`SOLO_BELOW` outputs (and :attr:`segment`) are scored
+        whole, one (sequence, network) pair per worker thread at a time, largest first, so
+        that the workers never wait for each other inside a layer (as long as that shares the
+        work evenly, see :meth:`_solo_set`); the others as :meth:`score_sequence` scores them
+        (rows of each layer shared by the workers).
+        """
+        checked = [check_codes(c, self.flank) for c in sequences]
+        solo = self._solo_set([n for _, n in checked])
+        out = [None] * len(checked)
+        for i, (codes, _) in enumerate(checked):
+            if i not in solo:
+                out[i] = self.score_sequence(codes)
+        solo = sorted(solo)
+        if solo:
+            parts = self._score_solo([checked[i][0] for i in solo])
+            for i, per_net in zip(solo, parts, strict=True):
+                acc = np.zeros(per_net[0].shape, dtype=np.float64)
+                for p in per_net:  # members in order, as score_sequence sums them
+                    acc += p
+                out[i] = (acc / len(self.networks)).astype(np.float32)
+        return out
+
+    def _solo_set(self, lengths) -> set:
+        """Indices of the sequences :meth:`score_many` scores one member per worker: those
+        shorter than :data:`SOLO_BELOW` (and :attr:`segment`), less the longest ones while the
+        workers' shares (largest job first) would be more than 10% uneven."""
+        limit = min(SOLO_BELOW, self.segment + 1)
+        idx = sorted((i for i, n in enumerate(lengths) if 0 < n < limit), key=lambda i: -lengths[i])
+        k = len(self.networks)
+        while idx and self.threads > 1:
+            loads = [0] * self.threads
+            for i in idx:
+                cost = lengths[i] + self.flank  # ~ work of one member (the flanks' share included)
+                for _ in range(k):
+                    loads[loads.index(min(loads))] += cost
+            if max(loads) <= 1.1 * sum(loads) / self.threads:
+                break
+            idx = idx[1:]
+        return set(idx)
+
+    def _score_solo(self, seqs) -> list:
+        """Per sequence, the list of its members' outputs, computed by single-threaded engines
+        pulling (sequence, member) jobs, largest sequence first."""
+        while len(self._solo) < self.threads:
+            self._solo.append(ForwardPass(1))
+        for e in self._solo:
+            e.pairwise, e.method = self.engine.pairwise, self.engine.method
+        jobs = sorted(((i, k) for i in range(len(seqs)) for k in range(len(self.networks))),
+                      key=lambda j: -len(seqs[j[0]]))
+        results = [[None] * len(self.networks) for _ in seqs]
+        lock, it = threading.Lock(), iter(jobs)
+
+        def work(engine):
+            while True:
+                with lock:
+                    job = next(it, None)
+                if job is None:
+                    return
+                i, k = job
+                results[i][k] = engine.forward(self.networks[k], seqs[i])
+
+        self.engine._parallel([functools.partial(work, e) for e in self._solo[: max(1, min(self.threads, len(jobs)))]])
+        return results

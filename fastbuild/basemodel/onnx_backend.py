@@ -48,13 +48,18 @@ DEFAULT_ONNX_SEGMENT = 100_000  # outputs per onnxruntime run (plus 2*flank inpu
 OPSET = 17
 
 
-def require_onnx() -> None:
-    """Raise FastbuildError with the install hint unless onnx and onnxruntime import."""
+def require_onnx(runtime: bool = True, hint: str = INSTALL_HINT) -> None:
+    """Raise FastbuildError with ``hint`` unless onnx (and, with ``runtime``, onnxruntime) import.
+
+    ``runtime=False``: only the graph builder (:func:`build_onnx_model`) is needed, as by the
+    openvino backend, which reads the graph with its own ONNX front end."""
     try:
         import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
+
+        if runtime:
+            import onnxruntime  # noqa: F401
     except ImportError as exc:
-        raise FastbuildError(f"{INSTALL_HINT} ({exc})") from None
+        raise FastbuildError(f"{hint} ({exc})") from None
 
 
 def onnx_available() -> bool:
@@ -298,7 +303,7 @@ def build_onnx_model(model, conv2d: bool = False, average: bool = True, form="mi
     pads with N and drops the padding). ``conv2d``: plain convolutions on [N, C, 1, L].
     ``average``: one output ``y`` (the members' mean); otherwise one output per member
     (``y0``, ``y1``, ...)."""
-    require_onnx()
+    require_onnx(runtime=False)
     from onnx import TensorProto, helper
 
     nets = networks_of(model)

@@ -150,16 +150,16 @@ def _finalise(store: ScoreStore, plan: dict, tasks: list) -> None:
 
 
 def _prepare(genome, genes, model, store_dir, overwrite, threads, chunk_bases, chunk_genes, mantissa_bits,
-             merge_gap, backend, action):
+             merge_gap, backend, action, precision="float32"):
     """Checks, the store, and the plan (made now, or read for ``unit`` / ``finalise``)."""
-    check_backend(backend)  # fail before creating the store when onnxruntime is missing
+    check_backend(backend, precision)  # fail before creating the store when the engine is missing
     if threads is not None:
         check_threads(threads)
     source = str(Path(model).absolute()) if isinstance(model, str) and Path(model).exists() else model
     model = model if isinstance(model, Model) else load_model(model)
     fasta = str(Path(genome.path if hasattr(genome, "fetch") else genome).absolute())
     genes = _checked_genes(genes)
-    store = ScoreStore.create(store_dir, model.identity, overwrite=overwrite and action == "run")
+    store = ScoreStore.create(store_dir, model.identity, overwrite=overwrite and action == "run", precision=precision)
     key = plan_key(model, genes, chunk_bases, chunk_genes, mantissa_bits, merge_gap)
     plan = store.read_plan(key) if action in ("unit", "finalise") else _make_plan(store, genes, key, chunk_bases,
                                                                                    chunk_genes)
@@ -170,7 +170,7 @@ def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = 
                 threads: int | None = None, chunk_bases: int = 2_000_000, chunk_genes: int = 100,
                 mantissa_bits: int = 23, merge_gap: int | None = None, backend: str = DEFAULT_BACKEND, *,
                 executor: Executor | None = None, client=None, action: str = "run", unit: int | None = None,
-                resources: dict | None = None) -> dict:
+                resources: dict | None = None, precision: str = "float32") -> dict:
     """Score genes and add them to a score store; genes already in it are skipped (a run resumes).
 
     The genes the store lacks are planned as chunks (work units, listed in
@@ -200,6 +200,10 @@ def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = 
         already written; ``finalise`` indexes every unit of that plan (refusing, naming missing ones).
     resources : dict, optional
         Dask resources each unit asks for (``{"GPU": 1}``).
+    precision : {"float32", "bf16"}
+        Arithmetic of the forward pass: ``float32`` (every exact engine) or ``bf16`` (opt-in,
+        CPUs with AVX-512 BF16 / AMX, the openvino engine; not exact, see the README study). A
+        store holds scores of one precision only.
 
     Returns
     -------
@@ -211,10 +215,11 @@ def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = 
         raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
     source, model, fasta, genes, store, key, plan = _prepare(genome, genes, model, store_dir, overwrite, threads,
                                                              chunk_bases, chunk_genes, mantissa_bits, merge_gap,
-                                                             backend, action)
+                                                             backend, action, precision)
     if action == "plan":
         return {"plan": str(store.plan_path(key)), "units": len(plan["units"]), "genes": plan["genes_to_score"]}
-    opts = {"mantissa_bits": mantissa_bits, "merge_gap": merge_gap, "backend": backend, "threads": threads}
+    opts = {"mantissa_bits": mantissa_bits, "merge_gap": merge_gap, "backend": backend, "threads": threads,
+            "precision": precision}
     return _execute(executor or make_executor(client=client), plan, genes, store, fasta, model, source, opts,
                     action, unit, resources, progress)
 

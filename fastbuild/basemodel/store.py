@@ -36,6 +36,7 @@ from fastbuild.errors import FastbuildError
 FORMAT_VERSION = 1
 SCORE_COLUMNS = ("donor", "acceptor", "neither")
 _META_KEY = b"fastbuild.genes"
+_ENGINE_KEY = b"fastbuild.engine"  # {"engine", "precision", "mantissa_bits"} of the chunk
 
 INDEX_SCHEMA = {
     "gene_id": pl.Utf8,
@@ -110,18 +111,22 @@ class ScoreStore:
 
     # ------------------------------------------------------------------ creation
     @classmethod
-    def create(cls, path, identity: dict, overwrite: bool = False, extra: dict | None = None) -> ScoreStore:
-        """Open ``path`` for writing scores of the model ``identity``.
+    def create(cls, path, identity: dict, overwrite: bool = False, extra: dict | None = None,
+               precision: str = "float32") -> ScoreStore:
+        """Open ``path`` for writing scores of the model ``identity`` computed at ``precision``.
 
-        A store written by a different model is refused unless ``overwrite`` (then its scores
-        are removed first).
+        A store written by a different model, or at another precision (``float32`` / ``bf16``:
+        scores of different precision are never mixed in one store), is refused unless
+        ``overwrite`` (then its scores are removed first).
         """
         path = ensure_dir(path)
         meta_path = path / META_FILE
         if meta_path.is_file():
             store = cls(path)
             diff = identity_mismatch(store.model_identity, identity)
-            if diff is None:
+            if diff is None and store.precision != precision:
+                diff = f"computed at {store.precision}, not {precision}: scores of different precision are never mixed"
+            elif diff is None:
                 return store
             if not overwrite:
                 raise FastbuildError(
@@ -132,7 +137,8 @@ class ScoreStore:
         elif any(path.iterdir()):
             if not overwrite and (path / "scores").exists():
                 raise FastbuildError(f"{path} is not an empty directory nor a score store")
-        meta = {"format_version": FORMAT_VERSION, "model": identity, "columns": list(SCORE_COLUMNS)}
+        meta = {"format_version": FORMAT_VERSION, "model": identity, "columns": list(SCORE_COLUMNS),
+                "precision": precision}
         if extra:
             meta.update(extra)
         write_text(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
@@ -155,6 +161,11 @@ class ScoreStore:
     def model_identity(self) -> dict:
         """Identity of the model that wrote the store (see ``ModelSpec.identity``)."""
         return self.meta["model"]
+
+    @property
+    def precision(self) -> str:
+        """Arithmetic precision of the store's scores: ``float32`` (exact engines) or ``bf16``."""
+        return self.meta.get("precision", "float32")
 
     def check_model(self, identity: dict) -> None:
         """Raise FastbuildError unless the store was written by the model ``identity``."""
@@ -407,9 +418,11 @@ class ScoreStore:
         stored = md.get(_META_KEY)
         return stored is not None and json.loads(stored) == list(gene_ids)
 
-    def write_chunk(self, rel: Path, frames: list[tuple[str, np.ndarray, np.ndarray]], mantissa_bits: int = 23) -> int:
+    def write_chunk(self, rel: Path, frames: list[tuple[str, np.ndarray, np.ndarray]], mantissa_bits: int = 23,
+                    engine: str | None = None) -> int:
         """Write one chunk. ``frames``: (gene_id, positions int64 ascending, scores [n, 3] in
-        (neither, acceptor, donor) order). Returns the number of rows."""
+        (neither, acceptor, donor) order); ``engine``: the backend that computed them (recorded
+        in the chunk's metadata with the store's precision). Returns the number of rows."""
         ids, pos, sc, counts = [], [], [], []
         for gid, p, s in frames:
             ids.append(gid)
@@ -432,7 +445,9 @@ class ScoreStore:
                 "neither": pa.array(np.ascontiguousarray(scores[:, 0])),
             }
         )
-        table = table.replace_schema_metadata({_META_KEY: json.dumps(ids).encode()})
+        table = table.replace_schema_metadata({_META_KEY: json.dumps(ids).encode(),
+                                               _ENGINE_KEY: json.dumps({"engine": engine, "precision": self.precision,
+                                                                        "mantissa_bits": mantissa_bits}).encode()})
         dest = self.path / rel
         ensure_dir(dest.parent)
         with atomic_path(dest) as tmp:

@@ -39,6 +39,7 @@ class ScoreTask:
     merge_gap: int | None
     backend: str
     threads: int | None
+    precision: str = "float32"
 
 
 def _model(source) -> Model:
@@ -59,10 +60,10 @@ def _genome(fasta: str):
     return _open[key]
 
 
-def _runner(model: Model, backend: str, threads: int | None):
-    key = ("runner", model.spec.digest, backend, threads)
+def _runner(model: Model, backend: str, threads: int | None, precision: str = "float32"):
+    key = ("runner", model.spec.digest, backend, threads, precision)
     if key not in _open:
-        _open[key] = make_runner(model, backend, threads)
+        _open[key] = make_runner(model, backend, threads, precision=precision)
     return _open[key]
 
 
@@ -89,8 +90,9 @@ def score_unit(task: ScoreTask) -> dict:
         nucleotides[0] += n_bases
         report_progress(n_genes, n_bases)
 
-    frames = score_chunk(_genome(task.fasta), model, _runner(model, task.backend, task.threads), task.chunk,
+    runner = _runner(model, task.backend, task.threads, task.precision)
+    frames = score_chunk(_genome(task.fasta), model, runner, task.chunk,
                          model.flank if task.merge_gap is None else task.merge_gap, on_region)
-    store.write_chunk(Path(task.file), frames, task.mantissa_bits)
+    store.write_chunk(Path(task.file), frames, task.mantissa_bits, engine=runner.backend)
     return {"file": task.file, "genes": len(ids), "nucleotides": nucleotides[0], "reused": False,
             "seconds": round(time.perf_counter() - t0, 3)}

@@ -39,8 +39,13 @@ def add_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a store written by a different model")
     p.add_argument("--threads", type=int, default=None, help="threads for the matrix products (default: all cores)")
     p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND,
-                   help="numpy/numba forward pass (exact, always available) or onnxruntime "
-                        "(extra fastbuild-splice[onnx], ~1.3x faster)")
+                   help="engine of the forward pass, all exact in float32: 'auto' picks the fastest installed, "
+                        "openvino (extra fastbuild-splice[openvino]) > onnx (onnxruntime, extra "
+                        "fastbuild-splice[onnx]) > numpy (numpy/numba, always available)")
+    p.add_argument("--precision", choices=("float32", "bf16"), default="float32",
+                   help="arithmetic of the forward pass: float32 (exact, every engine) or bf16 (opt-in: the openvino "
+                        "engine on CPUs with AVX-512 BF16 or AMX; faster but not exact, see the README's study); "
+                        "a store holds one precision only")
     p.add_argument("--mantissa-bits", type=int, default=23,
                    help="float32 mantissa bits kept in the store (23 exact; 10 ~ float16 precision, smaller files)")
     add_progress(p)
@@ -75,7 +80,7 @@ def run_predict(args) -> int:
         summary = score_genes(genome, genes, source, args.scores, progress=args.progress,
                               overwrite=args.overwrite, threads=args.threads, mantissa_bits=args.mantissa_bits,
                               backend=args.backend, executor=executor, action=action, unit=args.unit,
-                              resources=_resources(args.dask_resources))
+                              resources=_resources(args.dask_resources), precision=args.precision)
     if action == "plan":
         print(f"plan: {summary['units']} units ({summary['genes']} genes to score) in {summary['plan']}; "
               f"run each with --unit J (J = 1..{summary['units']}), then --finalise")

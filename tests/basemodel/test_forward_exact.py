@@ -27,9 +27,10 @@ def test_random_weights_match_reference(variant, n_units):
     want = reference_forward(sd, codes, eps, slope)
     for threads in (1, 2):
         for pairwise in (True, False):
-            got = ForwardPass(threads, pairwise=pairwise).forward(net, codes)
-            assert got.shape == (n, 3) and got.dtype == np.float32
-            assert np.max(np.abs(got - want)) < TOL, (threads, pairwise)
+            for method in ("direct", "im2col"):
+                got = ForwardPass(threads, pairwise=pairwise, method=method).forward(net, codes)
+                assert got.shape == (n, 3) and got.dtype == np.float32
+                assert np.max(np.abs(got - want)) < TOL, (threads, pairwise, method)
     # variant parameters really matter (the test is sensitive to them)
     other = reference_forward(sd, codes, 1e-5 if eps == 1e-3 else 1e-3, 0.1 - slope)
     assert np.max(np.abs(other - want)) > 10 * TOL
@@ -125,3 +126,228 @@ def test_channel_specialised_kernels(channels):
             assert np.array_equal(a1[p], np.concatenate([u[j] - v[j] for j in range(n_even)]))
             assert np.array_equal(a2[p], np.concatenate(v))
             assert np.array_equal(a3[p], np.concatenate([u[j] - v[j - 1] for j in range(1, n_even)]))
+
+
+# ---- the direct method (register-tiled FMA kernels) -----------------------------------------
+
+from fastbuild.basemodel import forward as fw  # noqa: E402
+
+
+def network_forward64(net, codes):
+    """float64 forward pass of a folded :class:`Network` (valid convolutions, plain loops over
+    taps): the reference for real weights, which come without a torch state dict."""
+    f64 = lambda a: np.asarray(a, np.float64)  # noqa: E731
+    idx = np.minimum(np.asarray(codes, np.intp), 4)
+    table = np.concatenate([f64(net.in_w) + f64(net.in_b), f64(net.in_b)[None]])
+    x = table[idx]
+    flank, n = net.flank, len(codes) - 2 * net.flank
+    act = lambda v: np.where(v > 0, v, net.negative_slope * v)  # noqa: E731
+
+    def conv(a, w, b, width, dil):
+        m = a.shape[0] - (width - 1) * dil
+        wk = f64(w).reshape(width, a.shape[1], -1)
+        return sum(a[k * dil : k * dil + m] @ wk[k] for k in range(width)) + f64(b)
+
+    skip = x[flank : flank + n] @ f64(net.skips[0][0]) + f64(net.skips[0][1])
+    shrink = 0
+    for ui, u in enumerate(net.units):
+        h = act(conv(act(x * f64(u.bn1_scale) + f64(u.bn1_shift)), u.w1, u.b1, u.width, u.dilation))
+        hf = u.half
+        x = x[2 * hf : len(x) - 2 * hf] + conv(h, u.w2, u.b2, u.width, u.dilation)
+        shrink += 2 * hf
+        if ui + 1 in net.skips:
+            ws, bs = net.skips[ui + 1]
+            skip = skip + x[flank - shrink : flank - shrink + n] @ f64(ws) + f64(bs)
+    logits = skip @ f64(net.out_w) + f64(net.out_b)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _conv64(src, s0, n, w, width, dil):
+    wk = np.asarray(w, np.float64).reshape(width, src.shape[1], -1)
+    return sum(src[s0 + k * dil : s0 + k * dil + n].astype(np.float64) @ wk[k] for k in range(width))
+
+
+needs_direct = pytest.mark.skipif(not fw.direct_supported(32, 32), reason="direct kernels unavailable (JIT off)")
+
+
+@needs_direct
+@pytest.mark.parametrize("lanes", [8, 16])
+@pytest.mark.parametrize(("c_in", "c_out"), [(32, 32), (8, 16), (4, 64)])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 37])
+def test_direct_kernels_equal_float64(lanes, c_in, c_out, n):
+    """Both epilogues, any tiling, both vector widths (8-lane code runs on AVX-512 hosts too)."""
+    if not fw.direct_supported(c_in, c_out, lanes):
+        pytest.skip("channel counts not supported at this vector width")
+    rng = np.random.default_rng(n + c_in)
+    width, dil, s0, o0 = 5, 3, 2, 1
+    src = rng.standard_normal((n + (width - 1) * dil + s0 + 1, c_in)).astype(np.float32)
+    w = (rng.standard_normal((width * c_in, c_out)) / np.sqrt(width * c_in)).astype(np.float32)
+    bias, scale, shift = (rng.standard_normal(c_out).astype(np.float32) for _ in range(3))
+    slope = np.float32(0.1)
+    nvec = c_out // lanes
+    geom, geom1 = fw.geometry(nvec, fw.tile_rows(nvec, lanes), lanes), fw.geometry(nvec, 1, lanes)
+    want = _conv64(src, s0, n, w, width, dil) + bias
+    out = np.full((n + o0, c_out), 7.0, np.float32)
+    fw._conv_act_direct(src, s0, n, w, width, dil, bias, slope, out, o0, geom, geom1)
+    np.testing.assert_allclose(out[o0:], np.maximum(want, 0.1 * want), rtol=0, atol=1e-5)
+    assert np.all(out[:o0] == 7.0)
+    x0 = rng.standard_normal((n + o0, c_out)).astype(np.float32)
+    x, aout = x0.copy(), np.zeros_like(x0)
+    fw._conv_res_direct(src, s0, n, w, width, dil, bias, slope, x, o0, geom, geom1, scale, shift, aout)
+    xr = x0[o0:] + want
+    np.testing.assert_allclose(x[o0:], xr, rtol=0, atol=1e-5)
+    ar = xr * scale + shift
+    np.testing.assert_allclose(aout[o0:], np.maximum(ar, 0.1 * ar), rtol=0, atol=1e-5)
+    assert np.array_equal(x[:o0], x0[:o0])
+
+
+@needs_direct
+@pytest.mark.parametrize(("width", "dil", "rows"), [(3, 1, 1), (5, 4, 3), (11, 10, 5), (21, 7, 8), (41, 25, 8)])
+@pytest.mark.parametrize("residual", [False, True])
+def test_pairwise_direct_kernels_equal_float64(width, dil, rows, residual):
+    """The pairwise form: groups of 2*dil rows, tiles of ``rows`` rows plus single rows."""
+    from fastbuild.basemodel.models import pairwise_weights
+
+    rng = np.random.default_rng(width * dil)
+    c, groups, s0, o0 = 32, 3, 1, 2
+    n = groups * 2 * dil
+    src = rng.standard_normal((s0 + n + width * dil + 1, c)).astype(np.float32)
+    w = (rng.standard_normal((width * c, c)) / np.sqrt(width * c)).astype(np.float32)
+    bias, scale, shift = (rng.standard_normal(c).astype(np.float32) for _ in range(3))
+    e, eo, o = pairwise_weights(w, width)
+    d = np.empty_like(src)
+    fw._diff_rows(src, 0, src.shape[0] - dil, dil, d)
+    nvec = c // fw.VECTOR_WIDTH
+    geom, geom1 = fw.geometry(nvec, rows), fw.geometry(nvec, 1)
+    want = _conv64(src, s0, n, w, width, dil) + bias
+    slope, taps = np.float32(0.0), (width + 1) // 2
+    out = np.zeros((n + o0, c), np.float32)
+    if residual:
+        aout = np.zeros_like(out)
+        fw._pairs_res_direct(src, d, s0, 0, groups, (eo, e, o), taps, dil, bias, slope, out, o0, geom, geom1, scale,
+                             shift, aout)
+        np.testing.assert_allclose(out[o0:], want, rtol=0, atol=1e-5)
+        ar = want * scale + shift
+        np.testing.assert_allclose(aout[o0:], np.maximum(ar, 0), rtol=0, atol=1e-5)
+    else:
+        fw._pairs_act_direct(src, d, s0, 0, groups, (eo, e, o), taps, dil, bias, slope, out, o0, geom, geom1)
+        np.testing.assert_allclose(out[o0:], np.maximum(want, 0), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("n", [1, 2, 3, 19, 20, 21, 41, 1001])
+def test_methods_agree_at_edge_lengths(threads, n):
+    """direct (pairwise and plain) and im2col give the same scores at any length; direct
+    results do not depend on the thread count."""
+    sd = random_state_dict(16, seed=2)
+    net = network_from_state_dict(sd, eps=1e-5, negative_slope=0.1)
+    codes = random_codes(n + 2 * net.flank, seed=n)
+    ref = ForwardPass(1, method="im2col").forward(net, codes)
+    for pairwise in (True, False):
+        got = ForwardPass(threads, pairwise=pairwise).forward(net, codes)
+        assert got.shape == (n, 3)
+        assert np.max(np.abs(got - ref)) < 1e-5
+        if threads == 2:
+            assert np.array_equal(got, ForwardPass(1, pairwise=pairwise).forward(net, codes))
+
+
+def test_direct_is_the_default_where_supported():
+    net = network_from_state_dict(random_state_dict(4), eps=1e-5, negative_slope=0.1)
+    fp = ForwardPass(1)
+    assert fp.method_for(net) == ("direct" if fw.direct_supported(32, 32) else "im2col")
+    assert ForwardPass(1, method="im2col").method_for(net) == "im2col"
+    from fastbuild.errors import FastbuildError
+
+    with pytest.raises(FastbuildError):
+        ForwardPass(1, method="winograd")
+
+
+def test_real_spliceai_weights_within_1e5_of_float64():
+    """The shipped SpliceAI ensemble member 1, both methods, within 1e-5 of float64."""
+    from fastbuild.basemodel import find_spliceai_weights
+    from fastbuild.errors import FastbuildError
+
+    try:
+        paths = find_spliceai_weights()
+        model = load_spliceai(paths[:1])
+    except FastbuildError:
+        pytest.skip("SpliceAI weights not installed")
+    net = model.networks[0]
+    codes = random_codes(3000 + 2 * net.flank, seed=11)
+    want = network_forward64(net, codes)
+    for method in ("direct", "im2col"):
+        got = ForwardPass(2, method=method).forward(net, codes)
+        assert np.max(np.abs(got - want)) < 1e-5, method
+
+
+# ---- batched scoring: NumpyRunner.score_many, regions.score_regions / score_chunk -----------
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_score_many_equals_one_by_one(threads):
+    """Bit for bit with the direct method (one engine per worker), whatever the lengths, the
+    order and the thread count; empty and segmented sequences too."""
+    from fastbuild.basemodel import forward
+
+    nets = [network_from_state_dict(random_state_dict(4, seed=s), eps=1e-5, negative_slope=0.1) for s in (1, 2, 3)]
+    flank = nets[0].flank
+    lengths = [0, 1, 7, 8, 33, 500, 2000, 1, 64]
+    seqs = [random_codes(n + 2 * flank, seed=i) for i, n in enumerate(lengths)]
+    with NumpyRunner(nets, threads=threads, segment=1000) as runner:
+        many = runner.score_many(seqs)
+        assert runner.score_many([]) == []
+        for s, got in zip(seqs, many, strict=True):
+            want = runner.score_sequence(s)
+            assert got.dtype == np.float32 and got.shape == want.shape
+            if forward.direct_supported(32, 32):
+                assert np.array_equal(got, want)
+            assert np.max(np.abs(got - want), initial=0.0) < 1e-6
+        runner.engine.method = "im2col"  # the fallback method: within float32 rounding
+        for got, want in zip(runner.score_many(seqs), many, strict=True):
+            assert np.max(np.abs(got - want), initial=0.0) < 1e-6
+    with pytest.raises(Exception, match="shorter than"):
+        NumpyRunner(nets, threads=threads).score_many([random_codes(10)])
+
+
+def _small_genome(tmp_path):
+    from fastbuild.genome import Genome
+
+    rng = np.random.default_rng(5)
+    seq = "".join(rng.choice(list("ACGTN"), 9000, p=[0.24, 0.24, 0.24, 0.24, 0.04]))
+    path = tmp_path / "g.fa"
+    path.write_text(">c1\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n")
+    return Genome(path)
+
+
+def test_score_regions_and_chunk_batches_equal_score_region(tmp_path, monkeypatch):
+    """score_regions / score_chunk (numpy runner: score_many in batches) give score_region's
+    scores for every gene, both strands, genes at the contig ends, batch limits hit or not."""
+    import polars as pl
+
+    from fastbuild.basemodel import regions
+    from fastbuild.basemodel.models import Model
+
+    nets = [network_from_state_dict(random_state_dict(4, seed=s), eps=1e-5, negative_slope=0.1) for s in (4, 5)]
+    model = Model(ModelSpec("t", "test", nets[0].flank, "leaky_relu", 0.1, 1e-5), nets)
+    genome = _small_genome(tmp_path)
+    ivs = [(1, 30, "+"), (100, 2100, "-"), (8990, 9000, "+"), (4000, 4001, "-"), (5, 5, "-")]
+    with NumpyRunner(model, threads=2) as runner:
+        want = [regions.score_region(genome, model, "c1", lo, hi, s, runner) for lo, hi, s in ivs]
+        got = regions.score_regions(genome, model, "c1", ivs, runner)
+        for g, w in zip(got, want, strict=True):
+            assert np.max(np.abs(g - w), initial=0.0) < 1e-6 and g.shape == w.shape
+        with pytest.raises(Exception, match="different model"):
+            regions.score_regions(genome, Model(model.spec, nets[:1]), "c1", ivs, runner)
+        chunk = pl.DataFrame({"gene_id": [f"g{i}" for i in range(len(ivs))], "chrom": ["c1"] * len(ivs),
+                              "start": [lo for lo, _, _ in ivs], "end": [hi for _, hi, _ in ivs],
+                              "strand": [s for _, _, s in ivs]})
+        for batch in (10, 1_000_000):
+            monkeypatch.setattr(regions, "BATCH_BASES", batch)
+            calls = []
+            frames = regions.score_chunk(genome, model, runner, chunk, 0, lambda g, n, c=calls: c.append((g, n)))
+            assert sum(n for _, n in calls) == sum(hi - lo + 1 for lo, hi, _ in ivs) and len(calls) == len(ivs)
+            for (gid, pos, sc), (lo, hi, _), w in zip(frames, ivs, want, strict=True):
+                assert np.array_equal(pos, np.arange(lo, hi + 1)) and gid.startswith("g")
+                assert np.max(np.abs(sc - w), initial=0.0) < 1e-6
+    genome.close()

@@ -7,8 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastbuild_kernels as kernels
+from fastbuild_kernels import kmers
+from fastbuild_kernels._numba_config import JIT_DISABLED
 
 SETTINGS = settings(max_examples=60, deadline=None)
+# Under NUMBA_DISABLE_JIT=1 the kernels run as Python: the larger k-mer cases get fewer examples
+# and smaller inputs there (same code paths).
+SETTINGS_RUNS = settings(max_examples=15 if JIT_DISABLED else 60, deadline=None)
 
 codes_st = st.lists(st.integers(0, 4), min_size=0, max_size=120).map(lambda x: np.array(x, np.uint8))
 acgt_heavy = st.lists(st.sampled_from([0, 1, 2, 3, 0, 1, 2, 3, 4]), min_size=1, max_size=120).map(
@@ -28,11 +33,41 @@ def codes_and_positions(draw, min_n=1):
     return codes, np.array(positions, np.int64), left, right
 
 
+@st.composite
+def runs_of_positions(draw, max_n=300, max_steps=300):
+    """Sorted-ish positions as a walk: mostly +1 steps (the sliding fast path), repeats, small
+    and large gaps (partly overlapping and disjoint windows), wrapping around the sequence end
+    and sometimes a few swaps (unsorted); up to 301 positions (several dense blocks); sequences
+    with N runs; windows from 0 to a few hundred bases (clipped at the ends)."""
+    n = draw(st.integers(1, max_n))
+    codes = np.array(draw(st.lists(st.sampled_from([0, 1, 2, 3, 0, 1, 2, 3, 4]), min_size=n, max_size=n)), np.uint8)
+    for _ in range(draw(st.integers(0, 2))):  # runs of N
+        s0 = draw(st.integers(0, n - 1))
+        codes[s0:s0 + draw(st.integers(1, 40))] = 4
+    m = draw(st.integers(0, max_steps))
+    steps = draw(st.lists(st.sampled_from([1, 1, 1, 1, 1, 1, 0, 2, 3, 9, 60, 250]), min_size=m, max_size=m))
+    start = draw(st.integers(0, n - 1))
+    positions = ((start + np.cumsum([0, *steps], dtype=np.int64)) % n).tolist()  # wrapping = a jump back
+    for _ in range(draw(st.integers(0, 3)) if draw(st.booleans()) else 0):  # a few swaps
+        i, j = draw(st.integers(0, len(positions) - 1)), draw(st.integers(0, len(positions) - 1))
+        positions[i], positions[j] = positions[j], positions[i]
+    wide = draw(st.booleans())
+    left = draw(st.integers(0, 300 if wide else 20))
+    right = draw(st.integers(0, 300 if wide else 20))
+    return codes, np.array(positions, np.int64), left, right
+
+
 def csr_to_dense(indptr, ids, cnts, k, m):
     out = np.zeros((4**k, m), np.uint16)
-    for i in range(m):
-        out[ids[indptr[i]:indptr[i + 1]], i] = cnts[indptr[i]:indptr[i + 1]]
+    rows = np.repeat(np.arange(m), np.diff(indptr))
+    out[ids, rows] = cnts
     return out
+
+
+def assert_sparse_equal(got, expected):
+    for g, e in zip(got, expected, strict=True):
+        assert g.dtype == e.dtype
+        np.testing.assert_array_equal(g, e)
 
 
 # ------------------------------------------------------------------------------ encoding
@@ -129,16 +164,20 @@ def test_kmer_all_n_and_large_k():
 
 
 def test_kmer_big_array_sample():
-    """2-Mb sequence, all positions of a 20-kb stretch plus scattered ones; sample vs twin."""
+    """2-Mb sequence, all positions of a 20-kb stretch plus scattered ones; sample vs twin.
+    (400 kb and 300 scattered positions when the kernels run as Python.)"""
     rng = np.random.default_rng(1)
-    n = 2_000_000
+    n = 400_000 if JIT_DISABLED else 2_000_000
     codes = rng.integers(0, 4, n).astype(np.uint8)
-    codes[rng.integers(0, n, 5000)] = 4
-    codes[1_000_000:1_000_600] = 4
-    pos = np.concatenate([np.arange(990_000, 1_010_000), rng.integers(0, n, 2000), [0, n - 1]])
+    codes[rng.integers(0, n, n // 400)] = 4
+    codes[n // 2:n // 2 + 600] = 4
+    scattered = rng.integers(0, n, 300 if JIT_DISABLED else 2000)
+    pos = np.concatenate([np.arange(n // 2 - 10_000, n // 2 + 10_000), scattered, [0, n - 1]])
     dense = kernels.kmer_counts(codes, 3, pos)
     ip, ids, cnt = kernels.kmer_counts_sparse(codes, 6, pos)
     gc = kernels.gc_content(codes, pos)
+    # the sparse form of k = 3 (rows read off the count table) is the dense one without zeros
+    np.testing.assert_array_equal(csr_to_dense(*kernels.kmer_counts_sparse(codes, 3, pos), 3, len(pos)), dense)
     sample = [*rng.choice(len(pos), 25, replace=False).tolist(), len(pos) - 1, len(pos) - 2]
     for i in sample:
         p = int(pos[i])
@@ -147,6 +186,94 @@ def test_kmer_big_array_sample():
         np.testing.assert_array_equal(ids[ip[i]:ip[i + 1]], e_ids)
         np.testing.assert_array_equal(cnt[ip[i]:ip[i + 1]], e_cnt)
         assert gc[i] == pytest.approx(naive.gc_content(codes, [p])[0], abs=1e-6)
+
+
+@SETTINGS_RUNS
+@given(runs_of_positions(), st.integers(1, 4))
+def test_kmer_counts_runs_match_naive(cp, k):
+    """Walks of positions (sliding fast path, gaps, repeats, swaps) across dense blocks."""
+    codes, positions, left, right = cp
+    expected = naive.kmer_counts(codes, k, positions, left, right)
+    got = kernels.kmer_counts(codes, k, positions, left, right)
+    assert got.shape == (4**k, len(positions)) and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, expected)
+
+
+@SETTINGS_RUNS
+@given(runs_of_positions(), st.integers(1, 8))
+def test_kmer_counts_sparse_runs_match_naive(cp, k):
+    """Same walks, sparse form: k <= 4 scans the count table, larger k merge the previous
+    row or scan, whichever is cheaper per step (both occur here: gaps change many k-mers)."""
+    codes, positions, left, right = cp
+    expected = naive.kmer_counts_sparse(codes, k, positions, left, right)
+    assert_sparse_equal(kernels.kmer_counts_sparse(codes, k, positions, left, right), expected)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 7, 9])
+def test_kmer_dense_block_boundaries(k):
+    """m = B - 1, B, B + 1, 2B + 1 for the dense block size B of this k (B = 1 at k = 9), with
+    windows clipped at both sequence ends, N runs and a repeated position."""
+    if JIT_DISABLED and k >= 7:
+        pytest.skip("large tables: JIT only (same code as k <= 6)")
+    B = kmers._block_rows(4**k)
+    assert 1 <= B <= kmers._BLOCK
+    if k == 9:
+        assert B == 1
+    sizes = [B - 1, B, B + 1, 2 * B + 1]
+    if JIT_DISABLED:
+        sizes = [B - 1, B, B + 1] if k <= 4 else [B + 1]
+    rng = np.random.default_rng(100 + k)
+    for m in sizes:
+        if m < 1:
+            continue
+        n = m + 20
+        codes = rng.integers(0, 4, n).astype(np.uint8)
+        codes[rng.integers(0, n, 3)] = 4
+        codes[n // 2:n // 2 + 4] = 4
+        pos = np.arange(4, 4 + m, dtype=np.int64)
+        if m > 3:
+            pos[m // 2] = pos[m // 2 - 1]  # a repeat
+        pos[-1] = n - 1
+        for left, right in ((6, 5), (0, 0)):
+            expected = naive.kmer_counts(codes, k, pos, left, right)
+            np.testing.assert_array_equal(kernels.kmer_counts(codes, k, pos, left, right), expected)
+            if k <= 6:
+                np.testing.assert_array_equal(
+                    csr_to_dense(*kernels.kmer_counts_sparse(codes, k, pos, left, right), k, m), expected)
+
+
+@pytest.mark.parametrize("k", [4, 5, 6, 7, 8])
+def test_kmer_sparse_wide_windows_scan_and_merge(k):
+    """Windows longer than 4**k (k = 4, 5: the table is cleared between disjoint windows) and
+    a mix of consecutive, gapped, disjoint, repeated and unsorted positions, so that rows are
+    both merged (consecutive steps) and scanned (disjoint jumps change ~2 windows of k-mers)."""
+    rng = np.random.default_rng(k)
+    n = 3000 if JIT_DISABLED else 8000
+    codes = rng.integers(0, 4, n).astype(np.uint8)
+    codes[rng.integers(0, n, 20)] = 4
+    codes[1000:1100] = 4
+    pos = np.concatenate([np.arange(1500, 1530), [1530, 1530, 1540, 1600, 2900, 5, 2990, 2999, 1200],
+                          rng.integers(0, n, 4), np.arange(n - 20, n)]).astype(np.int64)
+    for left, right in ((700, 699), (250, 249)):
+        expected = naive.kmer_counts_sparse(codes, k, pos, left, right)
+        assert_sparse_equal(kernels.kmer_counts_sparse(codes, k, pos, left, right), expected)
+        if k <= 5:
+            dense = kernels.kmer_counts(codes, k, pos, left, right)
+            np.testing.assert_array_equal(dense, csr_to_dense(*expected, k, len(pos)))
+
+
+def test_kmer_readonly_inputs_and_dense_sparse_agree():
+    """Read-only codes and positions (as Arrow hands them out); dense == sparse for k <= 5."""
+    rng = np.random.default_rng(7)
+    codes = rng.integers(0, 5, 5000).astype(np.uint8)
+    pos = np.sort(rng.integers(0, 5000, 700))
+    codes.flags.writeable = False
+    pos.flags.writeable = False
+    for k in (1, 2, 3, 4, 5):
+        dense = kernels.kmer_counts(codes, k, pos)
+        np.testing.assert_array_equal(csr_to_dense(*kernels.kmer_counts_sparse(codes, k, pos), k, len(pos)), dense)
+        for i in (0, 350, 699):
+            np.testing.assert_array_equal(dense[:, i], naive.kmer_counts(codes, k, [pos[i]])[:, 0])
 
 
 # --------------------------------------------------------------------------- composition
