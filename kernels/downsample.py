@@ -101,7 +101,7 @@ def _local_peaks_kernel(values, radius, min_value, out):
     n = values.shape[0]
     for i in range(n):
         v = values[i]
-        if not v >= min_value:
+        if not np.float64(v) >= min_value:  # float64 compare, also without the JIT (NumPy 2 would use float32)
             continue
         lo = max(0, i - radius)
         hi = min(n, i + radius + 1)

@@ -223,6 +223,9 @@ def test_local_peaks_matches_naive(case):
 
 def test_local_peaks_edges():
     assert kernels.local_peaks(np.zeros(0, np.float32)).shape == (0,)
+    # a float32 value against a float64 floor compares in float64, with or without the JIT
+    f32 = np.array([0.01], np.float32)
+    assert kernels.local_peaks(f32, 0, 0.01).tolist() == naive.local_peaks(f32, 0, 0.01).tolist() == [False]
     v = np.array([0.5, 0.1, 0.2, 0.2, 0.0, 0.9], np.float64)
     assert kernels.local_peaks(v, 1, 0.0).tolist() == [True, False, True, True, False, True]
     assert kernels.local_peaks(v, 10**12, 0.0).tolist() == [False] * 5 + [True]  # a huge radius: the global max
