@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.machine import cpu_name
 
 ENGINES = ("numpy", "onnx", "openvino")
 
@@ -360,20 +361,6 @@ def run_single(args):
     if args.memory:
         result.update(measure_memory(model, rng, args, args.onnx))
     return result
-
-
-def cpu_name() -> str | None:
-    """The CPU's model name (Linux /proc/cpuinfo), else platform.processor()."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or None
 
 
 def parse_args():

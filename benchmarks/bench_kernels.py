@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import fastbuild_kernels as kernels  # noqa: E402
+from benchmarks.machine import cpu_name  # noqa: E402
 from fastbuild_kernels import kmers as _kmers  # noqa: E402
 from fastbuild_kernels._numba_config import kernel  # noqa: E402
 
@@ -388,19 +389,6 @@ SWEEP_SIZES = (1_000, 100_000, 2_000_000, 5_000_000)
 SWEEP_CASES = (("dense", 3), ("dense", 5), ("dense", 6), ("sparse", 3), ("sparse", 5), ("sparse", 6))
 
 
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "unknown"
-
-
 def _time_pair(fns, calls, rounds):
     """Interleaved rounds of ``calls`` calls each; best (wall, thread-CPU) seconds per call."""
     best = [[float("inf"), float("inf")] for _ in fns]
@@ -422,7 +410,7 @@ def _same(a, b):
 
 
 def sweep(max_gb=2.0, stride=1, sizes=SWEEP_SIZES, cases=SWEEP_CASES, shuffle=False):
-    print(f"CPU: {_cpu_model()} ({os.cpu_count()} logical CPUs visible; kernels single-threaded)")
+    print(f"CPU: {cpu_name()} ({os.cpu_count()} logical CPUs visible; kernels single-threaded)")
     print(f"numpy {np.__version__}, numba {sys.modules['numba'].__version__}; "
           f"window left=250 right=249; {'unsorted (shuffled)' if shuffle else 'sorted'} positions, stride {stride}; "
           f"random ACGT with 0.1% N; output cap {max_gb:g} GiB")

@@ -30,19 +30,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.machine import cpu_name
 
 
-def cpu_name() -> str:
-    """The CPU's model name (Linux), with the vector width the direct kernels use."""
+def cpu_label() -> str:
+    """The CPU's model name with the vector width the direct kernels use."""
     from fastbuild.basemodel.forward import VECTOR_WIDTH
 
-    name = "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            name = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), name)
-    except OSError:
-        pass
-    return f"{name} ({VECTOR_WIDTH}-lane kernels)"
+    return f"{cpu_name()} ({VECTOR_WIDTH}-lane kernels)"
 
 
 def make_regions(length, total, flank, seed=0):
@@ -155,7 +150,7 @@ def main():
         "cpus": len(os.sched_getaffinity(0)),
         "loadavg": os.getloadavg()[0],
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-        "cpu": cpu_name(),
+        "cpu": cpu_label(),
     }
     if args.json:
         print(json.dumps({"meta": meta, "results": results}))

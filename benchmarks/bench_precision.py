@@ -31,15 +31,9 @@ import polars as pl
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchmarks.machine import cpu_name  # noqa: E402
 
 LABELS = ("TP", "FP", "FN", "TN")
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def choose_genes(reference: str, scores: str, n: int, seed: int) -> pl.DataFrame:
@@ -157,7 +151,7 @@ def main(argv=None) -> int:
         seconds = score(args.reference, genes, args.model, str(work / "bf16"), "bf16", "openvino")
         comparison = compare(eval_rows(args.reference, args.scores, ids), eval_rows(args.reference,
                                                                                     str(work / "bf16"), ids))
-        res = {"cpu": _cpu(), "genes": genes.height, "bf16_seconds_all_genes": seconds, "comparison": comparison,
+        res = {"cpu": cpu_name(), "genes": genes.height, "bf16_seconds_all_genes": seconds, "comparison": comparison,
                "speed": speed(args.reference, genes.head(args.speed_genes), args.model, work, args.rounds)}
     print(report(res))
     if args.json:

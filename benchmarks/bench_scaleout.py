@@ -35,21 +35,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
 from benchmarks.bench_build import measure  # noqa: E402
+from benchmarks.machine import cpu_name  # noqa: E402
 
 BASELINE_REV = "e6a2569"  # README: CI time from two fresh-clone runs (before plan/units/finalise)
 ATH = REPO.parent / "shared" / "data" / "arabidopsis_chr1"
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def prepare_inputs(args, work: Path) -> tuple[str, str]:
@@ -168,7 +158,7 @@ def main(argv=None) -> int:
             subprocess.run(["git", "worktree", "prune"], cwd=REPO, check=False)
     best = {k: min(v) for k, v in res["walls"].items()}
     base = best["baseline --jobs 2"]
-    print(f"\nCPU: {_cpu()}, {os.cpu_count()} CPUs; {res['rows']:,} rows, identical in all variants: "
+    print(f"\nCPU: {cpu_name()}, {os.cpu_count()} CPUs; {res['rows']:,} rows, identical in all variants: "
           f"{res['identical']}")
     print("| variant | best wall s | vs baseline | vs local |\n|---|---|---|---|")
     for name, wall in best.items():
@@ -176,7 +166,7 @@ def main(argv=None) -> int:
     for line in res["probes"]:
         print(f"- {line}")
     if args.json:
-        Path(args.json).write_text(json.dumps({**res, "best": best, "cpu": _cpu()}, indent=1))
+        Path(args.json).write_text(json.dumps({**res, "best": best, "cpu": cpu_name()}, indent=1))
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from fastbuild.builder.splits import assign_splits, gene_clusters, on_training_chromosome, parse_split
+from fastbuild.builder.splits import on_training_chromosome, split_genes
 
 GROUP_COLUMNS = ("split", "gene_cluster", "base_model_training_chrom")
 
@@ -30,10 +30,10 @@ def add_group_columns(selected: pl.DataFrame, all_genes: pl.DataFrame, split: st
         documentation names them); None: unknown.
     """
     genes = all_genes.select("gene_id", "chrom", "start", "end", "strand")
-    spec = parse_split(split)
+    assigned = split_genes(genes, split)  # clusters once, splits by cluster
     groups = genes.select("gene_id").with_columns(
-        gene_cluster=gene_clusters(genes).cast(pl.Utf8),
-        split=assign_splits(genes, spec),
+        gene_cluster=assigned.cluster.cast(pl.Utf8),
+        split=assigned.split,
         base_model_training_chrom=(on_training_chromosome(genes, model_name) if model_name
                                    else pl.lit(None, dtype=pl.Boolean)),
     )
