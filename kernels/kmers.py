@@ -23,19 +23,33 @@ _MAX_COUNT = 65535
 # on the 2-core build machine), which dominated the cold compile time.
 
 
-_DENSE, _SPARSE_COUNT, _SPARSE_FILL = 0, 1, 2
-#: Dense output is produced in blocks of up to this many positions: each position's count
-#: table is copied (one contiguous, vectorised copy) into row ``r`` of a [block, 4**k + _PAD]
-#: scratch that stays in L1/L2, and every full block is transposed into the output so that
-#: each k-mer row receives one contiguous run of ``block`` entries.  Writing the [4**k, m]
-#: output column by column instead (one scattered store per k-mer and position) slowed down
-#: as m grew (cache and TLB misses: 64 live rows at k = 3, 1024 at k = 5).
-_BLOCK = 128
-#: Cap on the scratch size (bytes); large k get shorter blocks (one position at k >= 9).
-_BLOCK_BYTES = 1 << 20
-#: Scratch rows are padded by this many uint16 entries: a power-of-two row stride maps the
-#: transposing reads of one column to a few cache sets (measured 2-3x slower at k = 5, 6).
-_PAD = 32
+_SPARSE_COUNT, _SPARSE_FILL, _SPARSE_ONE = 1, 2, 3
+# Sparse output for 4**k <= _SCAN_MAX is written in one sweep (_SPARSE_ONE: every row is a
+# scan of the count table, so its size is known as it is written) into arrays sized for the
+# largest possible rows and trimmed in place; larger k count the rows first (_SPARSE_COUNT),
+# then fill them (_SPARSE_FILL), so their arrays are allocated once at their final size.
+# Dense output (_dense_kernel) is written as runs: consecutive positions change at most a few
+# counts (two for the common step of sorted, consecutive positions), so each k-mer row of the
+# [4**k, m] output is a sequence of constant runs.  Rows are built a block of B positions at a
+# time in a [4**k, B + _SCRATCH_PAD] scratch that stays in the L2 cache: ``start[j]`` is where
+# row j's current run began in the block; when count j changes at block offset r,
+# ``scratch[j, start[j]:r]`` is filled with the old count (_fill_run: a length rounded up to 64
+# entries, which LLVM's loop vectoriser turns into whole 256-bit stores; the pad takes the
+# overshoot) and the run restarts at r.  At the end of a block every run is closed and each
+# row's B entries are copied into the output in one contiguous run (_close_block).  A step
+# that changes many k-mers (disjoint or distant windows) closes every row's run at once.
+# Measured, k = 3, one core: 38-56 M positions/s from 1 k to 100 k positions, 24 M at 2-5 M
+# (where zeroing the fresh output pages costs as much as writing them).  (Copying each
+# position's table into a [B, 4**k] scratch and transposing it cost two scattered moves per
+# entry: 28 M/s at 100 k, 10 M/s at 5 M; writing runs straight into the output kept 4**k write
+# streams open and fell to half speed once the output left the caches.  Note that numba
+# leaves LLVM's SLP vectoriser off: a fixed-length inner loop of stores is unrolled into
+# scalar stores, so fills are written as one loop of runtime length.)
+#: Dense scratch budget in bytes (B = this / (2 * 4**k), at most _DENSE_BLOCK_MAX, at least 32).
+_DENSE_SCRATCH_BYTES = 1 << 18
+_DENSE_BLOCK_MAX = 2048
+#: Entries of room past each scratch row's B entries (_fill_run's overshoot, < 64).
+_SCRATCH_PAD = 64
 #: Sparse rows for ``4**k <= _SCAN_MAX`` (k <= 4) are read off the count table by scanning it
 #: (all 64 ids are present in ~97% of 500-nt windows at k = 3: two vectorised copies);
 #: larger k merge the previous row with the few k-mers that changed.
@@ -46,12 +60,131 @@ _SCAN_PER_CHANGE = 64
 
 
 @kernel
-def _kmer_kernel(codes, k, positions, left, right, mode, span_lo, ids, counts, touched,
-                 block, dense, indptr, out_ids, out_cnt):
-    """One sweep over ``positions`` with a sliding k-mer count table.
+def _fill_run(row, s, e, c):
+    """row[s:e] = c, the length rounded up to 64 entries (one vectorised loop, no scalar
+    remainder): ``row`` must have 63 entries of room past ``e`` (the scratch rows' pad); the
+    overshoot lands where the row's later runs are written, after it."""
+    seg = row[s:s + (((e - s) + 63) >> 6 << 6)]
+    for t in range(seg.shape[0]):
+        seg[t] = c
 
-    mode 0: write dense[:, i] (blockwise through ``block``, see _BLOCK); mode 1: fill indptr
-    (CSR row sizes); mode 2: fill out_ids and out_cnt (needs indptr and the ids computed by
+
+@kernel
+def _close_block(scratch, start, counts, dense, i0, r):
+    """Close every row's run at block offset ``r``, copy the block's ``r`` columns into
+    ``dense[:, i0:i0 + r]`` row by row and restart every run at offset 0."""
+    for j in range(scratch.shape[0]):
+        _fill_run(scratch[j], start[j], r, counts[j])
+        start[j] = 0
+        src = scratch[j, :r]
+        dst = dense[j, i0:i0 + r]
+        for t in range(r):
+            dst[t] = src[t]
+
+
+@kernel
+def _kmer_ids(codes, k, span_lo, ids):
+    """ids[s] = rank of the k-mer starting at codes[span_lo + s], or -1 if it holds an N."""
+    mask = (1 << (2 * k)) - 1
+    code = 0
+    run = 0
+    stop = span_lo + ids.shape[0] + k - 1 if ids.shape[0] > 0 else span_lo  # never past codes' end
+    for t in range(span_lo, stop):
+        c = np.int64(codes[t])
+        if c >= 4:
+            run = 0
+            code = 0
+        else:
+            code = ((code << 2) | c) & mask
+            run += 1
+        s = t - span_lo - k + 1
+        if s >= 0:
+            ids[s] = code if run >= k else -1
+
+
+@kernel
+def _dense_kernel(k, positions, left, right, n, span_lo, ids, counts, start, scratch, dense):
+    """Dense counts of every position into ``dense`` [4**k, m], as runs a block at a time
+    (see the note above; ``counts`` and ``start`` all-zero on entry, ``ids`` from _kmer_ids).
+    Any order of positions is handled; sorted, consecutive positions take the common step."""
+    m = positions.shape[0]
+    K = counts.shape[0]
+    B = scratch.shape[1] - _SCRATCH_PAD
+    i0 = 0
+    cur_a = 0
+    cur_b = 0  # current window's k-mer starts, as [cur_a, cur_b) indices into ids
+    for i in range(m):
+        off = i - i0
+        if off == B:
+            _close_block(scratch, start, counts, dense, i0, B)
+            i0 = i
+            off = 0
+        p = positions[i]
+        a = (p - left if p > left else 0) - span_lo
+        b = (p + right + 1 if p + right + 1 < n else n) - span_lo - k + 1
+        if b < a:
+            b = a
+        if a == cur_a + 1 and b == cur_b + 1 and cur_b > cur_a:
+            # the common step: one k-mer leaves, one enters; close their rows' runs first
+            j = ids[cur_a]
+            if j >= 0:
+                if start[j] < off:
+                    _fill_run(scratch[j], start[j], off, counts[j])
+                    start[j] = off
+                counts[j] -= 1
+            j = ids[cur_b]
+            if j >= 0:
+                if start[j] < off:
+                    _fill_run(scratch[j], start[j], off, counts[j])
+                    start[j] = off
+                counts[j] += 1
+        else:
+            disjoint = (b if b < cur_b else cur_b) <= (a if a > cur_a else cur_a)
+            moved = (b - a) + (cur_b - cur_a) if disjoint else (
+                (a - cur_a if a > cur_a else cur_a - a) + (b - cur_b if b > cur_b else cur_b - b))
+            # close the runs of the k-mers that change (track), or of every row when more
+            # than K / 2 window ends move
+            track = 2 * moved <= K
+            if not track:
+                for j in range(K):
+                    _fill_run(scratch[j], start[j], off, counts[j])
+                    start[j] = off
+                if disjoint:  # start from an empty table
+                    counts[:] = 0
+                    cur_a = a
+                    cur_b = a
+            # slide [cur_a, cur_b) -> [a, b): remove old-minus-new, add new-minus-old
+            for part in range(4):
+                if part == 0:
+                    s, e = cur_a, (cur_b if cur_b < a else a)
+                elif part == 1:
+                    s, e = (b if b > cur_a else cur_a), cur_b
+                elif part == 2:
+                    s, e = a, (b if b < cur_a else cur_a)
+                else:
+                    s, e = (a if a > cur_b else cur_b), b
+                for t in range(s, e):
+                    j = ids[t]
+                    if j >= 0:
+                        if track and start[j] < off:
+                            _fill_run(scratch[j], start[j], off, counts[j])
+                            start[j] = off
+                        if part >= 2:
+                            counts[j] += 1
+                        else:
+                            counts[j] -= 1
+        cur_a = a
+        cur_b = b
+    _close_block(scratch, start, counts, dense, i0, m - i0)
+
+
+@kernel
+def _kmer_kernel(codes, k, positions, left, right, mode, span_lo, ids, counts, touched,
+                 indptr, out_ids, out_cnt):
+    """One sweep over ``positions`` with a sliding k-mer count table (sparse output).
+
+    mode 3: fill indptr, out_ids and out_cnt in one sweep (4**k <= _SCAN_MAX); mode 1: fill
+    indptr (CSR row sizes); mode 2: fill out_ids and out_cnt (needs indptr and the ids computed by
     mode 1).  ``counts`` must be all-zero on entry and is left all-zero on exit in modes 1
     and 2.  Any order of positions is handled (the window update below is general); sorted
     positions are fastest.  (Helpers are written inline: numba's ``inline="always"`` pass
@@ -61,26 +194,8 @@ def _kmer_kernel(codes, k, positions, left, right, mode, span_lo, ids, counts, t
     m = positions.shape[0]
     K = counts.shape[0]
     if mode != _SPARSE_FILL:
-        # ids[s] = rank of the k-mer starting at codes[span_lo + s], or -1 if it has an N
-        mask = (1 << (2 * k)) - 1
-        code = 0
-        run = 0
-        stop = span_lo + ids.shape[0] + k - 1 if ids.shape[0] > 0 else span_lo  # never past codes' end
-        for t in range(span_lo, stop):
-            c = np.int64(codes[t])
-            if c >= 4:
-                run = 0
-                code = 0
-            else:
-                code = ((code << 2) | c) & mask
-                run += 1
-            s = t - span_lo - k + 1
-            if s >= 0:
-                ids[s] = code if run >= k else -1
+        _kmer_ids(codes, k, span_lo, ids)
     record = mode == _SPARSE_FILL and K > _SCAN_MAX  # mode 2 may merge: record changed ids
-    B = block.shape[0]
-    bb = 0  # mode 0: positions i0 .. i0 + bb - 1 are in block[:bb]
-    i0 = 0
     distinct = 0
     prev0 = 0
     prev1 = 0  # mode 2 (merge): the previous row is out[prev0:prev1]
@@ -153,28 +268,19 @@ def _kmer_kernel(codes, k, positions, left, right, mode, span_lo, ids, counts, t
                             nt += 1
         cur_a = a
         cur_b = b
-        if mode == _DENSE:
-            for j in range(K):
-                block[bb, j] = counts[j]
-            bb += 1
-            if bb == B or i == m - 1:
-                # transpose the block: one contiguous run per k-mer row
-                for j in range(K):
-                    for r in range(bb):
-                        dense[j, i0 + r] = block[r, j]
-                i0 += bb
-                bb = 0
-        elif mode == _SPARSE_COUNT:
+        if mode == _SPARSE_COUNT:
             indptr[i + 1] = indptr[i] + distinct
         elif not record or (K <= nt * _SCAN_PER_CHANGE + ((prev1 - prev0) * 3 >> 2)
                             and indptr[i] + K <= out_ids.shape[0]):
             # scan when that is cheaper than merging (measured: ~0.7 ns per table entry,
             # vs ~0.5 ns per entry copied plus ~70 ns per changed k-mer)
             dst = indptr[i]
-            if distinct == K:  # every k-mer present: ids 0..K-1
+            if distinct == K:  # every k-mer present: ids 0..K-1 (slice views vectorise)
+                row_ids = out_ids[dst:dst + K]
+                row_cnt = out_cnt[dst:dst + K]
                 for j in range(K):
-                    out_ids[dst + j] = j
-                    out_cnt[dst + j] = counts[j]
+                    row_ids[j] = j
+                    row_cnt[j] = counts[j]
             else:
                 # branch-free compaction (always store, advance past non-zero counts only):
                 # stores past the row's end are overwritten by the next rows, or land in the
@@ -184,6 +290,8 @@ def _kmer_kernel(codes, k, positions, left, right, mode, span_lo, ids, counts, t
                     out_ids[dst] = j
                     out_cnt[dst] = c
                     dst += np.int64(c != 0)
+            if mode == _SPARSE_ONE:
+                indptr[i + 1] = indptr[i] + distinct
         else:
             # row i = row i-1 merged with the sorted, de-duplicated changed k-mers.
             # Shell sort of touched[:nt] (nt is ~2 for sorted, densely spaced positions).
@@ -244,15 +352,9 @@ def _kmer_kernel(codes, k, positions, left, right, mode, span_lo, ids, counts, t
         if record:
             prev0 = indptr[i]
             prev1 = indptr[i + 1]
-    if mode != _DENSE:
-        for t in range(cur_a, cur_b):  # back to all-zero for the next sweep
-            if ids[t] >= 0:
-                counts[ids[t]] = 0
-
-
-def _block_rows(K):
-    """Positions per dense block for ``K`` k-mers (see _BLOCK, _BLOCK_BYTES)."""
-    return max(1, min(_BLOCK, _BLOCK_BYTES // (2 * (K + _PAD))))
+    for t in range(cur_a, cur_b):  # back to all-zero for the next sweep
+        if ids[t] >= 0:
+            counts[ids[t]] = 0
 
 
 def _run(codes, k, positions, left, right, sparse):
@@ -268,29 +370,40 @@ def _run(codes, k, positions, left, right, sparse):
         n_ids = max(0, span_hi - span_lo - k + 1)
     ids = np.empty(n_ids, np.int32)
     counts = np.zeros(K, np.uint16)  # <= 65535 per window (checked by the wrapper)
-    touched = np.empty(2 * (left + right + 2) if sparse and K > _SCAN_MAX else 0, np.int32)
-    block = np.empty((0, 0) if sparse or not m else (min(m, _block_rows(K)), K + _PAD), np.uint16)
-    dense = np.empty((0, 0) if sparse else (K, m), np.uint16)
-    indptr = np.zeros(m + 1 if sparse else 0, np.int64)
+    if not sparse:
+        dense = np.empty((K, m), np.uint16)
+        if m:
+            block = max(32, min(_DENSE_BLOCK_MAX, _DENSE_SCRATCH_BYTES // (2 * K)))
+            start = np.zeros(K, np.int64)  # where each row's current run began in the block
+            scratch = np.empty((K, block + _SCRATCH_PAD), np.uint16)
+            _kmer_ids(codes, k, span_lo, ids)
+            _dense_kernel(k, positions, left, right, n, span_lo, ids, counts, start, scratch, dense)
+        return dense
+    touched = np.empty(2 * (left + right + 2) if K > _SCAN_MAX else 0, np.int32)
+    indptr = np.zeros(m + 1, np.int64)
     out_ids = np.empty(0, np.int32)
     out_cnt = np.empty(0, np.uint16)
-    if not sparse:
-        if m:
-            _kmer_kernel(codes, k, positions, left, right, _DENSE, span_lo, ids, counts, touched,
-                         block, dense, indptr, out_ids, out_cnt)
-        return dense
     if m:
-        _kmer_kernel(codes, k, positions, left, right, _SPARSE_COUNT, span_lo, ids, counts,
-                     touched, block, dense, indptr, out_ids, out_cnt)
-        nnz = int(indptr[m])
-        # + K entries of slack for the branch-free row scan, where a scan can happen (always
-        # for K <= _SCAN_MAX; else the kernel scans only if the slack is there)
         window = left + right + 2
-        slack = K if K <= _SCAN_MAX or K <= (2 * _SCAN_PER_CHANGE + 1) * window else 0
-        out_ids = np.empty(nnz + slack, np.int32)
-        out_cnt = np.empty(nnz + slack, np.uint16)
-        _kmer_kernel(codes, k, positions, left, right, _SPARSE_FILL, span_lo, ids, counts,
-                     touched, block, dense, indptr, out_ids, out_cnt)
+        if K <= _SCAN_MAX:  # one sweep into the largest possible rows (+ K of scan slack)
+            size = m * min(K, max(0, window - k)) + K
+            out_ids = np.empty(size, np.int32)
+            out_cnt = np.empty(size, np.uint16)
+            _kmer_kernel(codes, k, positions, left, right, _SPARSE_ONE, span_lo, ids, counts,
+                         touched, indptr, out_ids, out_cnt)
+            nnz = int(indptr[m])
+            slack = size - nnz
+        else:
+            _kmer_kernel(codes, k, positions, left, right, _SPARSE_COUNT, span_lo, ids, counts,
+                         touched, indptr, out_ids, out_cnt)
+            nnz = int(indptr[m])
+            # + K entries of slack for the branch-free row scan, where a scan can happen (the
+            # kernel scans only if the slack is there)
+            slack = K if K <= (2 * _SCAN_PER_CHANGE + 1) * window else 0
+            out_ids = np.empty(nnz + slack, np.int32)
+            out_cnt = np.empty(nnz + slack, np.uint16)
+            _kmer_kernel(codes, k, positions, left, right, _SPARSE_FILL, span_lo, ids, counts,
+                         touched, indptr, out_ids, out_cnt)
         if slack:  # trim it in place (realloc, no copy; nothing else refers to the arrays)
             out_ids.resize(nnz, refcheck=False)
             out_cnt.resize(nnz, refcheck=False)

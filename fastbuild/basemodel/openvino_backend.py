@@ -1,4 +1,4 @@
-"""Optional OpenVINO (CPU) backend for the base-model forward pass: the fastest exact engine.
+"""Optional OpenVINO (CPU) backend for the base-model forward pass (exact in float32; opt-in bf16).
 
 The graph is the onnx backend's (:func:`fastbuild.basemodel.onnx_backend.build_onnx_model`, built
 from the very same folded :class:`~fastbuild.basemodel.models.Network` weights, all members

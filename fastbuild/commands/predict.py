@@ -39,9 +39,10 @@ def add_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a store written by a different model")
     p.add_argument("--threads", type=int, default=None, help="threads for the matrix products (default: all cores)")
     p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND,
-                   help="engine of the forward pass, all exact in float32: 'auto' picks the fastest installed, "
-                        "openvino (extra fastbuild-splice[openvino]) > onnx (onnxruntime, extra "
-                        "fastbuild-splice[onnx]) > numpy (numpy/numba, always available)")
+                   help="engine of the forward pass, all exact in float32: 'auto' runs the fastest measured, "
+                        "numpy (numpy/numba direct convolutions, always installed); openvino (extra "
+                        "fastbuild-splice[openvino]) and onnx (onnxruntime, extra fastbuild-splice[onnx]) "
+                        "are optional engines; see the README's engine table")
     p.add_argument("--precision", choices=("float32", "bf16"), default="float32",
                    help="arithmetic of the forward pass: float32 (exact, every engine) or bf16 (opt-in: the openvino "
                         "engine on CPUs with AVX-512 BF16 or AMX; faster but not exact, see the README's study); "

@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastbuild_kernels as kernels
-from fastbuild_kernels import kmers
 from fastbuild_kernels._numba_config import JIT_DISABLED
 
 SETTINGS = settings(max_examples=60, deadline=None)
@@ -210,18 +209,15 @@ def test_kmer_counts_sparse_runs_match_naive(cp, k):
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 7, 9])
-def test_kmer_dense_block_boundaries(k):
-    """m = B - 1, B, B + 1, 2B + 1 for the dense block size B of this k (B = 1 at k = 9), with
-    windows clipped at both sequence ends, N runs and a repeated position."""
+def test_kmer_dense_runs_edges(k):
+    """Dense rows are written as runs (closed where a count changes, or all at once on a big
+    jump, and at the end): m = 1, 2, 3 and longer walks, with windows clipped at both sequence
+    ends, N runs and a repeated position."""
     if JIT_DISABLED and k >= 7:
         pytest.skip("large tables: JIT only (same code as k <= 6)")
-    B = kmers._block_rows(4**k)
-    assert 1 <= B <= kmers._BLOCK
-    if k == 9:
-        assert B == 1
-    sizes = [B - 1, B, B + 1, 2 * B + 1]
+    sizes = [1, 2, 3, 17, 129]
     if JIT_DISABLED:
-        sizes = [B - 1, B, B + 1] if k <= 4 else [B + 1]
+        sizes = [1, 2, 17] if k <= 4 else [3]
     rng = np.random.default_rng(100 + k)
     for m in sizes:
         if m < 1:
@@ -240,6 +236,22 @@ def test_kmer_dense_block_boundaries(k):
             if k <= 6:
                 np.testing.assert_array_equal(
                     csr_to_dense(*kernels.kmer_counts_sparse(codes, k, pos, left, right), k, m), expected)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 6])
+def test_kmer_dense_tracked_and_flushed_steps(k):
+    """Steps that move a few window ends (strides 2-3: the changed rows' runs are closed one by
+    one) and steps that move many (jumps, backwards, disjoint: every row's run is closed)."""
+    rng = np.random.default_rng(7 + k)
+    n = 4000
+    codes = rng.integers(0, 4, n).astype(np.uint8)
+    codes[rng.integers(0, n, 15)] = 4
+    steps = np.concatenate([np.ones(40), np.full(20, 2), np.full(10, 3), [300, -150, 1, 1, 900],
+                            np.ones(25), [-2000], np.full(12, 5), [17, 1, 1]]).astype(np.int64)
+    pos = np.clip(100 + np.cumsum(steps), 0, n - 1)
+    for left, right in ((30, 29), (250, 249), (2, 0)):
+        expected = naive.kmer_counts(codes, k, pos, left, right)
+        np.testing.assert_array_equal(kernels.kmer_counts(codes, k, pos, left, right), expected)
 
 
 @pytest.mark.parametrize("k", [4, 5, 6, 7, 8])
