@@ -403,6 +403,15 @@ def _time_pair(fns, calls, rounds):
     return best
 
 
+def _write_floor(nbytes, calls, rounds):
+    """Best seconds to allocate ``nbytes`` of fresh memory and write every byte once."""
+
+    def alloc_fill():
+        np.empty(nbytes, np.uint8).fill(1)
+
+    return _time_pair((alloc_fill,), calls, rounds)[0][0]
+
+
 def _same(a, b):
     if isinstance(a, tuple):
         return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
@@ -416,7 +425,11 @@ def sweep(max_gb=2.0, stride=1, sizes=SWEEP_SIZES, cases=SWEEP_CASES, shuffle=Fa
           f"random ACGT with 0.1% N; output cap {max_gb:g} GiB")
     print("positions/s from the best of interleaved rounds (wall clock; thread CPU time in brackets)")
     print()
-    head = f"{'form':6s} {'k':>2s} {'positions':>10s} {'new M/s':>16s} {'old M/s':>16s} {'new/old':>8s}  output"
+    print("floor: m / (time to allocate and fill an output of the same size), the rate at which fresh")
+    print("memory of that size can be written at all (the page zeroing by the OS counts twice)")
+    print()
+    head = (f"{'form':6s} {'k':>2s} {'positions':>10s} {'new M/s':>16s} {'old M/s':>16s} {'new/old':>8s} "
+            f"{'floor M/s':>10s}  output")
     print(head)
     print("-" * len(head))
     rng = np.random.default_rng(0)
@@ -454,8 +467,10 @@ def sweep(max_gb=2.0, stride=1, sizes=SWEEP_SIZES, cases=SWEEP_CASES, shuffle=Fa
             calls = max(1, int(0.05 / est))
             rounds = 5 if est * calls < 0.5 else 3
             (nw, nc), (ow, oc) = _time_pair((new, old), calls, rounds)
+            floor = _write_floor(int(nbytes), calls, rounds)
             print(f"{form:6s} {k:2d} {m:10,d} {m / nw / 1e6:7.1f} ({m / nc / 1e6:6.1f}) "
-                  f"{m / ow / 1e6:7.1f} ({m / oc / 1e6:6.1f}) {ow / nw:7.2f}x  {size}", flush=True)
+                  f"{m / ow / 1e6:7.1f} ({m / oc / 1e6:6.1f}) {ow / nw:7.2f}x {m / floor / 1e6:10.1f}  {size}",
+                  flush=True)
             del codes, pos
 
 
