@@ -9,18 +9,18 @@
 Engines, all exact in float32 (within 1e-5 of a float64 reference):
 
 * "numpy" (:class:`~fastbuild.basemodel.forward.NumpyRunner`): numpy + numba, always available,
-  the exact reference and the fastest measured (direct convolutions, see the README);
+  the exact reference (direct convolutions, see the README);
 * "onnx" (:class:`~fastbuild.basemodel.onnx_backend.OnnxRunner`): onnxruntime on the CPU
   (optional extra ``onnx``);
 * "openvino" (:class:`~fastbuild.basemodel.openvino_backend.OpenVinoRunner`): OpenVINO on the
   CPU (optional extra ``openvino``); it alone also runs ``precision="bf16"``.
 
-"auto" (the default) runs the fastest engine installed, in the order of :data:`AUTO_ORDER`:
-numpy first, by measurement (README, "Base model": on real genes and on 100-kb regions the
-numpy path's direct convolutions beat OpenVINO and onnxruntime on both CPUs measured, Intel
-Xeon with AVX-512 and AMD EPYC), so "auto" runs numpy; the order stays so that an engine
-measured faster can be put first. A runner's ``backend`` is always the engine it runs, never
-"auto", so stores can record the real engine.
+"auto" (the default) runs the first installed engine of :data:`AUTO_ORDER`, numpy first by
+measurement (README, "Base model"): on real genes it ties OpenVINO on an Intel Xeon with
+AVX-512 and beats onnxruntime 2-3x on an AMD EPYC, with no extra installed; OpenVINO is ~9%
+faster only on 100-kb regions. So "auto" runs numpy; the order stays so that an engine
+measured faster on real genes can be put first. A runner's ``backend`` is always the engine
+it runs, never "auto", so stores can record the real engine.
 """
 
 from __future__ import annotations

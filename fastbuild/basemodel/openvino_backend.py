@@ -10,14 +10,16 @@ OpenVINO it is faster than the reshaped "image" / "pairs" forms that suit onnxru
 OpenVINO runs fastest on static shapes (a dynamic length is many times slower), so a compiled
 model has one input length. The scored lengths that get one are *buckets*: ``segment``,
 ``segment/2``, ``segment/4``, ... down to ``min_bucket`` (:func:`length_buckets`; 1,562 to
-100,000 by default). A sequence is scored in pieces of at most ``segment`` outputs (each with
-both flanks), each piece padded with N (code 4) up to its bucket and the padded outputs dropped
-(the real outputs never see the padding: valid convolutions only). :func:`plan_buckets` picks
-the cheapest pieces, counting each inference as its bucket plus both flanks (a 51-kb gene with
-the 10000nt models: 50,000 + 1,562 rather than 100,000). Each bucket is compiled on first use
-(about 1 s for the 5-model SpliceAI ensemble) and kept in a least-recently-used cache of at
-most ``max_compiled`` compiled models (default 8: every default bucket; about 1 GB with all
-seven compiled for the 5-model 10000nt ensemble, 240 MB of it the 100-kb bucket).
+50,000 by default: on an Intel Xeon with AVX-512, 100-kb regions ran at 38.7k nt/s in 50-kb
+pieces, 35-37k in 25-80-kb pieces and 25.9k in one 100-kb piece). A sequence is scored in pieces
+of at most ``segment`` outputs (each with both flanks), each piece padded with N (code 4) up to
+its bucket and the padded outputs dropped (the real outputs never see the padding: valid
+convolutions only). :func:`plan_buckets` picks the cheapest pieces, counting each inference as
+its bucket plus both flanks (a 51-kb gene with the 10000nt models and 100-kb buckets: 50,000 +
+1,562 rather than 100,000). Each bucket is compiled on first use (about 1 s for the 5-model
+SpliceAI ensemble) and kept in a least-recently-used cache of at most ``max_compiled`` compiled
+models (default 8: every default bucket; with 100-kb buckets all seven took about 1 GB for the
+5-model 10000nt ensemble, 240 MB of it the 100-kb bucket).
 
 Precision: OpenVINO on CPUs with AVX-512-BF16 or AMX would default to bfloat16; the runner sets
 ``INFERENCE_PRECISION_HINT`` explicitly: "f32" for ``precision="float32"`` (the default; equal
@@ -42,7 +44,7 @@ INSTALL_HINT = (
 
 #: precision name (what runners and stores report) -> OpenVINO INFERENCE_PRECISION_HINT
 PRECISIONS = {"float32": "f32", "bf16": "bf16"}
-DEFAULT_OPENVINO_SEGMENT = 100_000  # outputs per inference at most (plus 2*flank inputs)
+DEFAULT_OPENVINO_SEGMENT = 50_000  # outputs per inference at most (plus 2*flank inputs); measured, see above
 MIN_BUCKET = 1_000  # smallest bucket of scored lengths
 DEFAULT_MAX_COMPILED = 8  # compiled buckets kept per runner (least recently used dropped)
 PERFORMANCE_HINTS = ("LATENCY", "THROUGHPUT")

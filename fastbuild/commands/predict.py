@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a store written by a different model")
     p.add_argument("--threads", type=int, default=None, help="threads for the matrix products (default: all cores)")
     p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND,
-                   help="engine of the forward pass, all exact in float32: 'auto' runs the fastest measured, "
+                   help="engine of the forward pass, all exact in float32: 'auto' runs the measured default, "
                         "numpy (numpy/numba direct convolutions, always installed); openvino (extra "
                         "fastbuild-splice[openvino]) and onnx (onnxruntime, extra fastbuild-splice[onnx]) "
                         "are optional engines; see the README's engine table")
