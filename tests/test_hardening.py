@@ -87,6 +87,21 @@ def test_two_concurrent_predicts_into_one_store_keep_every_gene(demo_ann, tmp_pa
     assert res.info["genes"] == 40
 
 
+def test_build_killed_while_writing_its_plan_restarts(fake_store, tmp_path, capsys):
+    """A kill during the plan's write leaves only its temporary file: that folder is no foreign
+    folder (seen in a kill test), while any other stray .tmp file still is."""
+    out = tmp_path / "killed"
+    out.mkdir()
+    (out / "plan.json.somehost.12345.tmp").write_text('{"half')
+    assert main(["build", "--scores", fake_store, "--output-dir", str(out), "--n-genes", "3", "--no-progress"]) == 0
+    assert (out / "_SUCCESS").exists()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt.tmp").write_text("mine")
+    base = ["build", "--scores", fake_store, "--output-dir", str(other), "--n-genes", "3", "--no-progress"]
+    one_line_error(capsys, base, "is not empty and holds no fastbuild build", "--overwrite")
+
+
 def test_foreign_folder_is_refused_and_never_deleted(fake_store, tmp_path, capsys):
     out = tmp_path / "mine"
     (out / "master").mkdir(parents=True)

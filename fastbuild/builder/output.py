@@ -61,11 +61,22 @@ def read_plan(out: Path) -> dict | None:
     return None
 
 
+def _interrupted_write(name: str) -> bool:
+    """True for the temporary file of one of the build's own top-level files (``plan.json``,
+    ``build_info.json``, ...) left by a process killed while writing it (see atomic.tmp_path)."""
+    return name.endswith(atomic.TMP_SUFFIX) and any(
+        name.startswith(own + ".") for own in (PLAN_FILE, LEGACY_CONFIG_FILE, *_FIXED))
+
+
 def check_folder(out: Path, overwrite: bool) -> None:
-    """Refuse a non-empty folder that is not a fastbuild output (before anything is written)."""
+    """Refuse a non-empty folder that is not a fastbuild output (before anything is written).
+
+    The temporary file of a plan that a killed build was writing does not make a folder
+    foreign: the build restarts there (the leftover is ignored; every writer uses a name of
+    its own)."""
     if read_plan(out) is not None or overwrite:
         return
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in _IGNORED)
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in _IGNORED and not _interrupted_write(p.name))
     if foreign:
         raise FastbuildError(
             f"{out} is not empty and holds no fastbuild build (found {', '.join(foreign[:3])}); "
