@@ -213,6 +213,9 @@ class TfAnchor:
             self.proc.wait(timeout=60)
 
 
+NUMPY_MODES = {"pairwise": "numpy", "pairwise1": "numpy-pairwise1", "plain": "numpy-plain"}
+
+
 def engine_scorers(model, args) -> dict:
     """name -> (callable(codes), runner) for the numpy modes and the installed / requested engines."""
     from fastbuild.basemodel.backends import engine_available
@@ -221,8 +224,8 @@ def engine_scorers(model, args) -> dict:
     out = {}
     if "numpy" in args.backends:
         for mode in args.modes:
-            r = NumpyRunner(model, args.threads, pairwise=(mode == "pairwise"))
-            out["numpy" if mode == "pairwise" else "numpy-plain"] = (r.score_sequence, r)
+            r = NumpyRunner(model, args.threads, pairwise=(mode != "plain"), levels=1 if mode == "pairwise1" else 2)
+            out[NUMPY_MODES[mode]] = (r.score_sequence, r)
     if args.onnx or ("onnx" in args.backends and engine_available("onnx")):
         out |= onnx_scorers(model, args)
     if "openvino" in args.backends and engine_available("openvino"):
@@ -232,6 +235,12 @@ def engine_scorers(model, args) -> dict:
             r = OpenVinoRunner(model, threads=args.threads, precision=prec, segment=args.openvino_segment)
             out["openvino" if prec == "float32" else f"openvino-{prec}"] = (r.score_sequence, r)
     return out
+
+
+#: Pause before each timed run: the thread pools of the run before (OpenBLAS's after the GEMM
+#: reference, OpenVINO's, onnxruntime's) spin for up to ~0.1 s after their last work and would
+#: take CPU time from whichever engine is timed next.
+SETTLE_S = 0.25
 
 
 def time_runs(model, codes, args):
@@ -251,10 +260,12 @@ def time_runs(model, codes, args):
         for _ in range(args.repeats):
             mm.append(matmul_gflops(0.7))
             for name, (fn, _) in scorers.items():
+                time.sleep(SETTLE_S)
                 t0 = time.perf_counter()
                 fn(codes)
                 samples[name].append(time.perf_counter() - t0)
             if tf is not None:
+                time.sleep(SETTLE_S)
                 r = tf.round()
                 samples.setdefault("tf-predict", []).append(r["predict"])
                 samples.setdefault("tf-function", []).append(r["function"])
@@ -371,8 +382,9 @@ def parse_args():
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--backends", nargs="+", default=list(ENGINES), choices=list(ENGINES),
                    help="engines timed (those installed)")
-    p.add_argument("--modes", nargs="+", default=["pairwise"], choices=["pairwise", "plain"],
-                   help="numpy forward-pass modes (pairwise: the runner's default, reported as 'numpy')")
+    p.add_argument("--modes", nargs="+", default=["pairwise"], choices=["pairwise", "pairwise1", "plain"],
+                   help="numpy forward-pass modes (pairwise: the runner's default, the two-level form, reported "
+                        "as 'numpy'; pairwise1: the one-level form)")
     p.add_argument("--tf-python", default=None,
                    help="python of a venv with tensorflow-cpu, tf_keras and h5py: also time TensorFlow")
     p.add_argument("--tf-weights", default=None, help="folder of spliceai1..5.h5 (default: the installed spliceai)")
@@ -435,7 +447,7 @@ def run_children(args):
     return results
 
 
-MODE_ORDER = ("tf-predict", "tf-function", "numpy", "numpy-plain", *ONNX_MODES, "openvino", "openvino-bf16")
+MODE_ORDER = ("tf-predict", "tf-function", *NUMPY_MODES.values(), *ONNX_MODES, "openvino", "openvino-bf16")
 
 
 def print_results(results, args):

@@ -186,7 +186,9 @@ _FEATURES = _host_features()
 VECTOR_WIDTH = 16 if _FEATURES.get("avx512f") else 8
 _HOST_FMA = bool(_FEATURES.get("fma") or _FEATURES.get("avx512f"))
 MAX_VECTORS = 4  # output vectors per row the direct kernels handle (64 channels with AVX-512)
-PAIRS_FROM_DILATION = 10  # direct method: pairwise form for dilations >= this (tiles fit a half period)
+PAIRS_FROM_DILATION = 10  # direct method, level 1: pairwise form for dilations >= this (tiles fit a half period)
+QUAD_FROM_DILATION = 1  # direct method, level 2 (the default): two-level form for dilations >= this
+QUAD_CHUNK_ROWS = 2048  # two-level form: output rows per chunk of difference streams (kept in L2)
 
 
 def direct_supported(c_in: int, c_out: int, lanes: int | None = None) -> bool:
@@ -273,14 +275,16 @@ class _IR:
         return self.b.select(self.b.fcmp_ordered(">", v, sv), v, sv)
 
 
-def _emit_accumulate(t, src, s_off, wp, taps, stride, rows, nvec, init=None, negate=False):
+def _emit_accumulate(t, src, s_off, wp, taps, stride, rows, nvec, init=None, negate=False, rstep=None):
     """IR: acc[i][j] = init[i][j] (+ or - when ``negate``) sum over taps k < ``taps`` and input
-    channels c of src[s_off + i + k*stride, c] * w[k*C + c, j*vw : (j+1)*vw].
+    channels c of src[s_off + i*rstep + k*stride, c] * w[k*C + c, j*vw : (j+1)*vw].
 
     ``src`` is (data pointer, C) with C a runtime multiple of 4; ``rows`` and ``nvec`` are
-    constants. The accumulators are allocas, promoted to registers; returns their values."""
+    constants, ``rstep`` (the rows' spacing) a runtime value or None for 1. The accumulators are
+    allocas, promoted to registers; returns their values."""
     sp, c_in = src
     c_out = nvec * t.vw
+    rstride = c_in if rstep is None else t.b.mul(rstep, c_in)
     zero = t.ir.Constant(t.vt, [0.0] * t.vw)
     accs = [[cgutils.alloca_once(t.b, t.vt) for _ in range(nvec)] for _ in range(rows)]
     for i, row in enumerate(accs):
@@ -296,7 +300,7 @@ def _emit_accumulate(t, src, s_off, wp, taps, stride, rows, nvec, init=None, neg
             for c in range(4):
                 ws = [t.vload(wp, t.add(w0, t.k(c * c_out + j * t.vw))) for j in range(nvec)]
                 for i in range(rows):
-                    x = t.b.load(t.b.gep(sp, [t.add(s0, t.b.mul(t.k(i), c_in), t.k(c))]), align=4)
+                    x = t.b.load(t.b.gep(sp, [t.add(s0, t.b.mul(t.k(i), rstride), t.k(c))]), align=4)
                     x = t.splat(t.b.fneg(x) if negate else x)
                     acc[i] = [t.fma(x, ws[j], acc[i][j]) for j in range(nvec)]
             for row, vals in zip(accs, acc, strict=True):
@@ -305,14 +309,15 @@ def _emit_accumulate(t, src, s_off, wp, taps, stride, rows, nvec, init=None, neg
     return [[t.b.load(a) for a in row] for row in accs]
 
 
-def _emit_epilogue(t, vals, o_off, out, bias, slope, res):
-    """IR: rows o_off + i get act(vals_i + bias) (``res`` None), or (``res`` = scale, shift,
+def _emit_epilogue(t, vals, o_off, out, bias, slope, res, rstep=None):
+    """IR: rows o_off + i*rstep get act(vals_i + bias) (``res`` None), or (``res`` = scale, shift,
     aout pointers) out += vals_i + bias and aout = act(out * scale + shift)."""
     op, c_out = out[0], len(vals[0]) * t.vw
     for i, row in enumerate(vals):
+        orow = t.add(o_off, t.k(i) if rstep is None else t.b.mul(t.k(i), rstep))
         for j, acc in enumerate(row):
             col = t.k(j * t.vw)
-            idx = t.add(t.b.mul(t.add(o_off, t.k(i)), t.k(c_out)), col)
+            idx = t.add(t.b.mul(orow, t.k(c_out)), col)
             v = t.b.fadd(acc, t.vload(bias, col))
             if res is None:
                 t.vstore(t.act(v, slope), op, idx)
@@ -382,6 +387,81 @@ def _pairs_codegen(residual):
     return codegen
 
 
+#: The nine sub-convolutions of the two-level pairwise form, in the order of their weights
+#: (:func:`fastbuild.basemodel.models.quad_weights`): (stream, offset in D) each. Streams:
+#: 0 = a, 1 = d (a - a[+D]), 2 = a2 (a - a[+2D]), 3 = dd (d - d[+2D]).
+QUAD_TERMS = ((0, 3), (2, 1), (2, 3), (1, 2), (3, 0), (3, 2), (1, 3), (3, 1), (3, 3))
+
+
+def _quad_codegen(residual):
+    """Tile of the two-level pairwise form; arguments (a, d, a2, dd, s_off, kq, taps, dil, bias,
+    slope, out, o_off, geom, buf, rstep[, scale, shift, aout]).
+
+    The level-1 form writes rows t and t + D of a width-W convolution of dilation D through
+    three convolutions of dilation 2D: P (weights E+O on a, offset D), Q (E on d) and R (O on d,
+    offset D), y[t] = P + Q and y[t+D] = P - R. The same step applied to each of them pairs
+    their rows t and t + 2D and leaves nine convolutions of dilation 4D and ~W/4 taps
+    (:data:`QUAD_TERMS`, weights ``kq[q]``, ``taps[q]`` taps each): 9W/4 instead of 4W taps per
+    four rows. With s = s_off + i*rstep, rows o_off + i*rstep + m*D (m < 4) get the epilogue of
+    y[t + m*D]. ``buf`` [3*rows, C_out] holds the partial sums between the steps."""
+
+    def codegen(context, builder, sig, args):
+        ty = sig.args
+        nvec, lanes, rows = _geometry_of(ty[12])
+        t = _IR(context, builder, lanes)
+        streams = [t.array(ty[i], args[i]) for i in range(4)]
+        karr = context.make_array(ty[5])(context, builder, args[5])
+        kshape = cgutils.unpack_tuple(builder, karr.shape)
+        kset = builder.mul(kshape[1], kshape[2])
+        taps = t.array(ty[6], args[6])
+        bias, out = t.array(ty[8], args[8]), t.array(ty[10], args[10])
+        buf = t.array(ty[13], args[13])[0]
+        s_off, dil, o_off, rstep = (t.i(args[i]) for i in (4, 7, 11, 14))
+        res = [t.array(ty[i], args[i]) for i in (15, 16, 17)] if residual else None
+        slope, four_d = t.splat(args[9]), t.b.mul(dil, t.k(4))
+
+        def acc(q, init=None, negate=False):
+            stream, off = QUAD_TERMS[q]
+            wp = builder.gep(karr.data, [builder.mul(t.k(q), kset)])
+            n = builder.load(builder.gep(taps, [t.k(q)]))
+            start = t.add(s_off, builder.mul(dil, t.k(off)))
+            return _emit_accumulate(t, streams[stream], start, wp, n, four_d, rows, nvec, init, negate, rstep)
+
+        slots = [[[t.k(((b * rows + i) * nvec + j) * t.vw) for j in range(nvec)] for i in range(rows)]
+                 for b in range(3)]
+
+        def save(vals, b):
+            for row, sl in zip(vals, slots[b], strict=True):
+                for v, o in zip(row, sl, strict=True):
+                    t.vstore(v, buf, o)
+
+        def load(b, minus=None, plus=None):
+            """buf[b] (+ buf[plus]) (- buf[minus])."""
+            vals = [[t.vload(buf, o) for o in r] for r in slots[b]]
+            other = plus if plus is not None else minus
+            if other is None:
+                return vals
+            op = builder.fadd if plus is not None else builder.fsub
+            return [[op(v, t.vload(buf, o)) for v, o in zip(r, sr, strict=True)]
+                    for r, sr in zip(vals, slots[other], strict=True)]
+
+        def epilogue(vals, m):
+            _emit_epilogue(t, vals, t.add(o_off, builder.mul(dil, t.k(m))), out, bias, slope, res, rstep)
+
+        save(acc(0), 0)  # PP
+        save(acc(1, load(0)), 1)  # P[t] = PP + PQ
+        save(acc(2, load(0), True), 2)  # P[t+2D] = PP - PR
+        save(acc(3), 0)  # QP
+        epilogue(acc(4, load(1, plus=0)), 0)  # y[t] = P[t] + QP + QQ
+        epilogue(acc(5, load(2, plus=0), True), 2)  # y[t+2D] = P[t+2D] + QP - QR
+        save(acc(6), 0)  # RP
+        epilogue(acc(7, load(1, minus=0), True), 1)  # y[t+D] = P[t] - RP - RQ
+        epilogue(acc(8, load(2, minus=0)), 3)  # y[t+3D] = P[t+2D] - RP + RR
+        return context.get_dummy_value()
+
+    return codegen
+
+
 def _tile_intrinsics():
     """The four tile intrinsics: plain / pairwise form, plain / residual epilogue."""
     from numba import types
@@ -409,10 +489,23 @@ def _tile_intrinsics():
                          aout)
         return sig, pairs_res
 
-    return tile_act, tile_res, pair_act, pair_res
+    quad_act, quad_res = _quad_codegen(False), _quad_codegen(True)
+
+    @intrinsic
+    def quad_a(typingctx, a, d, a2, dd, s_off, kq, taps, dil, bias, slope, out, o_off, geom, buf, rstep):
+        return types.void(a, d, a2, dd, s_off, kq, taps, dil, bias, slope, out, o_off, geom, buf, rstep), quad_act
+
+    @intrinsic
+    def quad_r(typingctx, a, d, a2, dd, s_off, kq, taps, dil, bias, slope, out, o_off, geom, buf, rstep, scale,
+               shift, aout):
+        sig = types.void(a, d, a2, dd, s_off, kq, taps, dil, bias, slope, out, o_off, geom, buf, rstep, scale,
+                         shift, aout)
+        return sig, quad_res
+
+    return tile_act, tile_res, pair_act, pair_res, quad_a, quad_r
 
 
-_TILE_ACT, _TILE_RES, _PAIR_ACT, _PAIR_RES = _tile_intrinsics()
+_TILE_ACT, _TILE_RES, _PAIR_ACT, _PAIR_RES, _QUAD_ACT, _QUAD_RES = _tile_intrinsics()
 
 
 @kernel
@@ -490,6 +583,72 @@ def _pairs_res_direct(a, d, s0, g0, g1, kw, taps, dil, bias, slope, out, o0, geo
             r += 1
 
 
+@kernel
+def _quad_streams(a, lo, hi, end, dil, d, a2, dd):
+    """The difference streams of the two-level pairwise form for lo <= s < hi: d[s] = a[s] -
+    a[s + D], a2[s] = a[s] - a[s + 2D] and dd[s] = d[s] - d[s + 2D], each where the rows of
+    ``a`` it reads are below ``end`` (s + D, s + 2D, s + 3D < end)."""
+    c_n, n_a = a.shape[1], min(end, a.shape[0])
+    for s in range(lo, hi):
+        if s + dil < n_a:
+            for c in range(c_n):
+                d[s, c] = a[s, c] - a[s + dil, c]
+        if s + 2 * dil < n_a:
+            for c in range(c_n):
+                a2[s, c] = a[s, c] - a[s + 2 * dil, c]
+        if s + 3 * dil < n_a:
+            for c in range(c_n):
+                dd[s, c] = (a[s, c] - a[s + dil, c]) - (a[s + 2 * dil, c] - a[s + 3 * dil, c])
+
+
+@kernel
+def _quad_chunk(src, base, span, dil, st):
+    """st[0, :span] = src[base : base + span] and the difference streams of that copy into
+    st[1..3] (:func:`_quad_streams`), each where its rows lie in the copy."""
+    a = st[0]
+    c_n = src.shape[1]
+    for s in range(span):
+        for c in range(c_n):
+            a[s, c] = src[base + s, c]
+    _quad_streams(a, 0, span, span, dil, st[1], st[2], st[3])
+
+
+@kernel
+def _quad_act_direct(src, s0, b0, b1, per, reach, kq, taps, dil, bias, slope, out, o0, geom, st):
+    """Two-level pairwise form (:func:`_quad_codegen`) of :func:`_conv_act_direct` for the
+    blocks b0 <= b < b1 of rows*4D output rows (rows o0 + b*rows*4D ...; rows: the tile's).
+
+    Each block is ``dil`` strided tiles (rows 4D apart, one per r < D). Blocks go ``per`` at a
+    time through ``st`` [4, per*rows*4D + reach, C]: the chunk's source rows (``reach`` = (W-1)*D
+    more than its outputs) and their difference streams, computed there so that they stay in
+    cache. Stream values do not depend on the chunking."""
+    rows = len(geom[2])
+    block = rows * 4 * dil
+    buf = np.empty((3 * rows, out.shape[1]), dtype=np.float32)
+    for c0 in range(b0, b1, per):
+        c1 = min(b1, c0 + per)
+        _quad_chunk(src, s0 + c0 * block, (c1 - c0) * block + reach, dil, st)
+        for b in range(c1 - c0):
+            for r in range(dil):
+                _QUAD_ACT(st[0], st[1], st[2], st[3], b * block + r, kq, taps, dil, bias, slope, out,
+                          o0 + (c0 + b) * block + r, geom, buf, 4 * dil)
+
+
+@kernel
+def _quad_res_direct(src, s0, b0, b1, per, reach, kq, taps, dil, bias, slope, out, o0, geom, st, scale, shift, aout):
+    """Two-level pairwise form of :func:`_conv_res_direct` (see :func:`_quad_act_direct`)."""
+    rows = len(geom[2])
+    block = rows * 4 * dil
+    buf = np.empty((3 * rows, out.shape[1]), dtype=np.float32)
+    for c0 in range(b0, b1, per):
+        c1 = min(b1, c0 + per)
+        _quad_chunk(src, s0 + c0 * block, (c1 - c0) * block + reach, dil, st)
+        for b in range(c1 - c0):
+            for r in range(dil):
+                _QUAD_RES(st[0], st[1], st[2], st[3], b * block + r, kq, taps, dil, bias, slope, out,
+                          o0 + (c0 + b) * block + r, geom, buf, 4 * dil, scale, shift, aout)
+
+
 # ------------------------------------------------------------------------------------------
 # BLAS thread control (numpy's bundled OpenBLAS)
 # ------------------------------------------------------------------------------------------
@@ -554,11 +713,12 @@ class _Workspace:
         self.buf = {}
 
     def get(self, name, shape):
+        size = int(np.prod(shape))
         a = self.buf.get(name)
-        if a is None or a.size < shape[0] * shape[1]:
-            a = np.empty(shape[0] * shape[1], dtype=np.float32)
+        if a is None or a.size < size:
+            a = np.empty(size, dtype=np.float32)
             self.buf[name] = a
-        return a[: shape[0] * shape[1]].reshape(shape)
+        return a[:size].reshape(shape)
 
 
 def _pair_groups(width, dilation, channels):
@@ -618,6 +778,17 @@ def _conv_range(src, dst, lo, hi, half, width, dilation, scale, shift, slope, w,
             np.matmul(av, w, out=dst[r0 : r0 + n])
 
 
+@kernel
+def _dense64(x, w, b, out):
+    """out[i, k] = b[k] + sum_c x[i, c] * w[c, k], summed in float64 in channel order."""
+    for i in range(x.shape[0]):
+        for k in range(w.shape[1]):
+            acc = np.float64(b[k])
+            for c in range(x.shape[1]):
+                acc += np.float64(x[i, c]) * np.float64(w[c, k])
+            out[i, k] = acc
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax, computed in float64, returned as float32."""
     logits = logits.astype(np.float64)
@@ -668,17 +839,23 @@ class ForwardPass:
     Scratch buffers are kept per worker and reused across layers and calls.
     """
 
-    def __init__(self, threads: int | None = None, pairwise: bool = True, method: str | None = None):
+    def __init__(self, threads: int | None = None, pairwise: bool = True, method: str | None = None,
+                 levels: int = 2):
         if method is not None and method not in METHODS:
             raise FastbuildError(f"unknown forward method {method!r} (use {' or '.join(METHODS)})")
+        if levels not in (1, 2):
+            raise FastbuildError(f"pairwise levels must be 1 or 2, not {levels!r}")
         self.threads = int(threads or default_threads())
         self.pairwise = bool(pairwise)
+        self.levels = int(levels)
         self.method = method
         self._ws = [_Workspace() for _ in range(self.threads)]
-        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        self._big = _Workspace()  # the trunk's [N, C] streams, one forward pass at a time
+        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
 
     def close(self) -> None:
-        """Shut the worker threads down (idempotent)."""
+        """Shut the worker threads down and free the buffers (idempotent)."""
+        self._big = _Workspace()
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
@@ -739,40 +916,66 @@ class ForwardPass:
         """Output rows [lo, hi) of one convolution by the direct kernels, shared by the workers.
 
         Output row t reads source rows t - half + k*dilation, (width, dilation) = ``shape``;
-        ``conv`` = (w, pairwise weights or None, bias). ``res`` None: dst = act(conv + bias);
-        else (scale, shift, aout): dst += conv + bias and aout = act(dst * scale + shift).
-        ``scratch`` [N, C]: room for the difference stream of the pairwise form."""
+        ``conv`` = (w, pairwise weights or None, bias, two-level weights or None). ``res`` None:
+        dst = act(conv + bias); else (scale, shift, aout): dst += conv + bias and aout =
+        act(dst * scale + shift). ``scratch``: three [N, C] arrays, room for the difference
+        streams of the pairwise forms (the level-1 form uses the first)."""
         if hi <= lo:
             return
         w, bias = _c32(conv[0]), _c32(conv[2])  # the kernels index raw C-contiguous float32 data
-        kw = None if conv[1] is None else tuple(_c32(k) for k in conv[1])
         extra = () if res is None else (_c32(res[0]), _c32(res[1]), res[2])
         width, dil = shape
         nvec = dst.shape[1] // VECTOR_WIDTH
         rows = tile_rows(nvec)
         geom, geom1 = geometry(nvec, rows), geometry(nvec, 1)
         plain = _conv_act_direct if res is None else _conv_res_direct
+
+        def plain_rows(a, b):
+            return functools.partial(plain, src, a - half, b - a, w, width, dil, bias, slope, dst, a, geom, geom1,
+                                     *extra)
+
+        usable = scratch is not None and width > 1 and conv[1] is not None
+        if usable and self.levels >= 2 and dil >= QUAD_FROM_DILATION and hi - lo >= rows * 4 * dil:
+            self._parallel(self._quad_tasks(src, dst, lo, hi, half, shape, conv, slope, extra, plain_rows))
+            return
         n_groups = (hi - lo) // (2 * dil)
-        pairwise = kw is not None and scratch is not None and width % 2 == 1 and width > 1
-        if not pairwise or dil < PAIRS_FROM_DILATION or n_groups == 0:
-            self._parallel([
-                functools.partial(plain, src, lo + a - half, b - a, w, width, dil, bias, slope, dst, lo + a, geom,
-                                  geom1, *extra)
-                for a, b in self._shares(hi - lo, rows, 64)
-            ])
+        if not usable or width % 2 == 0 or dil < PAIRS_FROM_DILATION or n_groups == 0:
+            self._parallel([plain_rows(lo + a, lo + b) for a, b in self._shares(hi - lo, rows, 64)])
             return
         d_lo, d_hi = lo - half, hi + half - dil
-        self._parallel([functools.partial(_diff_rows, src, d_lo + a, d_lo + b, dil, scratch)
+        self._parallel([functools.partial(_diff_rows, src, d_lo + a, d_lo + b, dil, scratch[0])
                         for a, b in self._shares(d_hi - d_lo, 1, 256)])
         pgeom = geometry(nvec, pair_tile_rows(dil, rows))
+        kw = tuple(_c32(k) for k in conv[1])
         kw = (kw[1], kw[0], kw[2])  # (E+O, E, O)
         pairs = _pairs_act_direct if res is None else _pairs_res_direct
         taps, tail = (width + 1) // 2, lo + 2 * dil * n_groups
-        tasks = [functools.partial(pairs, src, scratch, lo - half, g0, g1, kw, taps, dil, bias, slope, dst, lo, pgeom,
-                                   geom1, *extra) for g0, g1 in self._shares(n_groups, 1, 2)]
-        tasks.append(functools.partial(plain, src, tail - half, hi - tail, w, width, dil, bias, slope, dst, tail,
-                                       geom, geom1, *extra))
+        tasks = [functools.partial(pairs, src, scratch[0], lo - half, g0, g1, kw, taps, dil, bias, slope, dst, lo,
+                                   pgeom, geom1, *extra) for g0, g1 in self._shares(n_groups, 1, 2)]
+        tasks.append(plain_rows(tail, hi))
         self._parallel(tasks)
+
+    def _quad_tasks(self, src, dst, lo, hi, half, shape, conv, slope, extra, plain_rows) -> list:
+        """Tasks computing output rows [lo, hi) by the two-level pairwise form (see :meth:`_direct`):
+        whole blocks of rows*4D rows by strided tiles, in chunks of about :data:`QUAD_CHUNK_ROWS`
+        output rows, shared by the workers; the last rows by the plain kernels. The split depends
+        on [lo, hi) only, so results do not depend on the thread count."""
+        width, dil = shape
+        nvec = dst.shape[1] // VECTOR_WIDTH
+        rows = tile_rows(nvec)
+        geom = geometry(nvec, rows)
+        kq, taps = _c32(conv[3][0]), np.ascontiguousarray(conv[3][1], dtype=np.int64)
+        quad = _quad_act_direct if not extra else _quad_res_direct
+        block, reach = rows * 4 * dil, (width - 1) * dil
+        n_blocks = (hi - lo) // block
+        per = max(1, QUAD_CHUNK_ROWS // block)
+        args = (kq, taps, dil, _c32(conv[2]), slope, dst, lo, geom)
+        tasks = []
+        for i, (b0, b1) in enumerate(self._shares(n_blocks, 1, 2)):
+            st = self._ws[i].get("quad", (4, min(per, b1 - b0) * block + reach, src.shape[1]))
+            tasks.append(functools.partial(quad, src, lo - half, b0, b1, per, reach, *args, st, *extra))
+        tasks.append(plain_rows(lo + n_blocks * block, hi))
+        return tasks
 
     def forward(self, net, codes: np.ndarray) -> np.ndarray:
         """Softmax outputs of one network.
@@ -801,8 +1004,10 @@ class ForwardPass:
             skip = self._trunk_direct(net, idx, n)
         else:
             skip = self._trunk_im2col(net, idx, n)
-        logits = skip @ net.out_w
-        logits += net.out_b
+        # not a BLAS product: OpenBLAS's threads would spin ~0.1 s after it, taking CPU time from
+        # the kernels of the next call
+        logits = np.empty((n, net.out_w.shape[1]), dtype=np.float64)
+        _dense64(skip, _c32(net.out_w), _c32(net.out_b), logits)
         return _softmax(logits)
 
     def _trunk_direct(self, net, idx, n) -> np.ndarray:
@@ -810,28 +1015,33 @@ class ForwardPass:
         flank, c_n, units = net.flank, net.channels, net.units
         table = _table(net)
         slope = np.float32(net.negative_slope)
-        x = table[idx]  # the residual stream [N, C]
+        # the streams live in buffers kept across calls: fresh pages would be faulted in (and
+        # zeroed) by the first layers, serially, at every call
+        big, shape = self._big, (idx.shape[0], c_n)
+        x = np.take(table, idx, axis=0, out=big.get("x", shape))  # the residual stream [N, C]
         ones, zeros = np.ones(c_n, dtype=np.float32), np.zeros(c_n, dtype=np.float32)
         sc, sh = (units[0].bn1_scale, units[0].bn1_shift) if units else (ones, zeros)
-        a = _act(table * sc + sh, slope).astype(np.float32)[idx]  # BatchNorm-1 + act of unit 0
-        h, d = np.empty_like(x), np.empty_like(x) if self.pairwise else None
-        skip = np.empty((n, c_n), dtype=np.float32)
-        tmp = d[:n] if d is not None else np.empty((n, c_n), dtype=np.float32)  # d is free between convs
+        a_table = _act(table * sc + sh, slope).astype(np.float32)
+        a = np.take(a_table, idx, axis=0, out=big.get("a", shape))  # BatchNorm-1 + act of unit 0
+        h = big.get("h", shape)
+        d = (big.get("d", shape),) if self.pairwise else None  # the difference stream of the level-1 form
+        skip = big.get("skip", (n, c_n))
+        tmp = d[0][:n] if d is not None else big.get("tmp", (n, c_n))  # d is free between convs
         one = np.float32(1.0)  # slope 1: no activation
         w0, b0 = net.skips[0]
-        self._direct(x, skip, 0, n, -flank, (1, 1), (w0, None, b0), one)
+        self._direct(x, skip, 0, n, -flank, (1, 1), (w0, None, b0, None), one)
         lo, hi = 0, idx.shape[0]
         for ui, u in enumerate(units):
             hf, shape = u.half, (u.width, u.dilation)
             nxt = units[ui + 1] if ui + 1 < len(units) else None
             res = (nxt.bn1_scale, nxt.bn1_shift, a) if nxt is not None else (ones, zeros, a)
-            self._direct(a, h, lo + hf, hi - hf, hf, shape, (u.w1, u.k1, u.b1), slope, scratch=d)
-            self._direct(h, x, lo + 2 * hf, hi - 2 * hf, hf, shape, (u.w2, u.k2, u.b2), slope, res, d)
+            self._direct(a, h, lo + hf, hi - hf, hf, shape, (u.w1, u.k1, u.b1, u.q1), slope, scratch=d)
+            self._direct(h, x, lo + 2 * hf, hi - 2 * hf, hf, shape, (u.w2, u.k2, u.b2, u.q2), slope, res, d)
             lo += 2 * hf
             hi -= 2 * hf
             if ui + 1 in net.skips:  # skip += x @ ws + bs (tmp: an unused activation)
                 ws, bs = net.skips[ui + 1]
-                self._direct(x, skip, 0, n, -flank, (1, 1), (ws, None, bs), one, (ones, zeros, tmp))
+                self._direct(x, skip, 0, n, -flank, (1, 1), (ws, None, bs, None), one, (ones, zeros, tmp))
         return skip
 
     def _trunk_im2col(self, net, idx, n) -> np.ndarray:
@@ -877,7 +1087,7 @@ class NumpyRunner(Runner):
         The ensemble; its members' outputs are averaged (in float64).
     threads : int, optional
         Worker threads (default: all CPUs this process may use).
-    pairwise : bool
+    pairwise, levels
         See :class:`ForwardPass`.
     segment : int
         Long sequences are scored in segments of at most this many outputs (plus both flanks),
@@ -886,13 +1096,14 @@ class NumpyRunner(Runner):
 
     backend = "numpy"
 
-    def __init__(self, model, threads: int | None = None, pairwise: bool = True, segment: int = DEFAULT_SEGMENT):
+    def __init__(self, model, threads: int | None = None, pairwise: bool = True, segment: int = DEFAULT_SEGMENT,
+                 levels: int = 2):
         self.networks = networks_of(model)
         if not self.networks:
             raise FastbuildError("no networks to run")
         self.flank = self.networks[0].flank
         self.segment = max(1, int(segment))
-        self.engine = ForwardPass(threads, pairwise=pairwise)
+        self.engine = ForwardPass(threads, pairwise=pairwise, levels=levels)
         self.threads = self.engine.threads
         self._solo = []  # single-threaded engines of score_many, one per worker
 
@@ -964,7 +1175,7 @@ class NumpyRunner(Runner):
         while len(self._solo) < self.threads:
             self._solo.append(ForwardPass(1))
         for e in self._solo:
-            e.pairwise, e.method = self.engine.pairwise, self.engine.method
+            e.pairwise, e.method, e.levels = self.engine.pairwise, self.engine.method, self.engine.levels
         jobs = sorted(((i, k) for i in range(len(seqs)) for k in range(len(self.networks))),
                       key=lambda j: -len(seqs[j[0]]))
         results = [[None] * len(self.networks) for _ in seqs]

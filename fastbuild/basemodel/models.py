@@ -94,13 +94,17 @@ class Unit:
 
     k1: tuple = ()  # pairwise (Karatsuba) weights of conv1: (E, E+O, O), see pairwise_weights
     k2: tuple = ()
+    q1: tuple = ()  # two-level pairwise weights of conv1: (kq, taps), see quad_weights
+    q2: tuple = ()
 
     def __post_init__(self):
         if self.width > 1:
             self.k1 = pairwise_weights(self.w1, self.width)
             self.k2 = pairwise_weights(self.w2, self.width)
+            self.q1 = quad_weights(self.w1, self.width)
+            self.q2 = quad_weights(self.w2, self.width)
         else:
-            self.k1 = self.k2 = None
+            self.k1 = self.k2 = self.q1 = self.q2 = None
 
     @property
     def half(self) -> int:
@@ -122,6 +126,38 @@ def pairwise_weights(w: np.ndarray, width: int) -> tuple:
         return np.ascontiguousarray(a.reshape(-1, a.shape[-1]), dtype=np.float32)
 
     return f(even), f(even + odd_padded), f(odd)
+
+
+def _halves(f: np.ndarray) -> list:
+    """[Fe + Fo, Fe, Fo] of taps f [n, C, C']: even and odd taps, Fo zero-padded in the sum."""
+    fe, fo = f[0::2], f[1::2]
+    pad = np.concatenate([fo, np.zeros((len(fe) - len(fo), *f.shape[1:]))]) if len(fo) < len(fe) else fo
+    return [fe + pad, fe, fo]
+
+
+def quad_weights(w: np.ndarray, width: int) -> tuple:
+    """Weights of the two-level pairwise form (:func:`fastbuild.basemodel.forward._quad_codegen`).
+
+    The level-1 split (E+O, E, O) of :func:`pairwise_weights`, each split again into its even
+    and odd taps (Fe+Fo, Fe, Fo): nine tap sets, summed in float64 and rounded once.
+
+    Returns
+    -------
+    kq : numpy.ndarray
+        float32 ``[9, T*C, C']`` (T: the most taps of any set; shorter sets zero-padded).
+    taps : numpy.ndarray
+        int64 ``[9]``: the taps of each set.
+    """
+    c = w.shape[0] // width
+    taps = np.asarray(w, np.float64).reshape(width, c, -1)
+    even, odd = taps[0::2], taps[1::2]
+    pad = np.concatenate([odd, np.zeros((len(even) - len(odd), *odd.shape[1:]))]) if len(odd) < len(even) else odd
+    sets = _halves(even + pad) + _halves(even) + _halves(odd)
+    most = max(len(f) for f in sets)
+    kq = np.zeros((9, max(1, most) * c, taps.shape[2]), dtype=np.float32)
+    for q, f in enumerate(sets):
+        kq[q, : len(f) * c] = f.reshape(-1, taps.shape[2])
+    return kq, np.array([len(f) for f in sets], dtype=np.int64)
 
 
 @dataclass

@@ -26,11 +26,11 @@ def test_random_weights_match_reference(variant, n_units):
     codes = random_codes(n + 2 * flank, seed=3)
     want = reference_forward(sd, codes, eps, slope)
     for threads in (1, 2):
-        for pairwise in (True, False):
+        for pairwise, levels in ((True, 2), (True, 1), (False, 2)):
             for method in ("direct", "im2col"):
-                got = ForwardPass(threads, pairwise=pairwise, method=method).forward(net, codes)
+                got = ForwardPass(threads, pairwise=pairwise, method=method, levels=levels).forward(net, codes)
                 assert got.shape == (n, 3) and got.dtype == np.float32
-                assert np.max(np.abs(got - want)) < TOL, (threads, pairwise, method)
+                assert np.max(np.abs(got - want)) < TOL, (threads, pairwise, method, levels)
     # variant parameters really matter (the test is sensitive to them)
     other = reference_forward(sd, codes, 1e-5 if eps == 1e-3 else 1e-3, 0.1 - slope)
     assert np.max(np.abs(other - want)) > 10 * TOL
@@ -235,6 +235,70 @@ def test_pairwise_direct_kernels_equal_float64(width, dil, rows, residual):
         np.testing.assert_allclose(out[o0:], np.maximum(want, 0), rtol=0, atol=1e-5)
 
 
+@needs_direct
+@pytest.mark.parametrize(("width", "dil", "rows", "per"),
+                         [(3, 1, 1, 1), (2, 3, 2, 2), (4, 2, 4, 1), (11, 1, 8, 2), (13, 3, 8, 5), (21, 10, 8, 2),
+                          (41, 25, 8, 1), (41, 25, 8, 2)])
+@pytest.mark.parametrize("residual", [False, True])
+def test_two_level_pairwise_kernels_equal_float64(width, dil, rows, per, residual):
+    """The two-level form: blocks of rows*4D rows by strided tiles, ``per`` blocks per chunk of
+    difference streams (the last chunk short); even and odd widths. The chunk buffer starts
+    NaN, so that a read of a stream row that was not computed shows."""
+    from fastbuild.basemodel.models import quad_weights
+
+    rng = np.random.default_rng(width * dil + per)
+    c, blocks, s0, o0 = 32, 3, 1, 2
+    block, reach = rows * 4 * dil, (width - 1) * dil
+    n = blocks * block
+    src = rng.standard_normal((s0 + n + reach, c)).astype(np.float32)
+    w = (rng.standard_normal((width * c, c)) / np.sqrt(width * c)).astype(np.float32)
+    bias, scale, shift = (rng.standard_normal(c).astype(np.float32) for _ in range(3))
+    kq, taps = quad_weights(w, width)
+    assert taps.sum() <= (9 * width + 27) // 4  # about 9W/4 taps per four rows, not 4W
+    st = np.full((4, per * block + reach, c), np.nan, np.float32)
+    nvec = c // fw.VECTOR_WIDTH
+    geom = fw.geometry(nvec, rows)
+    want = _conv64(src, s0, n, w, width, dil) + bias
+    slope = np.float32(0.0)
+    out = np.full((n + o0, c), 7.0, np.float32)
+    if residual:
+        out[o0:] = 0
+        aout = np.zeros_like(out)
+        fw._quad_res_direct(src, s0, 0, blocks, per, reach, kq, taps, dil, bias, slope, out, o0, geom, st, scale,
+                            shift, aout)
+        np.testing.assert_allclose(out[o0:], want, rtol=0, atol=1e-5)
+        ar = want * scale + shift
+        np.testing.assert_allclose(aout[o0:], np.maximum(ar, 0), rtol=0, atol=2e-5)
+    else:
+        fw._quad_act_direct(src, s0, 0, blocks, per, reach, kq, taps, dil, bias, slope, out, o0, geom, st)
+        np.testing.assert_allclose(out[o0:], np.maximum(want, 0), rtol=0, atol=1e-5)
+    assert np.all(out[:o0] == 7.0)
+
+
+def test_quad_weights_rebuild_the_taps():
+    """The nine tap sets recombine to the original taps (float64 sums, one rounding)."""
+    from fastbuild.basemodel.models import quad_weights
+
+    for width in (1, 2, 3, 4, 5, 11, 21, 41):
+        w = np.random.default_rng(width).standard_normal((width * 4, 8)).astype(np.float32)
+        kq, taps = quad_weights(w, width)
+        sets = [kq[q, : taps[q] * 4].reshape(taps[q], 4, 8).astype(np.float64) for q in range(9)]
+        want = w.reshape(width, 4, 8).astype(np.float64)
+        # E = W[0::2] = (Q sets: Fe = E[0::2] = W[0::4], Fo = E[1::2] = W[2::4]); O = W[1::2] likewise
+        assert np.allclose(sets[4], want[0::4]) and np.allclose(sets[5], want[2::4])
+        assert np.allclose(sets[7], want[1::4]) and np.allclose(sets[8], want[3::4])
+        for q, fe, fo in ((3, want[0::4], want[2::4]), (6, want[1::4], want[3::4])):
+            fo = np.concatenate([fo, np.zeros((len(fe) - len(fo), 4, 8))])
+            assert np.allclose(sets[q], fe + fo, atol=1e-6)
+
+
+def test_levels_are_checked():
+    from fastbuild.errors import FastbuildError
+
+    with pytest.raises(FastbuildError, match="levels"):
+        ForwardPass(1, levels=3)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("n", [1, 2, 3, 19, 20, 21, 41, 1001])
 def test_methods_agree_at_edge_lengths(threads, n):
@@ -244,12 +308,14 @@ def test_methods_agree_at_edge_lengths(threads, n):
     net = network_from_state_dict(sd, eps=1e-5, negative_slope=0.1)
     codes = random_codes(n + 2 * net.flank, seed=n)
     ref = ForwardPass(1, method="im2col").forward(net, codes)
-    for pairwise in (True, False):
-        got = ForwardPass(threads, pairwise=pairwise).forward(net, codes)
+    for pairwise, levels in ((True, 2), (True, 1), (False, 2)):
+        fp = ForwardPass(threads, pairwise=pairwise, levels=levels)
+        got = fp.forward(net, codes)
         assert got.shape == (n, 3)
         assert np.max(np.abs(got - ref)) < 1e-5
+        assert np.array_equal(got, fp.forward(net, codes))  # the kept buffers do not leak between calls
         if threads == 2:
-            assert np.array_equal(got, ForwardPass(1, pairwise=pairwise).forward(net, codes))
+            assert np.array_equal(got, ForwardPass(1, pairwise=pairwise, levels=levels).forward(net, codes))
 
 
 def test_direct_is_the_default_where_supported():
