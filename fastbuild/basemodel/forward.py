@@ -8,11 +8,17 @@ Layout is channels-last ``[L, C]``. Two methods compute the convolutions:
   (AVX-512 vectors where the CPU has them, else 8 lanes); their epilogues add the bias and apply
   the activation (first convolution of a unit), or add the residual and compute the next unit's
   BatchNorm-1 + activation into a second stream (second convolution), so that every activation
-  is computed once per layer and no tap matrix is ever written. Dilations >= 10 use the pairwise
-  (Karatsuba) form: rows t and t + D share sum_j (E_j + O_j) a[t + (2j+1)D], the rest comes from
-  the difference stream d[s] = a[s] - a[s + D] (3J-1 instead of 4J-2 taps per two rows). The
-  skip connections are width-1 convolutions of the same kernels. No BLAS; sums run in a fixed
-  order, so results do not depend on the thread count.
+  is computed once per layer and no tap matrix is ever written. Dilated convolutions use the
+  two-level pairwise (Karatsuba) form by default (``levels=2``, dilations >= 4; dilation 1 runs
+  plain, where both are as fast): one level pairs rows t and t + D, which share
+  sum_j (E_j + O_j) a[t + (2j+1)D], the rest coming from the difference stream
+  d[s] = a[s] - a[s + D] (three convolutions of ~W/2 taps for two rows instead of two of W); the
+  second level does the same to each of those three, pairing rows t and t + 2D, so that four
+  rows t + mD cost nine convolutions of ~W/4 taps (9W/4 instead of 4W taps: 41-43% fewer
+  multiplications at widths 11-41; see :func:`_quad_codegen`). Its difference streams are
+  computed per chunk of ~2k rows, in cache. ``levels=1`` keeps the one-level form (dilations
+  >= 10). The skip connections are width-1 convolutions of the same kernels. No BLAS; sums run
+  in a fixed order, so results do not depend on the thread count.
 * "im2col": a numba kernel builds each block's ``[B, W*C]`` tap matrix from the source rows,
   applying the pending per-channel affine transform and the activation on the way, and one BLAS
   matrix product with the ``[W*C, C]`` weight writes the block's output (pairwise form for all
@@ -187,7 +193,7 @@ VECTOR_WIDTH = 16 if _FEATURES.get("avx512f") else 8
 _HOST_FMA = bool(_FEATURES.get("fma") or _FEATURES.get("avx512f"))
 MAX_VECTORS = 4  # output vectors per row the direct kernels handle (64 channels with AVX-512)
 PAIRS_FROM_DILATION = 10  # direct method, level 1: pairwise form for dilations >= this (tiles fit a half period)
-QUAD_FROM_DILATION = 1  # direct method, level 2 (the default): two-level form for dilations >= this
+QUAD_FROM_DILATION = 4  # direct method, level 2 (the default): two-level form for dilations >= this (plain at 1: ties)
 QUAD_CHUNK_ROWS = 2048  # two-level form: output rows per chunk of difference streams (kept in L2)
 
 
@@ -826,15 +832,19 @@ class ForwardPass:
         Worker threads (default: all CPUs this process may use). With more than one, the rows
         of every convolution are shared between the workers.
     pairwise : bool
-        Use the pairwise (Karatsuba) form of the dilated convolutions (3J-1 instead of 4J-2 taps
-        per two rows; the same results within float32 rounding).
+        Use the pairwise (Karatsuba) form of the dilated convolutions (fewer multiplications,
+        the same results within float32 rounding).
     method : {"direct", "im2col"}, optional
         "direct" (the default; "im2col" for networks :func:`direct_supported` rejects):
         register-tiled FMA kernels read the taps straight from the activated stream, with bias,
         activation, residual add and the next BatchNorm fused into their epilogues (no tap
-        matrix, no BLAS; pairwise form for dilations >= :data:`PAIRS_FROM_DILATION` when
-        ``pairwise``). "im2col": numba tap matrices and one single-threaded BLAS product per
-        block (see the module docstring).
+        matrix, no BLAS). "im2col": numba tap matrices and one single-threaded BLAS product per
+        block, one-level pairwise form (see the module docstring).
+    levels : {2, 1}
+        Levels of the pairwise form the direct method uses when ``pairwise``: 2 (the default),
+        the two-level form for dilations >= :data:`QUAD_FROM_DILATION` (9W/4 instead of 4W
+        taps per four rows); 1, the one-level form for dilations >= :data:`PAIRS_FROM_DILATION`
+        (3W/2 instead of 2W per two rows).
 
     Scratch buffers are kept per worker and reused across layers and calls.
     """
