@@ -454,18 +454,23 @@ def _quad_codegen(residual):
         def epilogue(vals, m):
             _emit_epilogue(t, vals, t.add(o_off, builder.mul(dil, t.k(m))), out, bias, slope, res, rstep)
 
-        save(acc(0), 0)  # PP
-        save(acc(1, load(0)), 1)  # P[t] = PP + PQ
-        save(acc(2, load(0), True), 2)  # P[t+2D] = PP - PR
-        save(acc(3), 0)  # QP
-        epilogue(acc(4, load(1, plus=0)), 0)  # y[t] = P[t] + QP + QQ
-        epilogue(acc(5, load(2, plus=0), True), 2)  # y[t+2D] = P[t+2D] + QP - QR
-        save(acc(6), 0)  # RP
-        epilogue(acc(7, load(1, minus=0), True), 1)  # y[t+D] = P[t] - RP - RQ
-        epilogue(acc(8, load(2, minus=0)), 3)  # y[t+3D] = P[t+2D] - RP + RR
+        _quad_steps(acc, save, load, epilogue)
         return context.get_dummy_value()
 
     return codegen
+
+
+def _quad_steps(acc, save, load, epilogue):
+    """The nine sub-convolutions of :func:`_quad_codegen` and how they combine (buf slots 0-2)."""
+    save(acc(0), 0)  # PP
+    save(acc(1, load(0)), 1)  # P[t] = PP + PQ
+    save(acc(2, load(0), True), 2)  # P[t+2D] = PP - PR
+    save(acc(3), 0)  # QP
+    epilogue(acc(4, load(1, plus=0)), 0)  # y[t] = P[t] + QP + QQ
+    epilogue(acc(5, load(2, plus=0), True), 2)  # y[t+2D] = P[t+2D] + QP - QR
+    save(acc(6), 0)  # RP
+    epilogue(acc(7, load(1, minus=0), True), 1)  # y[t+D] = P[t] - RP - RQ
+    epilogue(acc(8, load(2, minus=0)), 3)  # y[t+3D] = P[t+2D] - RP + RR
 
 
 def _tile_intrinsics():
