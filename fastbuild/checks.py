@@ -116,6 +116,6 @@ def number(field: str, value, minimum: float | None = None, maximum: float | Non
     return v
 
 
-def unit(field: str, value) -> float:
+def probability(field: str, value) -> float:
     """``value`` must be a probability, within 0..1 (NaN is refused); see :func:`number`."""
     return number(field, value, 0.0, 1.0)

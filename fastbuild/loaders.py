@@ -156,7 +156,7 @@ def categorical_vocabularies(files, columns) -> dict[str, list]:
 
 
 @dataclass(frozen=True)
-class Unit:
+class RowGroupShard:
     """One (file, row group) of the build and where its rows start in the whole build."""
 
     file: int
@@ -280,7 +280,7 @@ class BuildReader:
             raise FastbuildError(f"{what} column {name!r} is not in the dataset ({self.files[0]})")
         return name
 
-    def _scan(self) -> tuple[pa.Schema, list[Unit]]:
+    def _scan(self) -> tuple[pa.Schema, list[RowGroupShard]]:
         schema, units, first = None, [], 0
         for i, path in enumerate(self.files):
             with pq.ParquetFile(path) as file:
@@ -292,7 +292,7 @@ class BuildReader:
             for g in range(meta.num_row_groups):
                 n = meta.row_group(g).num_rows
                 if n:
-                    units.append(Unit(i, g, n, first))
+                    units.append(RowGroupShard(i, g, n, first))
                     first += n
         return schema, units
 
@@ -315,7 +315,7 @@ class BuildReader:
             files[index] = pq.ParquetFile(self.files[index])
         return files[index]
 
-    def read(self, unit: Unit) -> Batch:
+    def read(self, unit: RowGroupShard) -> Batch:
         """One unit's rows, in file order."""
         wanted = list(dict.fromkeys([*self.columns, *(c for c in (self.target, self.weight) if c),
                                      *(c for c in self.ids if c != ROW_INDEX)]))
@@ -336,7 +336,7 @@ class BuildReader:
         return Batch(X, y, w, ids)
 
     def shard_units(self, *, shuffle: bool = False, seed: int = 0, epoch: int = 0, shard: int = 0,
-                    num_shards: int = 1) -> list[Unit]:
+                    num_shards: int = 1) -> list[RowGroupShard]:
         """The units of shard ``shard`` of ``num_shards``: every ``num_shards``-th unit of the (shuffled) order."""
         if not 0 <= shard < num_shards:
             raise FastbuildError(f"shard {shard} is not in 0..{num_shards - 1}")

@@ -80,7 +80,7 @@ class ModelSpec:
 
 
 @dataclass
-class Unit:
+class ResidualBlock:
     """One residual unit, channels-last, BN2 folded into conv1."""
 
     width: int
@@ -166,7 +166,7 @@ class Network:
 
     in_w: np.ndarray  # [4, C]
     in_b: np.ndarray  # [C]
-    units: list  # [Unit]
+    units: list  # [ResidualBlock]
     skips: dict  # number of units before the skip -> (w [C, C], b [C]); key 0 = after input conv
     out_w: np.ndarray  # [C, 3]
     out_b: np.ndarray  # [3]
@@ -258,7 +258,7 @@ def _bn_affine(gamma, beta, mean, var, eps):
     return scale, shift
 
 
-def make_unit(width, dilation, bn1, conv1, bn2, conv2, eps, source="model weights") -> Unit:
+def make_residual_block(width, dilation, bn1, conv1, bn2, conv2, eps, source="model weights") -> ResidualBlock:
     """Build a folded unit from raw parameters.
 
     ``bn1``/``bn2`` are (gamma, beta, mean, var); ``conv1``/``conv2`` are (kernel [W, C_in, C_out]
@@ -273,7 +273,7 @@ def make_unit(width, dilation, bn1, conv1, bn2, conv2, eps, source="model weight
         raise FastbuildError(f"{source}: weights do not match the expected convolution width {width}")
     w1 = k1 * s2[None, None, :]
     b1 = c1 * s2 + t2
-    return Unit(
+    return ResidualBlock(
         width=int(width),
         dilation=int(dilation),
         bn1_scale=_f32(s1),
@@ -352,7 +352,7 @@ def _network_from_state_dict(sd, eps, negative_slope, source) -> Network:
     for (bn1, c1, bn2, c2), w, d in zip(raw_units, widths, dilations, strict=True):
         if c1[0].shape[0] != w:
             raise FastbuildError(f"{source}: unexpected convolution width {c1[0].shape[0]} (expected {w})")
-        units.append(make_unit(w, d, bn1, c1, bn2, c2, eps, source=source))
+        units.append(make_residual_block(w, d, bn1, c1, bn2, c2, eps, source=source))
     out_k, out_b = torch_conv("final_conv")
     in_w, out_w = _tap0(in_k, "initial_conv", source), _tap0(out_k, "final_conv", source)
     return Network(_f32(in_w), _f32(in_b), units, skips, _f32(out_w), _f32(out_b), negative_slope)
@@ -703,7 +703,8 @@ def _read_keras(km: _KerasModel) -> tuple[Network, float, str]:
     if act != "relu":
         raise FastbuildError(f"{path}: unsupported activation {_one_line(act)!r}")
     out_k, out_b = km.conv(finals[0])
-    units = [make_unit(c1[0].shape[0], d, p1, c1, p2, c2, eps, source=path) for p1, c1, p2, c2, d in raw_units]
+    units = [make_residual_block(c1[0].shape[0], d, p1, c1, p2, c2, eps, source=path)
+             for p1, c1, p2, c2, d in raw_units]
     in_w, out_w = _tap0(in_k, f"input convolution {x}", path), _tap0(out_k, f"output convolution {finals[0]}", path)
     net = Network(_f32(in_w), _f32(in_b), units, skips, _f32(out_w), _f32(out_b), 0.0)
     return net, eps, act

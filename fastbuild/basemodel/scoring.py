@@ -15,14 +15,14 @@ from pathlib import Path
 
 import polars as pl
 
-from fastbuild.basemodel import units as score_units
+from fastbuild.basemodel import chunk_worker
 from fastbuild.basemodel.backends import DEFAULT_BACKEND, check_backend
 from fastbuild.basemodel.models import Model, load_model
 from fastbuild.basemodel.runner import check_threads, default_threads
 from fastbuild.basemodel.store import ScoreStore
 from fastbuild.errors import FastbuildError
 from fastbuild.progress import Progress
-from fastbuild.work import Executor, Unit, make_executor
+from fastbuild.work import Executor, Task, make_executor
 
 GENE_COLUMNS = ("gene_id", "chrom", "start", "end", "strand")
 
@@ -86,7 +86,7 @@ def _make_plan(store: ScoreStore, genes: pl.DataFrame, key: str, chunk_bases: in
     return plan
 
 
-def _tasks(plan: dict, genes: pl.DataFrame, store_dir, fasta: str, source, opts: dict) -> list[score_units.ScoreTask]:
+def _tasks(plan: dict, genes: pl.DataFrame, store_dir, fasta: str, source, opts: dict) -> list[chunk_worker.ScoreTask]:
     rows = genes.with_row_index("_row")
     tasks = []
     for u in plan["units"]:
@@ -95,7 +95,7 @@ def _tasks(plan: dict, genes: pl.DataFrame, store_dir, fasta: str, source, opts:
         if chunk.height != len(u["genes"]):
             raise FastbuildError(f"the scoring plan {plan['key']} names genes the annotation lacks; "
                                  "plan again with --plan-only")
-        tasks.append(score_units.ScoreTask(str(store_dir), fasta, source, chunk, u["file"], **opts))
+        tasks.append(chunk_worker.ScoreTask(str(store_dir), fasta, source, chunk, u["file"], **opts))
     return tasks
 
 
@@ -115,7 +115,7 @@ class _Run:
         rate = self.nucleotides / max(time.perf_counter() - self.t0, 1e-9)
         self.bar.update(n_genes, f"{rate:,.0f} nt/s" if rate else "")
 
-    def on_result(self, unit: Unit, result: dict) -> None:
+    def on_result(self, unit: Task, result: dict) -> None:
         if self.bases_from_results:
             self.nucleotides += result["nucleotides"]
         self.written += 0 if result["reused"] else 1
@@ -236,12 +236,12 @@ def _execute(executor, plan, genes, store, fasta, model, source, opts, action, u
         if action == "unit":
             return _one_unit(tasks, unit)
         if action == "run":
-            units = [Unit(f"chunk-{key}-{i + 1:05d}", score_units.score_unit, t, items=t.chunk.height,
+            units = [Task(f"chunk-{key}-{i + 1:05d}", chunk_worker.score_unit, t, items=t.chunk.height,
                           resources=dict(resources or {})) for i, t in enumerate(tasks)]
             executor.run(units, run.on_result, run.on_progress)
         _finalise(store, plan, tasks)
     finally:
-        score_units.release()
+        chunk_worker.release()
     return run.summary(store.path, model, plan["genes"], plan["genes_to_score"], n)
 
 
@@ -249,4 +249,4 @@ def _one_unit(tasks: list, unit: int | None) -> dict:
     n = len(tasks)
     if unit is None or not 1 <= unit <= n:
         raise FastbuildError(f"--unit must be within 1..{n} (the scoring plan has {n} units)")
-    return {"unit": unit, "units": n, **score_units.score_unit(tasks[unit - 1])}
+    return {"unit": unit, "units": n, **chunk_worker.score_unit(tasks[unit - 1])}

@@ -17,7 +17,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from fastbuild.checks import choice, number, positive, unit, whole
+from fastbuild.checks import choice, number, positive, probability, whole
 from fastbuild.errors import FastbuildError
 from fastbuild.reference import InputSpec
 from fastbuild.selection import POLICIES, SelectionSpec
@@ -96,13 +96,13 @@ class BuildConfig:
         choice("position_id_mode", self.position_id_mode, POSITION_ID_MODES)
         choice("kmer_layout", self.kmer_layout, KMER_LAYOUTS)
         positive("batch_size", self.batch_size)
-        unit("hard_prob", self.hard_prob)
-        unit("threshold", self.threshold)
+        probability("hard_prob", self.hard_prob)
+        probability("threshold", self.threshold)
         inf_hint = " (a large finite ratio such as 1e9 keeps every easy negative)"
         number("easy_ratio", self.easy_ratio, 0.0, hint=inf_hint if self.easy_ratio == math.inf else "")
         whole("window", self.window, 0)
         whole("easy_floor", self.easy_floor, 0)
-        unit("peak_prob", self.peak_prob)
+        probability("peak_prob", self.peak_prob)
         whole("peak_radius", self.peak_radius, 0, MAX_CONTEXT)
         whole("sequence_flank", self.sequence_flank, 0, MAX_SEQUENCE_FLANK)
         if not isinstance(self.eval_mode, bool):

@@ -30,7 +30,7 @@ from fastbuild.builder.plan import BuildPlan, make_plan
 from fastbuild.builder.schema import make_schema
 from fastbuild.errors import FastbuildError
 from fastbuild.progress import Progress
-from fastbuild.work import Executor, Unit, make_executor
+from fastbuild.work import Executor, Task, make_executor
 
 log = logging.getLogger(__name__)
 ACTIONS = ("run", "plan", "unit", "finalise")
@@ -133,8 +133,8 @@ def _build_in_memory(config: BuildConfig, t0: float) -> BuildResult:
     return BuildResult(info, None, table, report.manifest(plan.ann.genes, stats))
 
 
-def _units(tasks: list[BatchTask]) -> list[Unit]:
-    return [Unit(f"batch-{t.index:05d}", build_unit, t, items=t.genes.height) for t in tasks]
+def _units(tasks: list[BatchTask]) -> list[Task]:
+    return [Task(f"batch-{t.index:05d}", build_unit, t, items=t.genes.height) for t in tasks]
 
 
 def _run_units(plan: BuildPlan, out: Path, executor: Executor, progress: bool) -> int:

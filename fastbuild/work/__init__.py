@@ -1,6 +1,6 @@
 """Running a plan's work units: here, in a local process pool, or on a Dask cluster.
 
-A command (``build``, ``predict``) turns its plan into :class:`Unit` objects; an executor runs
+A command (``build``, ``predict``) turns its plan into :class:`Task` objects; an executor runs
 them and hands each unit's small result back to the main process, in the order they finish.
 Every unit writes its own output file atomically and is idempotent, so the executor may run a
 unit twice (a retry after a worker died) without changing the result. Units are fixed by the
@@ -16,6 +16,6 @@ plan, never by how many workers run them.
 
 from fastbuild.work.base import Executor
 from fastbuild.work.executor import make_executor
-from fastbuild.work.units import Unit, report_progress
+from fastbuild.work.tasks import Task, report_progress
 
-__all__ = ["Executor", "Unit", "make_executor", "report_progress"]
+__all__ = ["Executor", "Task", "make_executor", "report_progress"]

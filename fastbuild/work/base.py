@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastbuild.work.units import Unit
+from fastbuild.work.tasks import Task
 
-OnResult = Callable[[Unit, Any], None]
+OnResult = Callable[[Task, Any], None]
 OnProgress = Callable[[int, int], None]
 
 
@@ -17,7 +17,7 @@ class Executor:
     name = "executor"
     reports_items = True  # progress arrives per item (gene) rather than per unit
 
-    def run(self, units: Sequence[Unit], on_result: OnResult, on_progress: OnProgress) -> None:
+    def run(self, units: Sequence[Task], on_result: OnResult, on_progress: OnProgress) -> None:
         raise NotImplementedError
 
     def start(self, warm: Callable[[Any], Any] | None = None) -> None:

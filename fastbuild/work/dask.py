@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from fastbuild.errors import FastbuildError
 from fastbuild.work.base import Executor, OnProgress, OnResult
-from fastbuild.work.units import Unit
+from fastbuild.work.tasks import Task
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class DaskExecutor(Executor):
         workers = self.client.scheduler_info().get("workers", {})
         return f"Dask cluster at {self.client.scheduler.address} ({len(workers)} workers)"
 
-    def run(self, units: Sequence[Unit], on_result: OnResult, on_progress: OnProgress) -> None:
+    def run(self, units: Sequence[Task], on_result: OnResult, on_progress: OnProgress) -> None:
         distributed = _distributed()
         token = uuid.uuid4().hex[:8]
         futures = {}

@@ -16,7 +16,7 @@ from pathlib import Path
 from fastbuild.checks import positive
 from fastbuild.errors import FastbuildError
 from fastbuild.work.base import Executor, OnProgress, OnResult
-from fastbuild.work.units import Unit, set_reporter
+from fastbuild.work.tasks import Task, set_reporter
 from fastbuild.work.worker import call_unit, init_worker
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class LocalExecutor(Executor):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def run(self, units: Sequence[Unit], on_result: OnResult, on_progress: OnProgress) -> None:
+    def run(self, units: Sequence[Task], on_result: OnResult, on_progress: OnProgress) -> None:
         if self.jobs == 1 or (len(units) <= 1 and self._pool is None):
             if self.guard is not None:
                 wait_for_orphans(self.guard)

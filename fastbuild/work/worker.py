@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from fastbuild.work.units import set_reporter
+from fastbuild.work.tasks import set_reporter
 
 PR_SET_PDEATHSIG = 1
 WATCH_SECONDS = 0.25

@@ -10,7 +10,7 @@ _reporter: Callable[[int, int], None] | None = None
 
 
 @dataclass(frozen=True)
-class Unit:
+class Task:
     """One planned piece of work.
 
     Parameters
