@@ -2,13 +2,14 @@
 
 For each SpliceAI-10k layer shape (width, dilation) = (11, 1), (11, 4), (21, 10), (41, 25) at 32
 channels, the direct kernels compute ``--rows`` output rows in the plain form
-(:func:`fastbuild.basemodel.forward._conv_act_direct`, bias and activation fused) and in the
-two-level pairwise form the runner uses (:func:`fastbuild.basemodel.forward._quad_act_direct`:
-strided tiles, difference streams per chunk), and numpy multiplies two square float32 matrices
-with its BLAS held to one thread; all alternate round by round and the best round of each is
-kept. Rates are in GFLOP/s of the plain form (2 * rows * width * C * C) for both forms, so the
-two-level form can pass the GEMM rate: it does about 9/16 of the multiplications. ``mults``
-says which share of the plain form's multiplications a form does.
+(:func:`fastbuild.basemodel.forward_numba_fns._conv_act_direct`, bias and activation fused) and
+in the two-level pairwise form the runner uses
+(:func:`fastbuild.basemodel.forward_numba_fns._quad_act_direct`: strided tiles, difference
+streams per chunk), and numpy multiplies two square float32 matrices with its BLAS held to one
+thread; all alternate round by round and the best round of each is kept. Rates are in GFLOP/s
+of the plain form (2 * rows * width * C * C) for both forms, so the two-level form can pass the
+GEMM rate: it does about 9/16 of the multiplications. ``mults`` says which share of the plain
+form's multiplications a form does.
 
     python benchmarks/bench_conv_layers.py                 # 100k rows, 3 rounds
     python benchmarks/bench_conv_layers.py --tile-rows 8 12 --json
@@ -22,7 +23,9 @@ import time
 
 import numpy as np
 
-from fastbuild.basemodel import forward as fw
+from fastbuild.basemodel import forward_numba_fns as fw
+from fastbuild.basemodel.blas import blas_threads
+from fastbuild.basemodel.forward import QUAD_CHUNK_ROWS
 from fastbuild.basemodel.models import quad_weights
 
 SHAPES = ((11, 1), (11, 4), (21, 10), (41, 25))
@@ -59,7 +62,7 @@ def _time_layer(layer, width, dil, tile, form="plain") -> float:
     t0 = time.perf_counter()
     if form == "two-level":
         block, reach = tile * 4 * dil, (width - 1) * dil
-        per = max(1, fw.QUAD_CHUNK_ROWS // block)
+        per = max(1, QUAD_CHUNK_ROWS // block)
         st = np.empty((4, per * block + reach, CHANNELS), np.float32)
         t0 = time.perf_counter()
         blocks = n // block
@@ -77,7 +80,7 @@ def mults(width: int, form: str) -> float:
 
 
 def _time_gemm(a) -> float:
-    with fw.blas_threads(1):
+    with blas_threads(1):
         t0 = time.perf_counter()
         np.matmul(a, a)
         return time.perf_counter() - t0

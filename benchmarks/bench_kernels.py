@@ -44,8 +44,8 @@ if str(ROOT) not in sys.path:
 
 import fastbuild_kernels as kernels  # noqa: E402
 from benchmarks.machine import cpu_name  # noqa: E402
+from fastbuild_kernels import kernel  # noqa: E402
 from fastbuild_kernels import kmers as _kmers  # noqa: E402
-from fastbuild_kernels._numba_config import kernel  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("kernels_naive", ROOT / "tests" / "kernels" / "naive.py")
 naive = importlib.util.module_from_spec(_spec)

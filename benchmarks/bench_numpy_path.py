@@ -35,7 +35,7 @@ from benchmarks.machine import cpu_name
 
 def cpu_label() -> str:
     """The CPU's model name with the vector width the direct kernels use."""
-    from fastbuild.basemodel.forward import VECTOR_WIDTH
+    from fastbuild.basemodel.forward_numba_fns import VECTOR_WIDTH
 
     return f"{cpu_name()} ({VECTOR_WIDTH}-lane kernels)"
 

@@ -8,13 +8,26 @@ coordinates or strands: the caller maps genomic coordinates to offsets and orien
 sequence (e.g. with :func:`reverse_complement`) before calling.  Windows are half-open
 slices ``codes[max(0, p - left) : min(n, p + right + 1)]`` clipped at the array ends.
 
-Each public function is a thin validating wrapper (dtype/shape/range checks raising
-``TypeError``/``ValueError``) over a private ``numba`` kernel compiled with the options in
-:mod:`kernels._numba_config` (``nogil``, on-disk cache switchable with
-``FASTBUILD_NUMBA_CACHE=0/1``, no fast-math).  Inputs may be read-only or strided; contiguous
-inputs of the expected dtype are never copied.
+Each public array function is a thin validating wrapper (dtype/shape/range checks raising
+``TypeError``/``ValueError``) over a private ``numba`` kernel compiled with the project's kernel
+options (``nogil``, on-disk cache switchable with ``FASTBUILD_NUMBA_CACHE=0/1``, no fast-math).
+Inputs may be read-only or strided; contiguous inputs of the expected dtype are never copied.
+
+Numba configuration
+-------------------
+The same options serve numba code elsewhere in the project (e.g. the forward-pass kernels of
+``fastbuild.basemodel.forward_numba_fns``) through three public names:
+
+* :func:`kernel` -- ``numba.njit`` with the project-wide options (keyword arguments override
+  them); use it as ``@kernel`` or ``@kernel(**overrides)``.
+* :data:`KERNEL_OPTIONS` -- those options (``nogil``, ``cache``, ``fastmath`` ...), a read-only
+  mapping; they are set, and documented, in the private ``_numba_config`` module.
+* :data:`JIT_DISABLED` -- True under ``NUMBA_DISABLE_JIT=1`` (kernels then run as Python).
 """
 
+from types import MappingProxyType
+
+from ._numba_config import _OPTIONS, JIT_DISABLED, kernel
 from .composition import gc_content, sequence_complexity
 from .context import CONTEXT_FEATURES, context_features
 from .distance import nearest_site_distance
@@ -23,14 +36,20 @@ from .encoding import encode, reverse_complement
 from .kmers import kmer_counts, kmer_counts_sparse
 from .labels import label_positions
 
+#: The numba options :func:`kernel` compiles with (a read-only view; pass overrides to ``kernel``).
+KERNEL_OPTIONS = MappingProxyType(_OPTIONS)
+
 __all__ = [
     "CONTEXT_FEATURES",
+    "JIT_DISABLED",
+    "KERNEL_OPTIONS",
     "STRATA",
     "context_features",
     "downsample_mask",
     "downsample_strata",
     "encode",
     "gc_content",
+    "kernel",
     "kmer_counts",
     "kmer_counts_sparse",
     "label_positions",

@@ -136,7 +136,7 @@ def _halves(f: np.ndarray) -> list:
 
 
 def quad_weights(w: np.ndarray, width: int) -> tuple:
-    """Weights of the two-level pairwise form (:func:`fastbuild.basemodel.forward._quad_codegen`).
+    """Weights of the two-level pairwise form (:func:`fastbuild.basemodel.forward_numba_fns._quad_codegen`).
 
     The level-1 split (E+O, E, O) of :func:`pairwise_weights`, each split again into its even
     and odd taps (Fe+Fo, Fe, Fo): nine tap sets, summed in float64 and rounded once.

@@ -48,7 +48,8 @@ def score_region(genome, model, chrom, lo, hi, strand, runner=None, backend: str
         A runner of ``model`` (see :func:`fastbuild.basemodel.backends.make_runner`); pass one
         when scoring many regions.
     backend : str, optional
-        Backend of the runner made for this call when ``runner`` is None (default "numpy").
+        Backend of the runner made for this call when ``runner`` is None (default "auto": see
+        :func:`fastbuild.basemodel.backends.check_backend`).
 
     Returns
     -------

@@ -6,9 +6,12 @@ members) and scores sequences that already carry the model's flanks::
     runner.score_sequence(codes_with_flank) -> float32 [n, 3]   (neither, acceptor, donor)
     runner.close()
 
-Backends: :class:`fastbuild.basemodel.forward.NumpyRunner` (numpy + numba, exact) and
-:class:`fastbuild.basemodel.onnx_backend.OnnxRunner` (onnxruntime). Both import this module and
-never each other; :func:`fastbuild.basemodel.backends.make_runner` is the one place that chooses.
+Backends (three): :class:`fastbuild.basemodel.forward.NumpyRunner` ("numpy": numpy + numba, exact,
+always installed), :class:`fastbuild.basemodel.onnx_backend.OnnxRunner` ("onnx": onnxruntime) and
+:class:`fastbuild.basemodel.openvino_backend.OpenVinoRunner` ("openvino": OpenVINO, float32 or
+bf16). Each imports this module; the numpy backend and the other two never import each other (the
+openvino backend reuses the onnx backend's graph). :func:`fastbuild.basemodel.backends.make_runner`
+is the one place that chooses (backend "auto", the default, picks the engine).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Score genes with a base model and write a score store.
+"""Score genes with a base model and write a score store: a job of the run protocol.
 
 Each gene is scored on its own strand (reverse-complemented for minus-strand genes) with the
 model's full flanking context on both sides (bases past a contig end read as N). Same-strand genes
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -21,8 +22,8 @@ from fastbuild.basemodel.models import Model, load_model
 from fastbuild.basemodel.runner import check_threads, default_threads
 from fastbuild.basemodel.store import ScoreStore
 from fastbuild.errors import FastbuildError
-from fastbuild.progress import Progress
-from fastbuild.work import Executor, Task, make_executor
+from fastbuild.work import Executor, Task, make_executor, protocol
+from fastbuild.work.protocol import Job
 
 GENE_COLUMNS = ("gene_id", "chrom", "start", "end", "strand")
 
@@ -60,9 +61,6 @@ def _checked_genes(genes: pl.DataFrame) -> pl.DataFrame:
     return genes
 
 
-ACTIONS = ("run", "plan", "unit", "finalise")
-
-
 def plan_key(model: Model, genes: pl.DataFrame, chunk_bases: int, chunk_genes: int, mantissa_bits: int,
              merge_gap: int | None) -> str:
     """Name of the plan of scoring ``genes`` (fixed by the model, the genes and the chunking)."""
@@ -86,97 +84,156 @@ def _make_plan(store: ScoreStore, genes: pl.DataFrame, key: str, chunk_bases: in
     return plan
 
 
-def _tasks(plan: dict, genes: pl.DataFrame, store_dir, fasta: str, source, opts: dict) -> list[chunk_worker.ScoreTask]:
-    rows = genes.with_row_index("_row")
-    tasks = []
-    for u in plan["units"]:
-        order = pl.DataFrame({"gene_id": u["genes"]}, schema={"gene_id": pl.Utf8}).with_row_index("_order")
-        chunk = order.join(rows, on="gene_id", how="inner").sort("_order").drop("_order", "_row")
-        if chunk.height != len(u["genes"]):
-            raise FastbuildError(f"the scoring plan {plan['key']} names genes the annotation lacks; "
-                                 "plan again with --plan-only")
-        tasks.append(chunk_worker.ScoreTask(str(store_dir), fasta, source, chunk, u["file"], **opts))
-    return tasks
+@dataclass(frozen=True)
+class ScoringOptions:
+    """How units score (see :func:`score_genes`); ``threads`` None: all CPUs, shared among local workers."""
+
+    mantissa_bits: int = 23
+    merge_gap: int | None = None
+    backend: str = DEFAULT_BACKEND
+    threads: int | None = None
+    precision: str = "float32"
+    chunk_bases: int = 2_000_000
+    chunk_genes: int = 100
+    resources: dict = field(default_factory=dict)
+
+    def task_options(self) -> dict:
+        return {"mantissa_bits": self.mantissa_bits, "merge_gap": self.merge_gap, "backend": self.backend,
+                "threads": self.threads, "precision": self.precision}
 
 
-class _Run:
-    """Progress, counts and index updates of one :func:`score_genes` run (in the main process)."""
+class ScoringJob(Job):
+    """Scoring genes into a store, as the protocol sees it: units are the store's chunk files.
 
-    def __init__(self, store: ScoreStore, n_genes: int, progress: bool, bases_from_results: bool = False):
-        self.store = store
-        self.bases_from_results = bases_from_results
-        self.bar = Progress(n_genes, "genes scored", enabled=bool(progress), every=2.0)
+    Made by :func:`plan_scoring` (or :func:`open_scoring_plan` for ``--unit`` / ``--finalise``).
+    The coordinating process indexes each finished chunk (:meth:`on_result`) and, at
+    finalise, every chunk of the plan, under the store's lock.
+    """
+
+    items = "genes scored"
+
+    def __init__(self, store: ScoreStore, plan: dict, genes: pl.DataFrame, fasta: str, model: Model,
+                 options: ScoringOptions, source=None):
+        self.store, self.plan, self.genes, self.fasta = store, plan, genes, fasta
+        self.model, self.options = model, options
+        self.source = model if source is None else source  # what tasks name the model by
+        self.noun, self.where = f"scoring plan {plan['key']}", f"score store {store.path}"
+        self.units = plan["units"]
         self.t0 = time.perf_counter()
-        self.nucleotides = 0
-        self.written = 0
+        self.nucleotides = self.written = 0
 
-    def on_progress(self, n_genes: int, n_bases: int) -> None:
-        self.nucleotides += n_bases
-        rate = self.nucleotides / max(time.perf_counter() - self.t0, 1e-9)
-        self.bar.update(n_genes, f"{rate:,.0f} nt/s" if rate else "")
+    def chunk(self, unit: dict) -> pl.DataFrame:
+        """The unit's genes (gene_id, chrom, start, end, strand), in the plan's order."""
+        order = pl.DataFrame({"gene_id": unit["genes"]}, schema={"gene_id": pl.Utf8}).with_row_index("_order")
+        chunk = order.join(self.genes, on="gene_id", how="inner").sort("_order").drop("_order")
+        if chunk.height != len(unit["genes"]):
+            raise FastbuildError(f"the scoring plan {self.plan['key']} names genes the annotation lacks; "
+                                 "plan again with --plan-only")
+        return chunk
 
-    def on_result(self, unit: Task, result: dict) -> None:
-        if self.bases_from_results:
-            self.nucleotides += result["nucleotides"]
+    def unit_state(self, unit: dict):
+        if self.store.chunk_done(Path(unit["file"]), unit["genes"]):
+            return unit, None
+        return None, "missing"
+
+    def task(self, unit: dict) -> Task:
+        chunk = self.chunk(unit)
+        arg = chunk_worker.ScoreTask(str(self.store.path), self.fasta, self.source, chunk, unit["file"],
+                                     **self.options.task_options())
+        return Task(f"chunk-{self.plan['key']}-{unit['index']:05d}", chunk_worker.score_unit, arg,
+                    items=chunk.height, resources=dict(self.options.resources))
+
+    def on_result(self, unit: dict, result: dict) -> None:
+        self.nucleotides += result["nucleotides"]
         self.written += 0 if result["reused"] else 1
-        self.store.record_chunk(Path(result["file"]), unit.arg.chunk)
+        self.store.record_chunk(Path(result["file"]), self.chunk(unit))
 
-    def summary(self, store_dir, model: Model, n_genes: int, n_todo: int, n_chunks: int) -> dict:
+    def progress_note(self, items: int, n_bases: int) -> str:
+        rate = n_bases / max(time.perf_counter() - self.t0, 1e-9)
+        return f"{rate:,.0f} nt/s" if rate else ""
+
+    def publish(self, results: list) -> dict:
+        self.store.record_chunks([(Path(u["file"]), self.chunk(u)) for u in self.units])
         dt = time.perf_counter() - self.t0
         return {
-            "store": str(Path(store_dir)),
-            "model": model.spec.name,
-            "model_digest": model.spec.digest,
-            "genes_scored": int(n_todo),
-            "genes_skipped": int(n_genes - n_todo),
+            "store": str(Path(self.store.path)),
+            "model": self.model.spec.name,
+            "model_digest": self.model.spec.digest,
+            "genes_scored": int(self.plan["genes_to_score"]),
+            "genes_skipped": int(self.plan["genes"] - self.plan["genes_to_score"]),
             "chunks_written": self.written,
-            "chunks": n_chunks,
+            "chunks": len(self.units),
             "nucleotides": int(self.nucleotides),
             "seconds": round(dt, 3),
             "nt_per_s": round(self.nucleotides / dt, 1) if dt > 0 else None,
         }
 
 
-def _finalise(store: ScoreStore, plan: dict, tasks: list) -> None:
-    """Index every chunk of the plan; FastbuildError naming the chunks not on disk."""
-    missing = [f"unit {u['index']} ({u['file']})" for u in plan["units"]
-               if not store.chunk_done(Path(u["file"]), u["genes"])]
-    if missing:
-        raise FastbuildError(
-            f"score store {store.path}: unfinished scoring plan {plan['key']}: {len(plan['units']) - len(missing)} of "
-            f"{len(plan['units'])} units done; missing {', '.join(missing[:3])}"
-            f"{f' and {len(missing) - 3} more' if len(missing) > 3 else ''}; run them (--unit J), then --finalise")
-    store.record_chunks([(Path(t.file), t.chunk) for t in tasks])
-
-
-def _prepare(genome, genes, model, store_dir, overwrite, threads, chunk_bases, chunk_genes, mantissa_bits,
-             merge_gap, backend, action, precision="float32"):
-    """Checks, the store, and the plan (made now, or read for ``unit`` / ``finalise``)."""
-    check_backend(backend, precision)  # fail before creating the store when the engine is missing
-    if threads is not None:
-        check_threads(threads)
+def _open(genome, genes, model, store_dir, options: ScoringOptions, overwrite: bool):
+    check_backend(options.backend, options.precision)  # fail before creating the store when the engine is missing
+    check_threads(options.threads)
     source = str(Path(model).absolute()) if isinstance(model, str) and Path(model).exists() else model
     model = model if isinstance(model, Model) else load_model(model)
     fasta = str(Path(genome.path if hasattr(genome, "fetch") else genome).absolute())
     genes = _checked_genes(genes)
-    store = ScoreStore.create(store_dir, model.identity, overwrite=overwrite and action == "run", precision=precision)
-    key = plan_key(model, genes, chunk_bases, chunk_genes, mantissa_bits, merge_gap)
-    plan = store.read_plan(key) if action in ("unit", "finalise") else _make_plan(store, genes, key, chunk_bases,
-                                                                                   chunk_genes)
-    return source, model, fasta, genes, store, key, plan
+    store = ScoreStore.create(store_dir, model.identity, overwrite=overwrite, precision=options.precision)
+    key = plan_key(model, genes, options.chunk_bases, options.chunk_genes, options.mantissa_bits, options.merge_gap)
+    return source, model, fasta, genes, store, key
+
+
+def plan_scoring(genome, genes: pl.DataFrame, model, store_dir, options: ScoringOptions | None = None,
+                 overwrite: bool = False) -> ScoringJob:
+    """Plan scoring ``genes`` into the store (the chunks it lacks) and record the plan in ``store/plans/``.
+
+    ``model`` is a :class:`Model` or a :func:`load_model` argument (loaded here, once); tasks name
+    it by its path when it has one, so worker processes load it themselves, once each.
+    """
+    options = options or ScoringOptions()
+    source, model, fasta, genes, store, key = _open(genome, genes, model, store_dir, options, overwrite)
+    plan = _make_plan(store, genes, key, options.chunk_bases, options.chunk_genes)
+    return ScoringJob(store, plan, genes, fasta, model, options, source)
+
+
+def open_scoring_plan(genome, genes: pl.DataFrame, model, store_dir, options: ScoringOptions | None = None
+                      ) -> ScoringJob:
+    """The plan :func:`plan_scoring` recorded for these genes and options (for ``--unit`` / ``--finalise``)."""
+    options = options or ScoringOptions()
+    source, model, fasta, genes, store, key = _open(genome, genes, model, store_dir, options, False)
+    plan = store.read_plan(key)
+    return ScoringJob(store, plan, genes, fasta, model, options, source)
+
+
+def share_threads(job: ScoringJob, executor: Executor) -> None:
+    """Local worker processes share the CPUs: each unit gets ``CPUs // workers`` threads unless set."""
+    jobs = getattr(executor, "jobs", None)  # None: a Dask cluster
+    n = len(job.units)
+    if job.options.threads is None and jobs and jobs > 1 and n > 1:
+        job.options = replace(job.options, threads=max(1, default_threads() // min(jobs, n)))
+    if jobs == 1:
+        job.source = job.model  # this process: no reload
+
+
+def run_scoring(job: ScoringJob, executor: Executor, progress: bool = True) -> dict:
+    """Score every unfinished unit of ``job`` on ``executor`` and index the store (finalise)."""
+    share_threads(job, executor)
+    try:
+        return protocol.run_all(job, executor, progress)[0]
+    finally:
+        chunk_worker.release()
 
 
 def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = True, overwrite: bool = False,
                 threads: int | None = None, chunk_bases: int = 2_000_000, chunk_genes: int = 100,
                 mantissa_bits: int = 23, merge_gap: int | None = None, backend: str = DEFAULT_BACKEND, *,
-                executor: Executor | None = None, client=None, action: str = "run", unit: int | None = None,
-                resources: dict | None = None, precision: str = "float32") -> dict:
+                executor: Executor | None = None, client=None, resources: dict | None = None,
+                precision: str = "float32") -> dict:
     """Score genes and add them to a score store; genes already in it are skipped (a run resumes).
 
     The genes the store lacks are planned as chunks (work units, listed in
     ``store/plans/predict_<key>.json``); an executor scores them, each unit writing its own chunk
     file, and the coordinating process indexes each finished chunk under the store's lock (so
-    several runs may write into one store at once).
+    several runs may write into one store at once). This is :func:`plan_scoring` then
+    :func:`run_scoring`; ``fastbuild predict`` reaches it through :mod:`fastbuild.predict`.
 
     Parameters
     ----------
@@ -192,61 +249,24 @@ def score_genes(genome, genes: pl.DataFrame, model, store_dir, progress: bool = 
         Size bounds of one chunk (a work unit); float32 mantissa bits kept (23 exact, 10 ~
         float16); same-strand genes closer than ``merge_gap`` (default: the flank) share a pass.
     backend : str
-        "numpy" (exact) or "onnx" (extra ``onnx``); see :mod:`fastbuild.basemodel.backends`.
+        One of :data:`~fastbuild.basemodel.backends.BACKENDS` ("auto": the measured default
+        engine; "numpy", "onnx", "openvino"); see :mod:`fastbuild.basemodel.backends`.
     executor : fastbuild.work.Executor, optional
         Runs the units (default: this process); ``client``: a ``distributed.Client`` to use instead.
-    action : {"run", "plan", "unit", "finalise"}
-        ``plan`` writes the plan only; ``unit`` scores unit number ``unit`` (1-based) of the plan
-        already written; ``finalise`` indexes every unit of that plan (refusing, naming missing ones).
     resources : dict, optional
         Dask resources each unit asks for (``{"GPU": 1}``).
     precision : {"float32", "bf16"}
         Arithmetic of the forward pass: ``float32`` (every exact engine) or ``bf16`` (opt-in,
-        CPUs with AVX-512 BF16 / AMX, the openvino engine; not exact, see the README study). A
+        CPUs with AVX-512 BF16 / AMX, the openvino engine; not exact, see docs/engines.md). A
         store holds scores of one precision only.
 
     Returns
     -------
     dict
         store, model, model_digest, genes_scored, genes_skipped, chunks_written, chunks,
-        nucleotides, seconds, nt_per_s (with ``action="plan"``: plan, units, genes).
+        nucleotides, seconds, nt_per_s.
     """
-    if action not in ACTIONS:
-        raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
-    source, model, fasta, genes, store, key, plan = _prepare(genome, genes, model, store_dir, overwrite, threads,
-                                                             chunk_bases, chunk_genes, mantissa_bits, merge_gap,
-                                                             backend, action, precision)
-    if action == "plan":
-        return {"plan": str(store.plan_path(key)), "units": len(plan["units"]), "genes": plan["genes_to_score"]}
-    opts = {"mantissa_bits": mantissa_bits, "merge_gap": merge_gap, "backend": backend, "threads": threads,
-            "precision": precision}
-    return _execute(executor or make_executor(client=client), plan, genes, store, fasta, model, source, opts,
-                    action, unit, resources, progress)
-
-
-def _execute(executor, plan, genes, store, fasta, model, source, opts, action, unit, resources, progress) -> dict:
-    """Run (or just finalise) the plan's units; see :func:`score_genes`."""
-    n, key = len(plan["units"]), plan["key"]
-    local_jobs = getattr(executor, "jobs", None)  # None: a Dask cluster
-    if opts["threads"] is None and local_jobs and local_jobs > 1 and n > 1:
-        opts = {**opts, "threads": max(1, default_threads() // min(local_jobs, n))}
-    tasks = _tasks(plan, genes, store.path, fasta, model if local_jobs == 1 else source, opts)
-    run = _Run(store, plan["genes_to_score"], progress and action == "run", not executor.reports_items)
-    try:
-        if action == "unit":
-            return _one_unit(tasks, unit)
-        if action == "run":
-            units = [Task(f"chunk-{key}-{i + 1:05d}", chunk_worker.score_unit, t, items=t.chunk.height,
-                          resources=dict(resources or {})) for i, t in enumerate(tasks)]
-            executor.run(units, run.on_result, run.on_progress)
-        _finalise(store, plan, tasks)
-    finally:
-        chunk_worker.release()
-    return run.summary(store.path, model, plan["genes"], plan["genes_to_score"], n)
-
-
-def _one_unit(tasks: list, unit: int | None) -> dict:
-    n = len(tasks)
-    if unit is None or not 1 <= unit <= n:
-        raise FastbuildError(f"--unit must be within 1..{n} (the scoring plan has {n} units)")
-    return {"unit": unit, "units": n, **chunk_worker.score_unit(tasks[unit - 1])}
+    options = ScoringOptions(mantissa_bits, merge_gap, backend, threads, precision, chunk_bases, chunk_genes,
+                             dict(resources or {}))
+    job = plan_scoring(genome, genes, model, store_dir, options, overwrite)
+    return run_scoring(job, executor or make_executor(client=client), progress)

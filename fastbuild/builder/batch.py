@@ -33,7 +33,6 @@ class BatchTask:
     config: BuildConfig
     config_hash: str
     fasta: str
-    cache_dir: str | None
     scores: str
     genes: pl.DataFrame
     ann: Annotation  # restricted to the batch's genes
@@ -69,7 +68,7 @@ def run_batch(task: BatchTask, on_gene=None, sink=None) -> BatchStats:
 
 def _write_genes(task: BatchTask, add, on_gene) -> list[tuple[str, GeneTally]]:
     tallies = []
-    with Genome(task.fasta, cache_dir=task.cache_dir) as genome:
+    with Genome(task.fasta) as genome:
         store = ScoreStore(task.scores)
         for g in gene_inputs(genome, store, task.genes, task.ann, task.config):
             tally = GeneTally()

@@ -1,8 +1,9 @@
 """Build configuration: what defines the dataset (hashed) and how a build runs (not hashed).
 
 :class:`BuildConfig` is a frozen dataclass made of the shared :class:`~fastbuild.reference.InputSpec`
-and :class:`~fastbuild.selection.SelectionSpec`, the dataset's own options, and
-:class:`RunOptions`. Everything but ``run`` decides the rows written, so the hash rule is one
+and :class:`~fastbuild.selection.SelectionSpec`, the dataset's own options, and the shared
+:class:`~fastbuild.options.RunOptions`. Every option except those in :data:`NOT_HASHED` (``run``,
+``output_dir``, ``overwrite``, ``no_manifest``) decides the rows written, so the hash rule is one
 line: the canonical JSON of :meth:`BuildConfig.rows_relevant` plus the input checksums.
 
 Options are also addressed flat, by their command-line names (``n_genes``, ``kmer_sizes``,
@@ -15,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+import re
+from dataclasses import dataclass, field, fields
 
-from fastbuild.checks import choice, number, positive, probability, whole
+from fastbuild.checks import number, positive, probability, whole
 from fastbuild.errors import FastbuildError
+from fastbuild.options import RunOptions, check_fields, option, replace_flat, to_flat_dict
 from fastbuild.reference import InputSpec
 from fastbuild.selection import POLICIES, SelectionSpec
 from fastbuild_kernels.kmers import MAX_DENSE_ENTRIES
@@ -44,71 +47,114 @@ MAX_BATCH_ROWS = 2**24
 _INT32_MAX = 2**31 - 1
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How a build runs; never which rows it writes (not part of the configuration hash)."""
+LABELS = "labels and downsampling"
+FEATURES = "features"
+RUNNING = "running"
+SPLIT_HELP = (
+    "train/test split recorded in the split column, whole gene clusters (overlapping genes, either strand) "
+    "kept together: 'none'; 'spliceai' (SpliceAI's chromosome split: test chr1,3,5,7,9, train the rest); "
+    "'chrom:test=chr1,chr3;valid=chr2;train=rest' (contig lists); "
+    "'region:test=CHROM:START-END;train=rest' (1-based inclusive regions); 'file:PATH' (table of gene_id, split)"
+)
 
-    output_dir: str | None = None
-    jobs: int = 1
-    progress: bool = True
-    verbose: int = 0
-    overwrite: bool = False
-    no_manifest: bool = False
 
-    def __post_init__(self):
-        positive("jobs", self.jobs)
+def parse_kmer_sizes(values: list[str]) -> tuple[int, ...]:
+    """``--kmer-sizes`` words (space- or comma-separated whole numbers; ``0`` alone: none) -> sizes."""
+    sizes = []
+    for v in values:
+        for part in re.split(r"[,\s]+", str(v).strip()):
+            if not part:
+                continue
+            if not part.isdigit():
+                raise FastbuildError(f"--kmer-sizes: {part!r} is not a whole number")
+            sizes.append(int(part))
+    if sizes == [0] or not sizes:
+        return ()
+    if 0 in sizes:
+        raise FastbuildError("--kmer-sizes: 0 means 'no k-mers' and cannot be combined with other sizes")
+    return tuple(sizes)
+
+
+def _nonnegative(name: str, value) -> None:
+    whole(name, value, 0)
+
+
+def _bool(name: str, value) -> None:
+    if not isinstance(value, bool):
+        raise FastbuildError(f"{name} must be True or False, got {value!r}")
+
+
+def _easy_ratio(name: str, value) -> None:
+    inf_hint = " (a large finite ratio such as 1e9 keeps every easy negative)"
+    number(name, value, 0.0, hint=inf_hint if value == math.inf else "")
 
 
 @dataclass(frozen=True)
 class BuildConfig:
     """Every option of ``fastbuild build`` (and :func:`fastbuild.build_dataset`).
 
-    Input fields hold paths as given; :func:`fastbuild.reference.resolve_inputs` turns the
-    empty defaults into the embedded demo. See ``fastbuild build --help`` for each option.
+    Each field is declared once with :func:`fastbuild.options.option` (flag, help, default,
+    check); ``fastbuild build --help`` is generated from these declarations. Input fields hold
+    paths as given; :func:`fastbuild.reference.resolve_inputs` turns the empty defaults into the
+    embedded demo.
     """
 
     inputs: InputSpec = field(default_factory=InputSpec)
+    scores: str | None = option(None, "score store of the base model (from fastbuild predict)")
+    model: str | None = option(None, "base model used to score genes the store lacks: 'spliceai' or .h5/.pt weight "
+                                     "files or a folder")
+    output_dir: str | None = option(
+        "fastbuild_out", "dataset folder (batch files, master/, manifest, build_info.json); from Python, None "
+                         "builds in memory")
     selection: SelectionSpec = field(default_factory=SelectionSpec)
-    scores: str | None = None
-    model: str | None = None
-    batch_size: int = 1000
-    batch_rows: int = 20000
-    kmer_sizes: tuple[int, ...] = (3,)
-    kmer_layout: str = "auto"
-    hard_prob: float = 0.15
-    window: int = 75
-    easy_ratio: float = 0.5
-    easy_floor: int = 25
-    peak_prob: float = 0.001
-    peak_radius: int = 10
-    eval_mode: bool = False
-    threshold: float = 0.5
-    consensus_window: int = 2
-    context_flank: tuple[int, int] = (250, 249)
-    position_id_mode: str = "genomic"
-    sequence_flank: int = 0
-    split: str = "none"
-    run_workflow: bool = False
+    threshold: float = option(0.5, "probability at which the base model calls a site", group=LABELS,
+                              check=probability)
+    consensus_window: int = option(2, "a true site is TP if the model calls it within this many nt", group=LABELS,
+                                   check=_nonnegative)
+    hard_prob: float = option(0.15, "keep true negatives with max(donor, acceptor) prob at least this",
+                              group=LABELS, check=probability)
+    window: int = option(75, "keep true negatives within this many nt of an annotated site", group=LABELS,
+                         check=_nonnegative)
+    easy_ratio: float = option(0.5, "then keep this many easy true negatives per non-TN row (seeded sample)",
+                               group=LABELS, check=_easy_ratio)
+    easy_floor: int = option(25, "keep at least this many easy true negatives per gene (all when it has fewer), so "
+                                 "genes without any TP/FP/FN contribute rows too", group=LABELS, check=_nonnegative)
+    peak_prob: float = option(0.001, "also keep, as hard negatives, true negatives at local peaks of max(donor, "
+                                     "acceptor) scoring at least this (1 keeps none): the base model's sharp low-score "
+                                     "calls", group=LABELS, check=probability)
+    peak_radius: int = option(10, "a local peak scores no less than every position within this many nt",
+                              group=LABELS, check=lambda n, v: whole(n, v, 0, MAX_CONTEXT))
+    eval_mode: bool = option(False, "evaluation / inference mode: keep every position (no downsampling; "
+                                    "sample_weight 1); recorded in build_info.json", group=LABELS, check=_bool)
+    position_id_mode: str = option("genomic", "genomic: one row per gene position; transcript/splice_aware: one row "
+                                              "per transcript x position, labelled by that transcript's sites",
+                                   group=LABELS, choices=POSITION_ID_MODES)
+    kmer_sizes: tuple[int, ...] = option((3,), "k-mer sizes, space- or comma-separated; 0 for none", group=FEATURES,
+                                         parse=parse_kmer_sizes, cli={"nargs": "+"})
+    kmer_layout: str = option("auto", "wide: one uint16 column per k-mer; sparse: list columns of ids and counts; "
+                                      "auto: wide for k <= 4", group=FEATURES, choices=KMER_LAYOUTS)
+    context_flank: tuple[int, int] = option((250, 249), "k-mer/composition window: nt upstream and downstream of the "
+                                                        "position", group=FEATURES, parse=tuple,
+                                            cli={"nargs": 2, "type": int, "metavar": ("UP", "DOWN")})
+    sequence_flank: int = option(0, "add the bases at offsets -F..+F of each position as columns nt_uF..nt_0..nt_dF "
+                                    "(codes A=0 C=1 G=2 T=3 N=4, transcript orientation); 0: none", group=FEATURES,
+                                 check=lambda n, v: whole(n, v, 0, MAX_SEQUENCE_FLANK), cli={"metavar": "F"})
+    split: str = option("none", SPLIT_HELP, group=FEATURES, cli={"metavar": "SPEC"})
+    batch_size: int = option(1000, "genes per batch file", group=RUNNING, check=positive)
+    batch_rows: int = option(
+        20000, "rows per Arrow record batch / Parquet row group (at least 100): bounds the rows buffered in memory; "
+               "each row group also costs ~10 ms and ~230 KB of footer memory until its file closes, so values far "
+               "below the default slow the build without saving memory", group=RUNNING)
+    overwrite: bool = option(False, "discard an existing build in --output-dir and start over", group=RUNNING)
+    run_workflow: bool = option(False, "score selected genes that lack scores with --model (implied when needed)",
+                                group=RUNNING)
+    no_manifest: bool = option(False, "do not write gene_manifest.csv", group=RUNNING)
     run: RunOptions = field(default_factory=RunOptions)
 
     def __post_init__(self):
         """Check every option once; each bad value is one :class:`FastbuildError` naming its option."""
-        choice("position_id_mode", self.position_id_mode, POSITION_ID_MODES)
-        choice("kmer_layout", self.kmer_layout, KMER_LAYOUTS)
-        positive("batch_size", self.batch_size)
-        probability("hard_prob", self.hard_prob)
-        probability("threshold", self.threshold)
-        inf_hint = " (a large finite ratio such as 1e9 keeps every easy negative)"
-        number("easy_ratio", self.easy_ratio, 0.0, hint=inf_hint if self.easy_ratio == math.inf else "")
-        whole("window", self.window, 0)
-        whole("easy_floor", self.easy_floor, 0)
-        probability("peak_prob", self.peak_prob)
-        whole("peak_radius", self.peak_radius, 0, MAX_CONTEXT)
-        whole("sequence_flank", self.sequence_flank, 0, MAX_SEQUENCE_FLANK)
-        if not isinstance(self.eval_mode, bool):
-            raise FastbuildError(f"eval_mode must be True or False, got {self.eval_mode!r}")
+        check_fields(self)
         self._check_split()
-        whole("consensus_window", self.consensus_window, 0)
         self._check_context_flank()
         self._check_kmers()
         self._check_batch_rows()
@@ -169,17 +215,7 @@ class BuildConfig:
 
     def replace(self, **options) -> BuildConfig:
         """A copy with flat options changed; each is routed to the part that holds it."""
-        parts: dict[str, dict] = {name: {} for name in _PARTS}
-        own = {}
-        for key, value in options.items():
-            part = _PART_OF.get(key)
-            if part is None and key not in _OWN:
-                raise TypeError(f"unknown build option {key!r}")
-            (parts[part] if part else own)[key] = value
-        for name, changes in parts.items():
-            if changes:
-                own[name] = replace(getattr(self, name), **changes)
-        return replace(self, **own)
+        return replace_flat(self, options, "build")
 
     @classmethod
     def from_dict(cls, flat: dict) -> BuildConfig:
@@ -189,15 +225,11 @@ class BuildConfig:
 
     def to_dict(self) -> dict:
         """Every option, flat, JSON-ready (tuples as lists)."""
-        flat = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            flat.update(asdict(value) if f.name in _PARTS else {f.name: value})
-        return json.loads(json.dumps(flat, default=list))
+        return json.loads(json.dumps(to_flat_dict(self), default=list))
 
     def rows_relevant(self) -> dict:
         """The options that decide the rows written (what a resumed build must match)."""
-        d = {k: v for k, v in self.to_dict().items() if k not in _RUN_FIELDS}
+        d = {k: v for k, v in self.to_dict().items() if k not in NOT_HASHED}
         d["position_id_mode"] = "transcript" if self.transcript_mode else "genomic"
         return d
 
@@ -213,10 +245,8 @@ class BuildConfig:
         return self.position_id_mode in ("transcript", "splice_aware")
 
 
-_PARTS = {"inputs": InputSpec, "selection": SelectionSpec, "run": RunOptions}
-_PART_OF = {f.name: part for part, cls in _PARTS.items() for f in fields(cls)}
-_OWN = {f.name for f in fields(BuildConfig)} - set(_PARTS)
-_RUN_FIELDS = frozenset(f.name for f in fields(RunOptions))
+#: Options that never change the rows (how and where a build runs): left out of the configuration hash.
+NOT_HASHED = frozenset({"output_dir", "overwrite", "no_manifest", *(f.name for f in fields(RunOptions))})
 
 
 def config_hash(relevant: dict) -> str:

@@ -1,4 +1,4 @@
-"""``fastbuild build``: plan the build, run its work units on an executor, then finalise.
+"""``fastbuild build`` as a job of the run protocol (:mod:`fastbuild.work.protocol`).
 
 Per unit (a batch of genes): load the batch's genes' scores (only the score-store chunks that
 hold them), decode each gene's strand-oriented sequence once, label every position and draw the
@@ -6,14 +6,21 @@ downsampling mask on cheap per-position arrays, featurise only the kept rows, an
 batches of at most ``batch_rows`` rows into the unit's file. Peak memory therefore follows
 ``batch_rows`` and the largest gene, not the number of genes.
 
+The library functions, one per protocol step::
+
+    plan = plan_build(config)          # --plan-only: decide the units, record plan.json
+    plan = open_build_plan(config)     # the plan recorded in the folder (it must match config)
+    run_build_unit(plan, j)            # --unit J (idempotent; nothing when already finished)
+    finalise_build(plan)               # --finalise: publish once every unit is finished
+    build_dataset(config)              # all three, the units on an executor
+
 The units are fixed by the plan (``plan.json``); any executor (this process, local worker
-processes, a Dask cluster, or a job array running ``--unit J``) gives the same files, and
-:func:`fastbuild.builder.output.finalise` publishes them only once every unit is present.
+processes, a Dask cluster, or a job array running ``--unit J``) gives the same files.
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,17 +30,16 @@ import pyarrow as pa
 
 from fastbuild import atomic
 from fastbuild.builder import output, report
-from fastbuild.builder.batch import BatchTask, build_unit, run_batch, warm_worker
+from fastbuild.builder.batch import build_unit, run_batch, warm_worker
 from fastbuild.builder.config import BuildConfig
 from fastbuild.builder.lock import OutputLock
 from fastbuild.builder.plan import BuildPlan, make_plan
 from fastbuild.builder.schema import make_schema
 from fastbuild.errors import FastbuildError
-from fastbuild.progress import Progress
-from fastbuild.work import Executor, Task, make_executor
+from fastbuild.work import Executor, Task, make_executor, protocol
 
-log = logging.getLogger(__name__)
-ACTIONS = ("run", "plan", "unit", "finalise")
+__all__ = ["BuildJob", "BuildResult", "build_dataset", "finalise_build", "open_build_plan", "plan_build",
+           "run_build_unit"]
 
 
 @dataclass
@@ -53,9 +59,118 @@ class BuildResult:
         return pl.from_arrow(self.table)
 
 
+class BuildJob(protocol.Job):
+    """A build as the protocol sees it: units are the batch files of the output folder."""
+
+    noun = "build"
+    items = "genes"
+
+    def __init__(self, plan: BuildPlan):
+        self.plan = plan
+        self.out = plan.output_dir
+        self.where = str(self.out)
+        self.units = plan.units()
+        self._tasks = None
+
+    def unit_state(self, unit: dict):
+        return output.unit_problem(self.out, unit, self.plan.config_hash)
+
+    def task(self, unit: dict) -> Task:
+        if self._tasks is None:
+            self._tasks = self.plan.tasks(self.out)
+        t = self._tasks[unit["index"] - 1]
+        return Task(f"batch-{t.index:05d}", build_unit, t, items=t.genes.height)
+
+    def progress_note(self, items: int, rows: int) -> str:
+        return f"{rows:,} rows"
+
+    def warm(self):
+        return warm_worker
+
+    def publish(self, stats: list) -> BuildResult:
+        plan = self.plan
+        man = report.manifest(plan.ann.genes, stats)
+        plan.timings["total"] = time.perf_counter() - plan.started
+        info = report.build_info(plan, stats, plan.timings, self.resumed)
+        output.finalise(self.out, plan.record, None if plan.config.no_manifest else man, info)
+        return BuildResult(info, self.out, None, man)
+
+
+def _config(config: BuildConfig | None, options: dict) -> BuildConfig:
+    return (config or BuildConfig()).replace(**options)
+
+
+def _folder(config: BuildConfig) -> Path:
+    if config.output_dir is None:
+        raise FastbuildError("--plan-only, --unit and --finalise need --output-dir")
+    return atomic.ensure_dir(Path(config.output_dir).absolute())
+
+
+@contextlib.contextmanager
+def _locked(out: Path, shared: bool = False):
+    lock = OutputLock(out).acquire(shared=shared)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _record_plan(config: BuildConfig, out: Path) -> BuildPlan:
+    output.check_folder(out, config.overwrite)
+    plan = make_plan(config, out)
+    output.start(out, plan.record, config.overwrite)
+    return plan
+
+
+def plan_build(config: BuildConfig | None = None, **options) -> BuildPlan:
+    """Plan a build and record it as ``OUT/plan.json`` (``--plan-only``); runs no unit.
+
+    Parameters
+    ----------
+    config : BuildConfig, optional
+        All options; keyword ``options`` (flat option names) override its fields.
+
+    Returns
+    -------
+    BuildPlan
+        ``plan.units()`` lists the units; run each with :func:`run_build_unit`.
+    """
+    config = _config(config, options)
+    out = _folder(config)
+    with _locked(out):
+        return _record_plan(config, out)
+
+
+def open_build_plan(config: BuildConfig | None = None, **options) -> BuildPlan:
+    """The plan that :func:`plan_build` recorded for this configuration (FastbuildError if the folder's differs)."""
+    config = _config(config, options)
+    out = _folder(config)
+    with _locked(out, shared=True):
+        plan = make_plan(config, out)
+        output.require_plan(out, plan.record)
+    return plan
+
+
+def run_build_unit(plan: BuildPlan, number: int) -> dict:
+    """Run unit ``number`` (1-based) of a recorded plan (``--unit J``); nothing when it is already finished.
+
+    Returns ``unit``, ``units``, ``already_finished``, ``file``, ``genes`` and ``rows``.
+    """
+    with _locked(plan.output_dir, shared=True):
+        done = protocol.run_unit(BuildJob(plan), number)
+    stats = done.pop("result")
+    return {**done, "genes": len(plan.units()[done["unit"] - 1]["genes"]), "rows": stats.rows}
+
+
+def finalise_build(plan: BuildPlan) -> BuildResult:
+    """Publish a build whose every unit is finished (``--finalise``); refuses, naming the missing units."""
+    with _locked(plan.output_dir):
+        return protocol.finalise(BuildJob(plan))
+
+
 def build_dataset(config: BuildConfig | None = None, *, executor: Executor | None = None, client=None,
-                  action: str = "run", unit: int | None = None, **options) -> BuildResult:
-    """Build a position-centric splice-site dataset (the engine behind ``fastbuild build``).
+                  **options) -> BuildResult:
+    """Build a position-centric splice-site dataset: plan, run every unfinished unit, finalise.
 
     Parameters
     ----------
@@ -67,11 +182,6 @@ def build_dataset(config: BuildConfig | None = None, *, executor: Executor | Non
         Runs the work units (default: local, ``jobs`` processes).
     client : distributed.Client, optional
         Run the units on this Dask cluster (workers must see ``output_dir``).
-    action : {"run", "plan", "unit", "finalise"}
-        ``run`` plans, runs every unfinished unit and finalises; ``plan`` only writes the plan;
-        ``unit`` runs unit number ``unit`` (1-based) of the plan already in ``output_dir``;
-        ``finalise`` publishes a build whose every unit is finished (refusing, naming the
-        missing ones, otherwise).
 
     Returns
     -------
@@ -79,115 +189,31 @@ def build_dataset(config: BuildConfig | None = None, *, executor: Executor | Non
         With ``output_dir=None`` nothing touches disk and ``result.table`` holds the rows
         (``result.to_polars()`` for a DataFrame); otherwise the finished dataset is in
         ``output_dir/master/*.parquet`` with its manifest, build_info.json and ``_SUCCESS``.
+        Rerunning the same call resumes an interrupted build.
     """
-    config = (config or BuildConfig()).replace(**options)
-    if action not in ACTIONS:
-        raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
-    t0 = time.perf_counter()
-    if config.run.output_dir is None:
-        if action != "run":
-            raise FastbuildError("--plan-only, --unit and --finalise need --output-dir")
-        return _build_in_memory(config, t0)
-    out = atomic.ensure_dir(Path(config.run.output_dir).absolute())
-    lock = OutputLock(out).acquire(shared=action == "unit")
-    if action == "run":
+    config = _config(config, options)
+    if config.output_dir is None:
+        return _build_in_memory(config)
+    out = _folder(config)
+    with _locked(out):
         executor = executor or make_executor(config.run.jobs, client=client, guard_dir=out)
-    try:
-        return _build_to_disk(config, out, action, unit, executor, t0)
-    finally:
-        if executor is not None:
+        try:
+            executor.start(warm_worker)  # local workers import while this process plans
+            job = BuildJob(_record_plan(config, out))
+            t1 = time.perf_counter()
+            result, _ = protocol.run_all(job, executor, config.run.progress,
+                                         on_done=lambda: job.plan.timings.update(batches=time.perf_counter() - t1))
+            return result
+        finally:
             executor.close()
-        lock.release()
 
 
-def _build_to_disk(config: BuildConfig, out: Path, action: str, unit: int | None, executor, t0: float) -> BuildResult:
-    if action == "run":
-        executor.start(warm_worker)  # local workers import while this process plans
-    if action != "unit":
-        output.check_folder(out, config.run.overwrite)
-    timings: dict = {}
-    plan: BuildPlan = make_plan(config, str(out / "cache"), timings)
-    if action == "unit":
-        return _run_one_unit(plan, out, unit)
-    if action != "finalise":
-        output.start(out, plan.record, config.run.overwrite)
-    if action == "plan":
-        return _plan_result(plan, out)
-    resumed = 0
-    if action == "run":
-        t1 = time.perf_counter()
-        resumed = _run_units(plan, out, executor, config.run.progress)
-        timings["batches"] = time.perf_counter() - t1
-    return _finalise(plan, out, timings, resumed, t0)
-
-
-def _build_in_memory(config: BuildConfig, t0: float) -> BuildResult:
-    timings: dict = {}
-    plan = make_plan(config, None, timings)
+def _build_in_memory(config: BuildConfig) -> BuildResult:
+    plan = make_plan(config, None)
     t1 = time.perf_counter()
     batches: list[pa.RecordBatch] = []
     stats = [run_batch(t, sink=batches.append) for t in plan.tasks(None)]
     table = pa.Table.from_batches(batches, schema=make_schema(config))
-    timings.update(batches=time.perf_counter() - t1, total=time.perf_counter() - t0)
-    info = report.build_info(plan, stats, timings, 0)
+    plan.timings.update(batches=time.perf_counter() - t1, total=time.perf_counter() - plan.started)
+    info = report.build_info(plan, stats, plan.timings, 0)
     return BuildResult(info, None, table, report.manifest(plan.ann.genes, stats))
-
-
-def _units(tasks: list[BatchTask]) -> list[Task]:
-    return [Task(f"batch-{t.index:05d}", build_unit, t, items=t.genes.height) for t in tasks]
-
-
-def _run_units(plan: BuildPlan, out: Path, executor: Executor, progress: bool) -> int:
-    """Run every unfinished unit of the plan; returns how many were already finished."""
-    records = {u["index"]: u for u in plan.units()}
-    tasks = plan.tasks(out)
-    pending = [t for t in tasks if output.finished_batch(out, records[t.index], plan.config_hash) is None]
-    resumed = len(tasks) - len(pending)
-    if resumed:
-        log.warning("resuming: %d of %d batches already finished", resumed, len(tasks))
-    if pending:
-        log.info("running %d units on %s", len(pending), executor.describe())
-    bar = Progress(plan.genes.height, "genes", enabled=progress)
-    bar.done = plan.genes.height - sum(t.genes.height for t in pending)
-    rows = [0]
-
-    def on_progress(items: int, n_rows: int) -> None:
-        rows[0] += n_rows
-        bar.update(items, f"{rows[0]:,} rows" if executor.reports_items else "")
-
-    executor.run(_units(pending), lambda _unit, _stats: None, on_progress)
-    return resumed
-
-
-def _run_one_unit(plan: BuildPlan, out: Path, number: int | None) -> BuildResult:
-    """``--unit J``: run unit J of the folder's plan (nothing when it is already finished)."""
-    output.require_plan(out, plan.record)
-    units = plan.units()
-    if number is None or not 1 <= number <= len(units):
-        raise FastbuildError(f"--unit must be within 1..{len(units)} (the plan in {out} has {len(units)} units)")
-    task = plan.tasks(out)[number - 1]
-    st = output.finished_batch(out, units[number - 1], plan.config_hash)
-    done = st is not None
-    if st is None:
-        st = run_batch(task)
-    info = {"unit": number, "units": len(units), "file": units[number - 1]["file"], "genes": len(task.genes),
-            "rows": st.rows, "already_finished": done}
-    return BuildResult(info, out, None, None)
-
-
-def _plan_result(plan: BuildPlan, out: Path) -> BuildResult:
-    info = {"plan": str(out / output.PLAN_FILE), "units": len(plan.units()), "genes": plan.genes.height,
-            "hash": plan.config_hash}
-    return BuildResult(info, out, None, None)
-
-
-def _finalise(plan: BuildPlan, out: Path, timings: dict, resumed: int, t0: float) -> BuildResult:
-    record = plan.record
-    stats, problems = output.collect(out, record)
-    if problems:
-        raise FastbuildError(output.unfinished_message(out, len(stats), len(record["units"]), problems))
-    man = report.manifest(plan.ann.genes, stats)
-    timings["total"] = time.perf_counter() - t0
-    info = report.build_info(plan, stats, timings, resumed)
-    output.finalise(out, record, None if plan.config.run.no_manifest else man, info)
-    return BuildResult(info, out, None, man)

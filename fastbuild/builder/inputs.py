@@ -88,7 +88,7 @@ def ensure_scores(config: BuildConfig, inputs: Inputs, genome, genes: pl.DataFra
         )
     from fastbuild.basemodel.scoring import score_genes
 
-    target = inputs.scores or str(Path(config.run.output_dir or ".") / "scores")
+    target = inputs.scores or str(Path(config.output_dir or ".") / "scores")
     log.warning("%d selected genes lack scores: running the base model (--run-workflow implied) into %s",
                 len(missing), target)
     score_genes(genome, genes.filter(pl.col("gene_id").is_in(missing)), config.model, target,

@@ -32,6 +32,7 @@ from fastbuild.builder.config import describe_changes
 from fastbuild.builder.stats import BatchStats
 from fastbuild.builder.writer import checksum_path, link_master, master_name, read_footer, unit_checksum
 from fastbuild.errors import FastbuildError
+from fastbuild.work import protocol
 
 PLAN_FILE = "plan.json"
 LEGACY_CONFIG_FILE = "build_config.json"  # fastbuild 0.1's plan (configuration only)
@@ -119,7 +120,7 @@ def require_plan(out: Path, record: dict) -> None:
     """For ``--unit`` / ``--finalise``: the folder's plan must be this one."""
     old = read_plan(out)
     if old is None or "units" not in old:
-        raise FastbuildError(f"{out} holds no plan; run the same command with --plan-only first")
+        raise FastbuildError(protocol.no_plan_message(str(out)))
     if old["hash"] != record["hash"] or old["units"] != record["units"]:
         changes = describe_changes({**old.get("config", {}), **old.get("inputs", {})},
                                    {**record["config"], **record["inputs"]}) or "its work units differ"
@@ -184,29 +185,6 @@ def unit_problem(out: Path, unit: dict, config_hash: str) -> tuple[BatchStats | 
     return stats, None
 
 
-def finished_batch(out: Path, unit: dict, config_hash: str) -> BatchStats | None:
-    """Statistics of a finished unit (None when it must be (re)built)."""
-    return unit_problem(out, unit, config_hash)[0]
-
-
-def collect(out: Path, record: dict) -> tuple[list[BatchStats], list[str]]:
-    """Statistics of every finished unit of the plan, and one line per unit that is not."""
-    stats, problems = [], []
-    for unit in record["units"]:
-        st, why = unit_problem(out, unit, record["hash"])
-        if st is None:
-            problems.append(f"unit {unit['index']} ({unit['file']}): {why}")
-        else:
-            stats.append(st)
-    return stats, problems
-
-
-def unfinished_message(out: Path, n_done: int, n_units: int, problems: list[str]) -> str:
-    head = "; ".join(problems[:3]) + (f" and {len(problems) - 3} more" if len(problems) > 3 else "")
-    return (f"{out}: unfinished build: {n_done} of {n_units} units done ({head}); rerun the build command to "
-            "finish it (or run the missing units, then --finalise)")
-
-
 def require_finished(out: Path) -> dict:
     """The success marker of a finished dataset folder, or FastbuildError saying how far it got."""
     out = Path(out)
@@ -219,10 +197,11 @@ def require_finished(out: Path) -> dict:
     plan = read_plan(out) if out.is_dir() else None
     if plan is None or "units" not in plan:
         raise FastbuildError(f"{out} is not a finished fastbuild dataset (no {SUCCESS_FILE}, no {PLAN_FILE})")
-    stats, problems = collect(out, plan)
-    if not problems:
-        problems = ["all units done, not finalised"]
-    raise FastbuildError(unfinished_message(out, len(stats), len(plan["units"]), problems))
+    problems = [f"unit {u['index']} ({u['file']}): {why}" for u in plan["units"]
+                if (why := unit_problem(out, u, plan["hash"])[1]) is not None]
+    n_done = len(plan["units"]) - len(problems)
+    raise FastbuildError(protocol.unfinished_message(str(out), "build", n_done, len(plan["units"]),
+                                                     problems or ["all units done, not finalised"]))
 
 
 # ---------------------------------------------------------------------- finalise

@@ -7,7 +7,7 @@ configuration (``--batch-size``), never by how many processes run them.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -32,12 +32,14 @@ class BuildPlan:
     config: BuildConfig
     inputs: Inputs
     fasta: str  # the FASTA actually read (a decompressed cache copy for plain gzip)
-    cache_dir: str | None
     ann: Annotation  # restricted to the selected genes
     selection: Selection
     genes: pl.DataFrame  # the selected genes, in build order
     fingerprints: dict
     config_hash: str
+    output_dir: Path | None  # absolute; None for a build in memory
+    timings: dict = field(default_factory=dict)  # seconds per stage (reference, selection, batches, total)
+    started: float = field(default_factory=time.perf_counter)
 
     @property
     def record(self) -> dict:
@@ -59,8 +61,8 @@ class BuildPlan:
         tasks = []
         for i, lo in enumerate(range(0, self.genes.height, size)):
             genes = self.genes.slice(lo, size)
-            tasks.append(BatchTask(i + 1, self.config, self.config_hash, self.fasta, self.cache_dir,
-                                   self.inputs.scores, genes, self.ann.filter_genes(genes), out))
+            tasks.append(BatchTask(i + 1, self.config, self.config_hash, self.fasta, self.inputs.scores, genes,
+                                   self.ann.filter_genes(genes), out))
         return tasks
 
 
@@ -73,14 +75,15 @@ def _model_name(inputs: Inputs) -> str | None:
     return ScoreStore(inputs.scores).model_identity.get("name")
 
 
-def make_plan(config: BuildConfig, cache_dir: str | None, timings: dict) -> BuildPlan:
+def make_plan(config: BuildConfig, output_dir: Path | None) -> BuildPlan:
     """Resolve inputs, load the reference, choose genes and make sure they have scores.
 
-    Adds the seconds spent loading the reference and selecting genes to ``timings``.
+    The plan's ``timings`` hold the seconds spent loading the reference and selecting genes.
     """
     t0 = time.perf_counter()
+    timings: dict = {}
     inputs = resolve_inputs(config.inputs, config.scores, config.model)
-    with Genome(inputs.fasta, cache_dir=cache_dir) as genome:
+    with Genome(inputs.fasta) as genome:
         ann = load_reference(inputs, config.inputs, genome)
         t1 = time.perf_counter()
         store = open_store(inputs, config)
@@ -94,4 +97,5 @@ def make_plan(config: BuildConfig, cache_dir: str | None, timings: dict) -> Buil
     if split.kind == "file":  # an edited split file changes the rows: it is an input like the others
         fp["split_file"] = sha256_file(split.path)
     chash = config_hash({"config": config.rows_relevant(), "inputs": fp})
-    return BuildPlan(config, inputs, fasta, cache_dir, ann.filter_genes(genes), selection, genes, fp, chash)
+    return BuildPlan(config, inputs, fasta, ann.filter_genes(genes), selection, genes, fp, chash, output_dir,
+                     timings, t0)

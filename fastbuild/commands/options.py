@@ -1,81 +1,148 @@
-"""Command-line option groups shared by several commands (one definition each)."""
+"""Command-line parsers generated from the configuration dataclasses, and what every job command shares.
+
+An option is declared once, as a field of a configuration dataclass
+(:func:`fastbuild.options.option`: flag, help, default, check). :func:`add_config_arguments`
+turns every declared field of a configuration (nested parts included) into an argparse option
+whose default is the dataclass default, and :func:`config_from_args` turns parsed arguments back
+into the configuration; its ``__post_init__`` checks run there, before anything is written.
+
+The steps of the run protocol (``--plan-only``, ``--unit J``, ``--finalise``) are not
+configuration: they choose which protocol function a command calls (:func:`add_step_args`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
-from fastbuild.reference import ANNOTATION_FORMATS, InputSpec
-from fastbuild.selection import SelectionSpec
+from fastbuild.checks import option_name
+from fastbuild.options import RunOptions, iter_options
 
+__all__ = ["HelpFormatter", "add_config_arguments", "add_step_args", "add_verbose", "config_from_args", "executor_of",
+           "print_plan", "print_unit", "step_of", "work_group"]
 
-def add_verbose(p: argparse.ArgumentParser) -> None:
-    """``-v`` / ``--verbose`` (repeatable)."""
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-v: info, -vv: debug)")
-
-
-def add_progress(p) -> None:
-    """``--progress`` / ``--no-progress``."""
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
-                   help="show progress on standard error")
+WORK_GROUP = "where the work runs"
 
 
-def add_input_args(p) -> None:
-    """Genome and annotation options shared by build and predict."""
-    g = p.add_argument_group("inputs (none: the embedded demo)")
-    g.add_argument("--fasta", help="genome FASTA (plain, bgzip or gzip)")
-    g.add_argument("--gtf", "--annotation", dest="annotation", help="annotation: GTF, GFF3 or SpliceAI table")
-    g.add_argument("--reference", help="reference tables from fastbuild prepare (instead of --gtf)")
-    g.add_argument("--chrom-alias", metavar="FILE",
-                   help="two-column contig alias file (annotation name, FASTA name)")
-    g.add_argument("--annotation-format", choices=ANNOTATION_FORMATS, default="auto", help="annotation format")
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each option's default, written the way one would type it (none shown when unset)."""
+
+    def _get_help_string(self, action):
+        default = action.default
+        if (default is None or default is False or default == () or default is argparse.SUPPRESS
+                or action.required or not action.option_strings or action.help is None):
+            return action.help
+        shown = " ".join(map(str, default)) if isinstance(default, (tuple, list)) else default
+        return f"{action.help} (default: {shown})"
 
 
-def input_spec(args) -> InputSpec:
-    return InputSpec(fasta=args.fasta, annotation=args.annotation, reference=args.reference,
-                     chrom_alias=args.chrom_alias, annotation_format=args.annotation_format)
+def _value(config, path: tuple[str, ...]):
+    for name in path:
+        config = getattr(config, name)
+    return config
 
 
-def add_selection_args(p, policies, default: str) -> None:
-    """Gene selection options shared by build and predict."""
-    s = p.add_argument_group("gene selection")
-    s.add_argument("--n-genes", type=int, default=20000, help="number of genes to select (at least the extra genes)")
-    s.add_argument("--subset-policy", choices=policies, default=default,
-                   help="how to pick genes: most FP+FN / FP / FN errors of the base model, seeded random, "
-                        "only --gene-ids-file, or all")
-    s.add_argument("--gene-types", nargs="+", default=[], metavar="TYPE",
-                   help="keep only genes of these types (e.g. protein_coding lncRNA)")
-    s.add_argument("--gene-ids-file", help="genes to include first: ids or names, one per line, or a TSV/CSV")
-    s.add_argument("--gene-col", help="column of --gene-ids-file holding the ids (TSV/CSV)")
-    s.add_argument("--seed", type=int, default=42, help="seed of every random choice (per-gene seeds derive from it)")
+def _argparse_type(field: dataclasses.Field):
+    base = str(field.type).split("|")[0].strip()
+    return {"int": int, "float": float}.get(base)
 
 
-def selection_spec(args) -> SelectionSpec:
-    return SelectionSpec(n_genes=args.n_genes, subset_policy=args.subset_policy, gene_types=tuple(args.gene_types),
-                         gene_ids_file=args.gene_ids_file, gene_col=args.gene_col, seed=args.seed)
+def _add_one(target, path: tuple[str, ...], field: dataclasses.Field, meta: dict, default) -> None:
+    kw = dict(meta["cli"])
+    if kw.pop("negatable", False):
+        kw["action"] = argparse.BooleanOptionalAction
+    elif isinstance(default, bool) and "action" not in kw:
+        kw["action"] = "store_true"
+    elif "action" not in kw and "type" not in kw and "nargs" not in kw and _argparse_type(field) is not None:
+        kw["type"] = _argparse_type(field)
+    flags = meta["flags"] or (option_name(field.name),)
+    target.add_argument(*flags, dest=path[-1], default=default, help=meta["help"], **kw)
 
 
-def add_execution_args(p, what: str) -> None:
-    """Where work units run: ``--jobs``, a Dask cluster, or one unit at a time (job arrays)."""
-    e = p.add_argument_group(
-        "where the work runs",
-        f"The {what} is planned as fixed work units (plan.json); every way of running them gives "
-        "identical output. Default: units one after another in this process.")
-    e.add_argument("--jobs", type=int, default=1, help="local worker processes running units in parallel")
-    e.add_argument("--dask-scheduler", metavar="ADDRESS",
-                   help="run units on the Dask cluster at this scheduler address (started by you, e.g. with "
-                        "dask-jobqueue); default: $DASK_SCHEDULER_ADDRESS when set; needs fastbuild-splice[dask]")
-    e.add_argument("--scheduler-file", metavar="FILE", help="like --dask-scheduler, from a Dask scheduler file")
+def add_config_arguments(parser: argparse.ArgumentParser, config, descriptions: dict | None = None) -> dict:
+    """Add an option for every declared field of ``config`` (a default configuration instance).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    config : dataclass instance
+        The command's configuration with its defaults (e.g. ``BuildConfig()``); each option's
+        default is the value it holds.
+    descriptions : dict, optional
+        Descriptions of argument groups, by title. Groups are made as options name them, in
+        the order they first appear.
+
+    Returns
+    -------
+    dict
+        The argument groups by title.
+    """
+    groups, descriptions = {}, descriptions or {}
+    for path, field, meta in iter_options(config):
+        title = meta["group"]
+        if title is not None and title not in groups:
+            groups[title] = parser.add_argument_group(title, descriptions.get(title))
+        _add_one(parser if title is None else groups[title], path, field, meta, _value(config, path))
+    return groups
+
+
+def _rebuild(config, changes: dict):
+    own, parts = {}, {}
+    for path, value in changes.items():
+        if len(path) == 1:
+            own[path[0]] = value
+        else:
+            parts.setdefault(path[0], {})[path[1:]] = value
+    for name, sub in parts.items():
+        own[name] = _rebuild(getattr(config, name), sub)
+    return dataclasses.replace(config, **own)
+
+
+def config_from_args(config, args: argparse.Namespace):
+    """The configuration of parsed arguments: ``config`` (the defaults) with every option as given.
+
+    Values given on the command line go through their option's ``parse``; the dataclasses'
+    checks run as the configuration is made (one :class:`~fastbuild.errors.FastbuildError`
+    naming the option for a bad value).
+    """
+    changes = {}
+    for path, _field, meta in iter_options(config):
+        default = _value(config, path)
+        value = getattr(args, path[-1])
+        if value is not default and meta["parse"] is not None:
+            value = meta["parse"](value)
+        changes[path] = value
+    return _rebuild(config, changes)
+
+
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    """``-v`` / ``--verbose`` as :class:`~fastbuild.options.RunOptions` declares it (commands without a plan)."""
+    run = RunOptions()
+    for path, field, meta in iter_options(run):
+        if field.name == "verbose":
+            _add_one(parser, path, field, meta, run.verbose)
+
+
+def add_step_args(parser: argparse.ArgumentParser, groups: dict, what: str) -> None:
+    """``--plan-only`` / ``--unit J`` / ``--finalise``: one step of the run protocol (job arrays)."""
+    e = groups.get(WORK_GROUP) or parser.add_argument_group(WORK_GROUP)
     j = e.add_mutually_exclusive_group()
     j.add_argument("--plan-only", action="store_true",
-                   help="write the plan and print its number of units N, run nothing (job arrays: then run "
-                        "--unit 1..N with the same options, then --finalise)")
+                   help=f"write the {what}'s plan and print its number of units N, run nothing (job arrays: then "
+                        "run --unit 1..N with the same options, then --finalise)")
     j.add_argument("--unit", type=int, metavar="J", help="run only unit J (1..N) of the plan made by --plan-only")
     j.add_argument("--finalise", "--finalize", action="store_true",
                    help="check every planned unit is finished and publish the result (refuses, naming missing units)")
 
 
-def execution_action(args) -> str:
-    """'plan', 'unit', 'finalise' or 'run' from :func:`add_execution_args` options."""
+def work_group(what: str) -> dict:
+    """The description of the "where the work runs" group, for :func:`add_config_arguments`."""
+    return {WORK_GROUP: f"The {what} is planned as fixed work units; every way of running them gives identical "
+                        "output. Default: units one after another in this process."}
+
+
+def step_of(args) -> str:
+    """Which protocol step the arguments ask for: 'plan', 'unit', 'finalise' or 'run' (all three)."""
     if args.plan_only:
         return "plan"
     if args.unit is not None:
@@ -83,9 +150,22 @@ def execution_action(args) -> str:
     return "finalise" if args.finalise else "run"
 
 
-def executor_from_args(args, guard_dir=None):
-    """The executor of ``--jobs`` / ``--dask-scheduler`` / ``--scheduler-file``."""
+def executor_of(run, guard_dir=None):
+    """The executor of a configuration's :class:`~fastbuild.options.RunOptions` (``--jobs`` or Dask)."""
     from fastbuild.work import make_executor
 
-    return make_executor(args.jobs, dask_scheduler=args.dask_scheduler, scheduler_file=args.scheduler_file,
+    return make_executor(run.jobs, dask_scheduler=run.dask_scheduler, scheduler_file=run.scheduler_file,
                          guard_dir=guard_dir, use_env=True)
+
+
+def print_plan(info: dict, what: str) -> None:
+    """The one line of ``--plan-only``."""
+    print(f"plan: {info['units']} units ({info['genes']} {what}) in {info['plan']}; "
+          f"run each with --unit J (J = 1..{info['units']}), then --finalise")
+
+
+def print_unit(info: dict, detail: str) -> None:
+    """The one line of ``--unit J``."""
+    state = "already finished" if info["already_finished"] else "done"
+    print(f"unit {info['unit']} of {info['units']} {state}: {detail}")
+

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from benchmarks import bench_conv_layers as bench
-from fastbuild.basemodel import forward as fw
+from fastbuild.basemodel import forward_numba_fns as fw
 
 
 @pytest.mark.skipif(not fw.direct_supported(32, 32), reason="direct kernels unavailable (JIT off or vector width)")

@@ -9,7 +9,8 @@ import pytest
 from bm_helpers import OSAI, random_codes, random_state_dict, reference_forward, write_fake_keras_h5
 
 from fastbuild.basemodel import score_sequence
-from fastbuild.basemodel.forward import ForwardPass, NumpyRunner, im2col_kernels
+from fastbuild.basemodel.forward import ForwardPass, NumpyRunner
+from fastbuild.basemodel.forward_numba_fns import im2col_kernels
 from fastbuild.basemodel.models import ModelSpec, load_openspliceai, load_spliceai, network_from_state_dict
 
 TOL = 1e-4
@@ -130,7 +131,7 @@ def test_channel_specialised_kernels(channels):
 
 # ---- the direct method (register-tiled FMA kernels) -----------------------------------------
 
-from fastbuild.basemodel import forward as fw  # noqa: E402
+from fastbuild.basemodel import forward_numba_fns as fw  # noqa: E402
 
 
 def network_forward64(net, codes):
@@ -354,7 +355,7 @@ def test_real_spliceai_weights_within_1e5_of_float64():
 def test_score_many_equals_one_by_one(threads):
     """Bit for bit with the direct method (one engine per worker), whatever the lengths, the
     order and the thread count; empty and segmented sequences too."""
-    from fastbuild.basemodel import forward
+    from fastbuild.basemodel.forward_numba_fns import direct_supported
 
     nets = [network_from_state_dict(random_state_dict(4, seed=s), eps=1e-5, negative_slope=0.1) for s in (1, 2, 3)]
     flank = nets[0].flank
@@ -366,7 +367,7 @@ def test_score_many_equals_one_by_one(threads):
         for s, got in zip(seqs, many, strict=True):
             want = runner.score_sequence(s)
             assert got.dtype == np.float32 and got.shape == want.shape
-            if forward.direct_supported(32, 32):
+            if direct_supported(32, 32):
                 assert np.array_equal(got, want)
             assert np.max(np.abs(got - want), initial=0.0) < 1e-6
         runner.engine.method = "im2col"  # the fallback method: within float32 rounding

@@ -17,7 +17,7 @@ if "kernels_naive" not in sys.modules:
 def pytest_collection_modifyitems(items):
     """Under NUMBA_DISABLE_JIT=1 the kernels' uint64 hash arithmetic wraps in numpy scalars, as
     it does compiled; numpy warns about it there, and only there, so the warning is silenced."""
-    from fastbuild_kernels._numba_config import JIT_DISABLED
+    from fastbuild_kernels import JIT_DISABLED
 
     if not JIT_DISABLED:
         return

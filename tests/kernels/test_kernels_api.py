@@ -14,10 +14,11 @@ from fastbuild_kernels import _numba_config
 PUBLIC = ["encode", "reverse_complement", "kmer_counts", "kmer_counts_sparse", "nearest_site_distance",
           "label_positions", "context_features", "CONTEXT_FEATURES", "downsample_mask", "gc_content",
           "sequence_complexity", "STRATA", "downsample_strata", "local_peaks"]
+CONFIG = ["kernel", "KERNEL_OPTIONS", "JIT_DISABLED"]  # the numba configuration, for numba code elsewhere
 
 
 def test_exports_and_docstrings():
-    assert sorted(kernels.__all__) == sorted(PUBLIC)
+    assert sorted(kernels.__all__) == sorted(PUBLIC + CONFIG)
     assert "0-based" in kernels.__doc__
     for name in PUBLIC:
         obj = getattr(kernels, name)
@@ -115,15 +116,19 @@ def test_validation_errors():
 
 
 def test_cache_switch_and_options():
-    assert _numba_config._OPTIONS["nogil"] is True
-    assert _numba_config._OPTIONS["fastmath"] is False
+    assert kernels.KERNEL_OPTIONS["nogil"] is True
+    assert kernels.KERNEL_OPTIONS["fastmath"] is False
+    assert kernels.KERNEL_OPTIONS["cache"] is _numba_config.CACHE
+    with pytest.raises(TypeError):
+        kernels.KERNEL_OPTIONS["fastmath"] = True  # read-only: kernel() is the one way to override
+    assert kernels.kernel is _numba_config.kernel and kernels.JIT_DISABLED is _numba_config.JIT_DISABLED
     code = "import fastbuild_kernels._numba_config as c; print(c.CACHE)"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     for val, expected in (("0", "False"), ("1", "True"), ("off", "False")):
         env["FASTBUILD_NUMBA_CACHE"] = val
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         assert out.stdout.strip() == expected
-    if _numba_config.JIT_DISABLED:
+    if kernels.JIT_DISABLED:
         return  # NUMBA_DISABLE_JIT=1: kernels are plain functions, no dispatcher options to check
     # every kernel dispatcher uses the shared options
     from fastbuild_kernels import context, distance, downsample, encoding, kmers, labels

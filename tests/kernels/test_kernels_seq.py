@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastbuild_kernels as kernels
-from fastbuild_kernels._numba_config import JIT_DISABLED
+from fastbuild_kernels import JIT_DISABLED
 
 SETTINGS = settings(max_examples=60, deadline=None)
 # Under NUMBA_DISABLE_JIT=1 the kernels run as Python: the larger k-mer cases get fewer examples
