@@ -5,7 +5,9 @@ command line) and ``fastbuild_kernels`` (Numba kernels over numpy arrays, usable
 its source is the top-level ``kernels/`` folder).
 The distribution is called ``fastbuild-splice``.
 
-The command line is a thin layer over :func:`build_dataset`::
+The command line is a thin layer over the library's protocol steps (:func:`plan_build`,
+:func:`run_build_unit`, :func:`finalise_build`, :func:`build_dataset`; the same for predict,
+:mod:`fastbuild.predict`)::
 
     import fastbuild
     result = fastbuild.build_dataset(output_dir=None)   # the embedded demo, in memory
@@ -14,13 +16,20 @@ The command line is a thin layer over :func:`build_dataset`::
 
 from fastbuild._version import __version__
 
-__all__ = ["BuildConfig", "BuildResult", "__version__", "build_dataset"]
+_BUILDER = ("BuildConfig", "BuildResult", "build_dataset", "finalise_build", "open_build_plan", "plan_build",
+            "run_build_unit")
+_PREDICT = ("PredictConfig", "finalise_predict", "open_predict_plan", "plan_predict", "run_predict_unit")  # and predict.predict
+__all__ = ["__version__", *_BUILDER, *_PREDICT]
 
 
 def __getattr__(name):
-    # the builder pulls in numba kernels; import it on first use only
-    if name in ("BuildConfig", "BuildResult", "build_dataset"):
+    # the builder and the base model pull in numba kernels; import them on first use only
+    if name in _BUILDER:
         from fastbuild import builder
 
         return getattr(builder, name)
+    if name in _PREDICT:
+        import importlib
+
+        return getattr(importlib.import_module("fastbuild.predict"), name)
     raise AttributeError(f"module 'fastbuild' has no attribute {name!r}")
