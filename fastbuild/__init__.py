@@ -18,7 +18,8 @@ from fastbuild._version import __version__
 
 _BUILDER = ("BuildConfig", "BuildResult", "build_dataset", "finalise_build", "open_build_plan", "plan_build",
             "run_build_unit")
-_PREDICT = ("PredictConfig", "finalise_predict", "open_predict_plan", "plan_predict", "run_predict_unit")  # and predict.predict
+# predict(config) itself is fastbuild.predict.predict (the name fastbuild.predict is its module)
+_PREDICT = ("PredictConfig", "finalise_predict", "open_predict_plan", "plan_predict", "run_predict_unit")
 __all__ = ["__version__", *_BUILDER, *_PREDICT]
 
 
