@@ -5,17 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastbuild.builder.config import BuildConfig
-from fastbuild.commands.options import (
-    HelpFormatter,
-    add_config_arguments,
-    add_step_args,
-    config_from_args,
-    executor_of,
-    print_plan,
-    print_unit,
-    step_of,
-    work_group,
-)
+from fastbuild.commands import options as cli_options
 from fastbuild.errors import FastbuildError
 
 DESCRIPTION = (
@@ -28,9 +18,9 @@ DESCRIPTION = (
 
 def add_parser(sub) -> None:
     p = sub.add_parser("build", help="build the training dataset (no input flags: the embedded demo)",
-                       description=DESCRIPTION, formatter_class=HelpFormatter)
-    groups = add_config_arguments(p, BuildConfig(), work_group("build"))
-    add_step_args(p, groups, "build")
+                       description=DESCRIPTION, formatter_class=cli_options.HelpFormatter)
+    groups = cli_options.add_config_arguments(p, BuildConfig(), cli_options.work_group("build"))
+    cli_options.add_step_args(p, groups, "build")
     p.set_defaults(func=run_build)
 
 
@@ -38,22 +28,22 @@ def run_build(args) -> int:
     from fastbuild.builder import engine
     from fastbuild.builder.report import summary_lines
 
-    config = config_from_args(BuildConfig(), args)
+    config = cli_options.config_from_args(BuildConfig(), args)
     if config.run_workflow and not config.model:
         raise FastbuildError("--run-workflow needs --model (the base model that scores the genes)")
-    step = step_of(args)
+    step = cli_options.step_of(args)
     if step == "plan":
         plan = engine.plan_build(config)
-        print_plan({"units": len(plan.units()), "genes": plan.genes.height,
-                    "plan": str(plan.output_dir / "plan.json")}, "genes")
+        cli_options.print_plan({"units": len(plan.units()), "genes": plan.genes.height,
+                                "plan": str(plan.output_dir / "plan.json")}, "genes")
     elif step == "unit":
         i = engine.run_build_unit(engine.open_build_plan(config), args.unit)
-        print_unit(i, f"{i['genes']} genes, {i['rows']:,} rows in {i['file']}")
+        cli_options.print_unit(i, f"{i['genes']} genes, {i['rows']:,} rows in {i['file']}")
     elif step == "finalise":
         result = engine.finalise_build(engine.open_build_plan(config))
         print(summary_lines(result.info, result.output_dir))
     else:
-        executor = executor_of(config.run, guard_dir=Path(config.output_dir).absolute())
+        executor = cli_options.executor_of(config.run, guard_dir=Path(config.output_dir).absolute())
         result = engine.build_dataset(config, executor=executor)
         print(summary_lines(result.info, result.output_dir))
     return 0

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fastbuild.commands.options import (
-    HelpFormatter,
-    add_config_arguments,
-    add_step_args,
-    config_from_args,
-    executor_of,
-    print_plan,
-    print_unit,
-    step_of,
-    work_group,
-)
+from fastbuild.commands import options as cli_options
 
 DESCRIPTION = (
     "Score every nucleotide of the selected genes on their own strand with a SpliceAI-architecture ensemble (full "
@@ -27,29 +17,29 @@ def add_parser(sub) -> None:
     from fastbuild.predict import PredictConfig
 
     p = sub.add_parser("predict", help="score genes with SpliceAI / OpenSpliceAI weights into a score store",
-                       description=DESCRIPTION, formatter_class=HelpFormatter)
-    groups = add_config_arguments(p, PredictConfig(), work_group("scoring"))
-    add_step_args(p, groups, "scoring")
+                       description=DESCRIPTION, formatter_class=cli_options.HelpFormatter)
+    groups = cli_options.add_config_arguments(p, PredictConfig(), cli_options.work_group("scoring"))
+    cli_options.add_step_args(p, groups, "scoring")
     p.set_defaults(func=run_predict)
 
 
 def run_predict(args) -> int:
     from fastbuild import predict
 
-    config = config_from_args(predict.PredictConfig(), args)
-    step = step_of(args)
+    config = cli_options.config_from_args(predict.PredictConfig(), args)
+    step = cli_options.step_of(args)
     if step == "plan":
         job = predict.plan_predict(config)
-        print_plan({"units": len(job.units), "genes": job.plan["genes_to_score"],
+        cli_options.print_plan({"units": len(job.units), "genes": job.plan["genes_to_score"],
                     "plan": str(job.store.plan_path(job.plan["key"]))}, "genes to score")
         return 0
     if step == "unit":
         i = predict.run_predict_unit(predict.open_predict_plan(config), args.unit)
-        print_unit(i, f"{i['genes']} genes in {i['file']}")
+        cli_options.print_unit(i, f"{i['genes']} genes in {i['file']}")
         return 0
     if step == "finalise":
         summary = predict.finalise_predict(predict.open_predict_plan(config))
     else:
-        summary = predict.predict(config, executor=executor_of(config.run))
+        summary = predict.predict(config, executor=cli_options.executor_of(config.run))
     print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, (dict, list))}, indent=1))
     return 0
