@@ -2,6 +2,11 @@
 
 Regenerate the sequence and annotation with ``scripts/make_demo_data.py`` and the scores with
 ``scripts/make_demo_scores.py``.
+
+The files live inside the installed package and are read-only at run time: nothing is ever
+written beside them (an installed package must not write into its install folder; a leftover
+file there would outlive ``pip uninstall`` and shadow a later editable install). The demo
+FASTA's ``.fai`` index goes to the user cache (:func:`fastbuild.genome.default_cache_dir`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from pathlib import Path
 
 
 def demo_dir() -> Path:
-    """Folder of the embedded demo files inside the installed package."""
+    """Folder of the embedded demo files inside the installed package (read-only: never write here)."""
     return Path(str(resources.files("fastbuild") / "demo_data"))
 
 

@@ -9,10 +9,24 @@ decode like uppercase.
 Supported inputs
 ----------------
 * plain FASTA (indexed with pyfaidx; the ``.fai`` goes next to the FASTA, or into the cache
-  directory when that folder is not writable);
-* bgzip-compressed FASTA, read in place by pyfaidx when Biopython is installed;
-* any other gzip FASTA (and bgzip without Biopython): decompressed once into the cache
-  directory (said in the log) and reused while it is newer than the source.
+  folder when that folder is not writable or lies inside the installed package -- the embedded
+  demo -- since an installed package never writes into its own folder);
+* bgzip-compressed FASTA (``bgzip genome.fa``; recommended), read in place by pyfaidx when
+  Biopython is installed: indexed (``.fai`` + ``.gzi``), never decompressed;
+* any other gzip FASTA (and bgzip without Biopython): decompressed once per machine into the
+  cache folder (said in the log), keyed by the sha256 checksum of the gzip file, and shared by
+  ``prepare``, ``predict``, ``build`` and every other command and output folder.
+
+The cache folder
+----------------
+:func:`default_cache_dir`: ``<cache root>/fasta``, where the cache root is
+``$FASTBUILD_CACHE_DIR``, else ``$FASTBUILD_CACHE`` (older name), else
+``$XDG_CACHE_HOME/fastbuild``, else ``~/.cache/fastbuild`` (numba's compiled kernels live in
+``<cache root>/numba``).  It holds one decompressed copy per distinct gzip FASTA (about 3 GB for
+a human genome), plus small files: ``.fai``/``.gzi`` indexes and ``.sha256`` checksum notes
+(which spare re-reading an unchanged gzip file).  Everything there can be deleted at any time;
+it is rebuilt when needed.  Every file is written under a temporary name and renamed into place,
+so concurrent runs never see a partial file.
 
 Headers of the form ``NAME:START-END`` (samtools-style region FASTAs) are understood as that
 1-based inclusive region of contig ``NAME``; bases of ``NAME`` outside the region(s) read as N.
@@ -30,6 +44,7 @@ import itertools
 import logging
 import os
 import re
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,13 +53,15 @@ import numpy as np
 
 import fastbuild_kernels as kernels
 from fastbuild.errors import FastbuildError
-from fastbuild.files import READ_ERRORS, check_input_file, is_gzip, read_error_reason, strip_gzip_suffix
+from fastbuild.files import READ_ERRORS, check_input_file, is_gzip, read_error_reason, sha256_file, strip_gzip_suffix
+from fastbuild_kernels import cache_root
 
 log = logging.getLogger(__name__)
 
 _REGION_RE = re.compile(r"^(?P<name>.+):(?P<start>[0-9][0-9,]*)-(?P<end>[0-9][0-9,]*)$")
 N_CODE = 4
 _WHITESPACE_RE = re.compile(r"[ \t\r\v\f]")
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _first_line(exc: BaseException) -> str:
@@ -80,12 +97,48 @@ def _writable_dir(path: Path) -> bool:
     return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
 
 
+def _inside_package(path: Path) -> bool:
+    """True for files of the installed ``fastbuild`` package (the demo data): never written beside."""
+    try:
+        return path.resolve().is_relative_to(_PACKAGE_DIR)
+    except OSError:
+        return False
+
+
+def _fresh(index: Path, source: Path) -> bool:
+    """True when ``index`` exists and is not older than ``source`` (pyfaidx's own test)."""
+    try:
+        return index.stat().st_mtime >= source.stat().st_mtime
+    except OSError:
+        return False
+
+
+def _temporary_name(path: Path) -> Path:
+    """A name beside ``path``, unique to this process and call, to write before renaming."""
+    return path.with_name(f"{path.name}.tmp{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _index_suffixes(bgzf: bool) -> tuple[str, ...]:
+    return (".gzi", ".fai") if bgzf else (".fai",)
+
+
 def default_cache_dir() -> Path:
-    """Cache folder for decompressed FASTAs and indexes (``$FASTBUILD_CACHE`` or ~/.cache)."""
-    env = os.environ.get("FASTBUILD_CACHE")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fastbuild"
+    """The folder for decompressed gzip FASTAs and FASTA indexes: ``<cache root>/fasta``.
+
+    The cache root is ``$FASTBUILD_CACHE_DIR``, else ``$FASTBUILD_CACHE``, else
+    ``$XDG_CACHE_HOME/fastbuild``, else ``~/.cache/fastbuild`` (one definition, shared with
+    numba's kernel cache: ``fastbuild_kernels.cache_root``).  Size: one
+    decompressed copy per distinct gzip FASTA plus small indexes; bgzip FASTAs need none.
+
+    Raises
+    ------
+    FastbuildError
+        When no variable is set and the home folder is unknown.
+    """
+    try:
+        return cache_root() / "fasta"
+    except RuntimeError as exc:
+        raise FastbuildError(str(exc)) from None
 
 
 def _cache_name(path: Path) -> str:
@@ -104,8 +157,9 @@ class Genome:
     path : str or Path
         FASTA file: plain, bgzip- or gzip-compressed.
     cache_dir : str or Path, optional
-        Where decompressed copies and indexes that cannot live next to the FASTA go.
-        Defaults to :func:`default_cache_dir`.
+        Where decompressed copies of gzip FASTAs and the indexes that cannot live next to the
+        FASTA go.  Defaults to :func:`default_cache_dir` (one folder per user, shared by every
+        command and output folder; ``$FASTBUILD_CACHE_DIR`` moves it).
 
     Raises
     ------
@@ -137,23 +191,13 @@ class Genome:
         import pyfaidx
 
         source = self.path
+        bgzf = False
         if is_gzip(source):
-            if not (_is_bgzf(source) and _biopython_available()):
+            bgzf = _is_bgzf(source) and _biopython_available()
+            if not bgzf:
                 source = self._decompressed_copy()
-        index = Path(str(source) + ".fai")
-        indexname = None
-        if not (index.exists() and index.stat().st_mtime >= source.stat().st_mtime):
-            if not _writable_dir(source.parent):
-                indexname = self._cache_path(_cache_name(source) + ".fai")
-                log.info("FASTA folder %s is not writable; index goes to %s", source.parent, indexname)
         try:
-            return pyfaidx.Fasta(
-                str(source),
-                indexname=None if indexname is None else str(indexname),
-                as_raw=True,
-                sequence_always_upper=False,
-                rebuild=True,
-            )
+            return self._indexed(source, bgzf)
         except UnicodeDecodeError:
             raise FastbuildError(
                 f"cannot index FASTA {self.path}: not a text FASTA file (bytes that are not UTF-8; "
@@ -167,6 +211,53 @@ class Genome:
                 "make its folder writable or pass a writable --cache-dir"
             ) from None
 
+    def _indexed(self, source: Path, bgzf: bool):
+        """``pyfaidx.Fasta`` of ``source`` over up-to-date indexes (built first if need be)."""
+        import pyfaidx
+
+        paths = self._index_paths(source, bgzf)
+        if not all(_fresh(p, source) for p in paths):
+            self._build_index(source, paths)
+        return pyfaidx.Fasta(str(source), as_raw=True, sequence_always_upper=False, rebuild=False,
+                             build_index=False, **self._index_kwargs(paths))
+
+    @staticmethod
+    def _index_kwargs(paths) -> dict:
+        """pyfaidx's keyword arguments naming the ``.fai`` (last of ``paths``) and ``.gzi`` (bgzip)."""
+        kwargs = {"indexname": str(paths[-1])}
+        if len(paths) == 2:
+            kwargs["gzi_indexname"] = str(paths[0])
+        return kwargs
+
+    def _index_paths(self, source: Path, bgzf: bool) -> list[Path]:
+        """Where the indexes of ``source`` live: ``[.gzi,] .fai`` beside it, or in the cache folder.
+
+        Beside the FASTA when they are up to date there or its folder is writable -- except for
+        FASTAs inside the installed package, whose indexes always go to the cache folder.
+        """
+        suffixes = _index_suffixes(bgzf)
+        if not _inside_package(source):
+            beside = [Path(f"{source}{suffix}") for suffix in suffixes]
+            if all(_fresh(p, source) for p in beside) or _writable_dir(source.parent):
+                return beside
+        stem = self._cache_path(_cache_name(source))
+        log.info("indexes of FASTA %s go to the cache folder %s", source, self.cache_dir)
+        return [Path(f"{stem}{suffix}") for suffix in suffixes]
+
+    @staticmethod
+    def _build_index(source: Path, paths: list[Path]) -> None:
+        """Index ``source`` under temporary names, then rename: readers never see a partial index."""
+        import pyfaidx
+
+        tmps = [_temporary_name(p) for p in paths]
+        try:
+            pyfaidx.Fasta(str(source), as_raw=True, rebuild=True, **Genome._index_kwargs(tmps)).close()
+            for tmp, path in zip(tmps, paths, strict=True):
+                os.replace(tmp, path)
+        finally:
+            for tmp in tmps:
+                tmp.unlink(missing_ok=True)
+
     def _cache_path(self, name: str) -> Path:
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -174,24 +265,48 @@ class Genome:
             raise FastbuildError(f"cannot create cache folder {self.cache_dir}: {exc.strerror}") from None
         if not _writable_dir(self.cache_dir):
             raise FastbuildError(
-                f"cache folder {self.cache_dir} is not writable; pass a writable --cache-dir"
+                f"cache folder {self.cache_dir} is not writable; pass a writable --cache-dir "
+                "or set FASTBUILD_CACHE_DIR"
             )
         return self.cache_dir / name
 
+    def _checksum(self) -> str:
+        """sha256 of the gzip file, remembered in the cache while its size, mtime and inode stay."""
+        note = self._cache_path(_cache_name(self.path) + ".sha256")
+        st = self.path.stat()
+        stamp = f"{st.st_size} {st.st_mtime_ns} {st.st_ino}"
+        try:
+            digest, _, seen = note.read_text().strip().partition(" ")
+        except (OSError, UnicodeDecodeError):
+            digest, seen = "", ""
+        if digest and seen == stamp:
+            return digest
+        log.info("computing the checksum of %s", self.path)
+        try:
+            digest = sha256_file(self.path)
+        except READ_ERRORS as exc:
+            raise FastbuildError(f"cannot read FASTA {self.path}: {read_error_reason(exc)}") from None
+        _write_quietly(note, f"{digest} {stamp}\n")
+        return digest
+
     def _decompressed_copy(self) -> Path:
-        target = self._cache_path(_cache_name(self.path))
-        if target.exists() and target.stat().st_mtime >= self.path.stat().st_mtime:
+        """The plain copy of a gzip FASTA in the cache folder, made once (atomically) per checksum."""
+        target = self._cache_path(f"{self._checksum()[:24]}.fa")
+        if target.exists():
             log.info("using decompressed copy %s of %s", target, self.path)
             return target
-        log.warning("FASTA %s is gzip-compressed; decompressing once to %s", self.path, target)
-        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+        log.warning("FASTA %s is gzip-compressed; decompressing once to %s (bgzip it to skip this)",
+                    self.path, target)
+        tmp = _temporary_name(target)
         try:
-            with gzip.open(self.path, "rb") as src, open(tmp, "wb") as dst:
+            with gzip.open(self.path, "rb") as src, open(tmp, "xb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 22)
-            os.replace(tmp, target)
+            if not target.exists():  # another run may have finished first: keep its file (and mtime)
+                os.replace(tmp, target)
         except READ_ERRORS as exc:
-            tmp.unlink(missing_ok=True)
             raise FastbuildError(f"cannot decompress FASTA {self.path}: {read_error_reason(exc)}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
         return target
 
     @staticmethod
@@ -277,3 +392,15 @@ class Genome:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _write_quietly(path: Path, text: str) -> None:
+    """Write a small cache note atomically; a failure only costs recomputing it next time."""
+    tmp = _temporary_name(path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.debug("cannot write %s: %s", path, exc)
+    finally:
+        tmp.unlink(missing_ok=True)

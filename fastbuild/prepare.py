@@ -57,6 +57,9 @@ class PrepareConfig:
     tsv: bool = False
     skip_malformed: bool = False
     cache_dir: str | None = None
+    """Folder for the decompressed copy of a gzip FASTA and for indexes that cannot live beside
+    the FASTA; None (the default): the user cache, :func:`fastbuild.genome.default_cache_dir`
+    (``$FASTBUILD_CACHE_DIR/fasta``, ``~/.cache/fastbuild/fasta``), shared by every run."""
 
 
 def attach_genome(ann: Annotation, genome: Genome, aliases: dict | None = None):
@@ -174,8 +177,7 @@ def prepare(config: PrepareConfig) -> dict:
     aliases = read_alias_file(config.chrom_alias) if config.chrom_alias else None
     ann = load_annotation(config.annotation, config.annotation_format, config.skip_malformed)
     out = atomic.ensure_dir(config.out)
-    cache_dir = Path(config.cache_dir) if config.cache_dir else out / "cache"
-    with Genome(config.fasta, cache_dir=cache_dir) as genome:
+    with Genome(config.fasta, cache_dir=config.cache_dir or None) as genome:
         n_genes_in_file = ann.genes.height
         ann, skipped = attach_genome(ann, genome, aliases)
         sanity = splice_site_sanity(ann, genome)

@@ -23,36 +23,11 @@ from fastbuild.contigs import read_alias_file
 from fastbuild.errors import FastbuildError
 from fastbuild.files import read_parquet, read_text, sha256_file
 from fastbuild.genome import Genome
-from fastbuild.options import check_fields, option
 from fastbuild.prepare import attach_genome
+from fastbuild.specs import ANNOTATION_FORMATS, InputSpec  # noqa: F401 - re-exported: where they were before
 
-ANNOTATION_FORMATS = ("auto", "gtf", "gff3", "spliceai")
-INPUTS = "inputs (none: the embedded demo)"
 FINGERPRINTED_TABLES = ("genes", "transcripts", "splice_sites")
 """The reference tables whose contents decide a build's rows (checksummed into its hash)."""
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """Genome and annotation options as given (``--fasta``, ``--gtf``, ``--reference``, ...)."""
-
-    fasta: str | None = option(None, "genome FASTA (plain, bgzip or gzip)", group=INPUTS)
-    annotation: str | None = option(None, "annotation: GTF, GFF3 or SpliceAI table", flags=("--gtf", "--annotation"),
-                                    group=INPUTS)
-    reference: str | None = option(None, "reference tables from fastbuild prepare (instead of --gtf)", group=INPUTS)
-    chrom_alias: str | None = option(None, "two-column contig alias file (annotation name, FASTA name)",
-                                     group=INPUTS, cli={"metavar": "FILE"})
-    annotation_format: str = option("auto", "annotation format", group=INPUTS, choices=ANNOTATION_FORMATS)
-
-    def __post_init__(self):
-        check_fields(self)
-        if (self.fasta is None) != (self.annotation is None) and self.reference is None:
-            raise FastbuildError("give --fasta and --gtf together (or --reference DIR from fastbuild prepare)")
-
-    @property
-    def is_demo(self) -> bool:
-        """No genome or annotation given: the embedded demo."""
-        return self.fasta is None and self.annotation is None and self.reference is None
 
 
 @dataclass(frozen=True)

@@ -20,50 +20,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from fastbuild.checks import positive, whole
 from fastbuild.errors import FastbuildError
 from fastbuild.files import read_text
-from fastbuild.options import check_fields, option
 from fastbuild.seeds import gene_seed
-
-POLICIES = ("error_total", "error_fp", "error_fn", "random", "custom", "all")
-"""Every selection policy; ``predict`` offers the ones that need no scores (:data:`SCORELESS_POLICIES`)."""
-SCORELESS_POLICIES = ("all", "random", "custom")
-
-
-SELECTION = "gene selection"
-
-
-def _seed(name: str, value) -> None:
-    whole(name, value, 0, 2**63 - 1)
-
-
-@dataclass(frozen=True)
-class SelectionSpec:
-    """Which genes a command works on (``--n-genes``, ``--subset-policy``, ... ``--seed``)."""
-
-    n_genes: int = option(20000, "number of genes to select (at least the extra genes)", group=SELECTION,
-                          check=positive)
-    subset_policy: str = option(
-        "error_total", "how to pick genes: most FP+FN / FP / FN errors of the base model, seeded random, "
-                       "only --gene-ids-file, or all", group=SELECTION, choices=POLICIES)
-    gene_types: tuple[str, ...] = option((), "keep only genes of these types (e.g. protein_coding lncRNA)",
-                                         group=SELECTION, parse=tuple, cli={"nargs": "+", "metavar": "TYPE"})
-    gene_ids_file: str | None = option(None, "genes to include first: ids or names, one per line, or a TSV/CSV",
-                                       group=SELECTION)
-    gene_col: str | None = option(None, "column of --gene-ids-file holding the ids (TSV/CSV)", group=SELECTION)
-    seed: int = option(42, "seed of every random choice (per-gene seeds derive from it)", group=SELECTION,
-                       check=_seed)
-
-    def __post_init__(self):
-        check_fields(self)
-        if self.subset_policy == "custom" and not self.gene_ids_file:
-            raise FastbuildError("--subset-policy custom needs --gene-ids-file")
-
-    @property
-    def needs_scores(self) -> bool:
-        """True for the policies that rank genes by the base model's errors."""
-        return self.subset_policy not in SCORELESS_POLICIES
+from fastbuild.specs import POLICIES, SCORELESS_POLICIES, SelectionSpec  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 

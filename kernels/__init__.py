@@ -23,11 +23,15 @@ The same options serve numba code elsewhere in the project (e.g. the forward-pas
 * :data:`KERNEL_OPTIONS` -- those options (``nogil``, ``cache``, ``fastmath`` ...), a read-only
   mapping; they are set, and documented, in the private ``_numba_config`` module.
 * :data:`JIT_DISABLED` -- True under ``NUMBA_DISABLE_JIT=1`` (kernels then run as Python).
+* :func:`cache_root` -- the user cache folder of fastbuild (``$FASTBUILD_CACHE_DIR``, else
+  ``$XDG_CACHE_HOME/fastbuild`` or ``~/.cache/fastbuild``): compiled kernels go to its
+  ``numba/`` (unless ``NUMBA_CACHE_DIR`` is set), and :mod:`fastbuild` keeps decompressed
+  FASTAs and indexes in its ``fasta/``. Nothing is ever written into the installed package.
 """
 
 from types import MappingProxyType
 
-from ._numba_config import _OPTIONS, JIT_DISABLED, kernel
+from ._numba_config import _OPTIONS, JIT_DISABLED, cache_root, kernel
 from .composition import gc_content, sequence_complexity
 from .context import CONTEXT_FEATURES, context_features
 from .distance import nearest_site_distance
@@ -35,6 +39,7 @@ from .downsample import STRATA, downsample_mask, downsample_strata, local_peaks
 from .encoding import encode, reverse_complement
 from .kmers import kmer_counts, kmer_counts_sparse
 from .labels import label_positions
+from .long_context import long_context
 
 #: The numba options :func:`kernel` compiles with (a read-only view; pass overrides to ``kernel``).
 KERNEL_OPTIONS = MappingProxyType(_OPTIONS)
@@ -44,6 +49,7 @@ __all__ = [
     "JIT_DISABLED",
     "KERNEL_OPTIONS",
     "STRATA",
+    "cache_root",
     "context_features",
     "downsample_mask",
     "downsample_strata",
@@ -54,6 +60,7 @@ __all__ = [
     "kmer_counts_sparse",
     "label_positions",
     "local_peaks",
+    "long_context",
     "nearest_site_distance",
     "reverse_complement",
     "sequence_complexity",

@@ -27,7 +27,7 @@ def need(*paths: Path) -> None:
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keep decompressed FASTAs and indexes out of the user's home during tests."""
-    monkeypatch.setenv("FASTBUILD_CACHE", str(tmp_path_factory.getbasetemp() / "fastbuild-cache"))
+    monkeypatch.setenv("FASTBUILD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "fastbuild-cache"))
 
 
 @pytest.fixture(scope="session")

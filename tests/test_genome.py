@@ -1,4 +1,4 @@
-"""Genome access: decoding, strand, region headers, gzip, unwritable index folders."""
+"""Genome access: decoding, strand, region headers, gzip, bgzip, unwritable or package index folders."""
 
 from __future__ import annotations
 
@@ -75,6 +75,65 @@ def test_gzip_fasta_is_decompressed_once_to_cache(tmp_path, caplog):
     with caplog.at_level("WARNING"), Genome(gz, cache_dir=cache):
         pass
     assert "decompressing" not in caplog.text
+
+
+def test_gzip_checksum_is_remembered(tmp_path, monkeypatch):
+    plain = write_fasta(tmp_path / "g.fa", [("c", "ACGTACGTAA")])
+    gz = tmp_path / "g.fa.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    calls = []
+    real = genome_mod.sha256_file
+    monkeypatch.setattr(genome_mod, "sha256_file", lambda p: calls.append(p) or real(p))
+    for _ in range(3):
+        with Genome(gz, cache_dir=tmp_path / "cache"):
+            pass
+    assert len(calls) == 1
+    gz.write_bytes(gzip.compress(b">c\nTTTT\n"))  # changed content: new checksum, new copy
+    with Genome(gz, cache_dir=tmp_path / "cache") as g:
+        assert g.fetch("c", 1, 4).tolist() == [3, 3, 3, 3]
+    assert len(calls) == 2 and len(list((tmp_path / "cache").glob("*.fa"))) == 2
+
+
+def test_fasta_inside_the_package_is_never_written_beside(tmp_path, monkeypatch):
+    pkg = tmp_path / "site-packages" / "fastbuild"
+    pkg.mkdir(parents=True)
+    fa = write_fasta(pkg / "demo.fa", [("c", "ACGTACGT")])
+    monkeypatch.setattr(genome_mod, "_PACKAGE_DIR", pkg)
+    with Genome(fa, cache_dir=tmp_path / "cache") as g:
+        assert g.fetch("c", 2, 4).tolist() == [1, 2, 3]
+    assert sorted(p.name for p in pkg.iterdir()) == ["demo.fa"]
+    assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.endswith("_demo.fa.fai")]
+
+
+def test_demo_fasta_index_goes_to_the_cache(tmp_path):
+    from fastbuild import demo
+
+    with Genome(demo.demo_fasta(), cache_dir=tmp_path / "cache") as g:
+        assert g.contigs == {"NC_003070.9": 700_000}
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [genome_mod._cache_name(demo.demo_fasta()) + ".fai"]
+
+
+def test_stale_index_is_replaced_atomically(tmp_path):
+    fa = write_fasta(tmp_path / "g.fa", [("c", "ACGTACGT")])
+    with Genome(fa):
+        pass
+    fa.write_text(">c\nTTTTGGGG\n>d\nAC\n")
+    os.utime(tmp_path / "g.fa.fai", (1, 1))  # older than the FASTA
+    with Genome(fa) as g:
+        assert g.contigs == {"c": 8, "d": 2} and g.fetch("c", 1, 2).tolist() == [3, 3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.fa", "g.fa.fai"]
+
+
+def test_bgzip_fasta_is_read_in_place(tmp_path):
+    bgzf = pytest.importorskip("Bio.bgzf")
+    plain = write_fasta(tmp_path / "g.fa", [("c", "ACGTACGTAA")])
+    bgz = tmp_path / "g.fa.gz"
+    with bgzf.BgzfWriter(str(bgz), "wb") as out:
+        out.write(plain.read_bytes())
+    with Genome(bgz, cache_dir=tmp_path / "cache") as g:
+        assert g.fetch("c", 1, 4).tolist() == [0, 1, 2, 3]
+    assert (tmp_path / "g.fa.gz.fai").exists() and (tmp_path / "g.fa.gz.gzi").exists()
+    assert not (tmp_path / "cache").exists()
 
 
 def test_missing_and_corrupt_files_are_clear_errors(tmp_path):

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from fastbuild.basemodel.config import PredictConfig
 from fastbuild.builder.config import BuildConfig
 from fastbuild.builder.engine import build_dataset, plan_build
 from fastbuild.cli import get_parser
 from fastbuild.options import iter_options, option
-from fastbuild.predict import PredictConfig
 
 DATA = Path(__file__).parent / "data"
 CONFIGS = {"build": BuildConfig(), "predict": PredictConfig()}

@@ -20,42 +20,28 @@ one); ``models`` and ``torchfile`` (weights); ``regions`` (merged same-strand pa
 The command-level job (configuration, gene selection) is :mod:`fastbuild.predict`.
 """
 
-from fastbuild.basemodel.backends import BACKENDS, make_runner, score_sequence
-from fastbuild.basemodel.forward import ForwardPass, NumpyRunner
-from fastbuild.basemodel.models import (
-    CHANNEL_ORDER,
-    Model,
-    ModelSpec,
-    Network,
-    find_spliceai_weights,
-    load_model,
-    load_openspliceai,
-    load_spliceai,
-)
-from fastbuild.basemodel.regions import score_region
-from fastbuild.basemodel.runner import Runner
-from fastbuild.basemodel.scoring import ScoringJob, plan_scoring, run_scoring, score_genes
-from fastbuild.basemodel.store import ScoreStore
+import importlib
 
-__all__ = [
-    "BACKENDS",
-    "CHANNEL_ORDER",
-    "ForwardPass",
-    "Model",
-    "ModelSpec",
-    "Network",
-    "NumpyRunner",
-    "Runner",
-    "ScoreStore",
-    "ScoringJob",
-    "find_spliceai_weights",
-    "load_model",
-    "load_openspliceai",
-    "load_spliceai",
-    "make_runner",
-    "plan_scoring",
-    "run_scoring",
-    "score_genes",
-    "score_region",
-    "score_sequence",
-]
+#: public name -> the module that defines it (imported on first use: the engines pull in numba
+#: and BLAS, which ``fastbuild --help`` and the configuration never need)
+_WHERE = {
+    "BACKENDS": "backends", "make_runner": "backends", "score_sequence": "backends",
+    "ForwardPass": "forward", "NumpyRunner": "forward",
+    "CHANNEL_ORDER": "models", "Model": "models", "ModelSpec": "models", "Network": "models",
+    "find_spliceai_weights": "models", "load_model": "models", "load_openspliceai": "models",
+    "load_spliceai": "models",
+    "score_region": "regions", "Runner": "runner",
+    "ScoringJob": "scoring", "plan_scoring": "scoring", "run_scoring": "scoring", "score_genes": "scoring",
+    "ScoreStore": "store",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"fastbuild.basemodel.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'fastbuild.basemodel' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_WHERE])

@@ -10,15 +10,15 @@ sequence, scores and sites) -> :mod:`~.rows` (labels, sampling, features) -> :mo
 its folder, :mod:`~.validate` checks it.
 """
 
-from fastbuild.builder.config import BuildConfig
-from fastbuild.builder.engine import (
-    BuildResult,
-    build_dataset,
-    finalise_build,
-    open_build_plan,
-    plan_build,
-    run_build_unit,
-)
+import importlib
 
-__all__ = ["BuildConfig", "BuildResult", "build_dataset", "finalise_build", "open_build_plan", "plan_build",
-           "run_build_unit"]
+_WHERE = {"BuildConfig": "config", "BuildResult": "engine", "build_dataset": "engine", "finalise_build": "engine",
+          "open_build_plan": "engine", "plan_build": "engine", "run_build_unit": "engine"}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    # imported on first use: the engine pulls in numba, polars and pyarrow, which a parser never needs
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"fastbuild.builder.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'fastbuild.builder' has no attribute {name!r}")

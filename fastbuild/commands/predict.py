@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from fastbuild.basemodel.config import PredictConfig
 from fastbuild.commands import options as cli_options
 
 DESCRIPTION = (
@@ -14,8 +15,6 @@ DESCRIPTION = (
 
 
 def add_parser(sub) -> None:
-    from fastbuild.predict import PredictConfig
-
     p = sub.add_parser("predict", help="score genes with SpliceAI / OpenSpliceAI weights into a score store",
                        description=DESCRIPTION, formatter_class=cli_options.HelpFormatter)
     groups = cli_options.add_config_arguments(p, PredictConfig(), cli_options.work_group("scoring"))
@@ -26,12 +25,12 @@ def add_parser(sub) -> None:
 def run_predict(args) -> int:
     from fastbuild import predict
 
-    config = cli_options.config_from_args(predict.PredictConfig(), args)
+    config = cli_options.config_from_args(PredictConfig(), args)
     step = cli_options.step_of(args)
     if step == "plan":
         job = predict.plan_predict(config)
         cli_options.print_plan({"units": len(job.units), "genes": job.plan["genes_to_score"],
-                    "plan": str(job.store.plan_path(job.plan["key"]))}, "genes to score")
+                                "plan": str(job.store.plan_path(job.plan["key"]))}, "genes to score")
         return 0
     if step == "unit":
         i = predict.run_predict_unit(predict.open_predict_plan(config), args.unit)

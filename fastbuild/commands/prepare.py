@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastbuild.commands.options import add_verbose
-from fastbuild.reference import ANNOTATION_FORMATS
+from fastbuild.specs import ANNOTATION_FORMATS
 
 
 def add_parser(sub) -> None:
@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
                     "splice sites as Parquet tables; prints counts and a GT/AG sanity line.",
     )
     p.add_argument("--fasta", required=True,
-                   help="genome FASTA: plain, bgzip or gzip (gzip is decompressed once into the cache)")
+                   help="genome FASTA: plain, bgzip or gzip (gzip is decompressed once per machine into the "
+                        "cache, see --cache-dir; bgzip is read in place)")
     p.add_argument("--gtf", "--annotation", dest="annotation", required=True,
                    help="annotation: GTF, GFF3 or SpliceAI table "
                         "(#NAME CHROM STRAND TX_START TX_END EXON_START EXON_END), optionally gzipped")
@@ -28,7 +29,11 @@ def add_parser(sub) -> None:
                    help="also write the reference implementation's gene_features.tsv and splice_sites.tsv")
     p.add_argument("--skip-malformed", action="store_true",
                    help="count, report and skip malformed annotation lines instead of stopping at the first")
-    p.add_argument("--cache-dir", help="folder for decompressed FASTAs and indexes (default: OUT/cache)")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="folder for the decompressed copy of a gzip FASTA (one per distinct file, as large as "
+                        "the genome) and for indexes that cannot go beside the FASTA (default: the user cache, "
+                        "$FASTBUILD_CACHE_DIR/fasta or ~/.cache/fastbuild/fasta, shared by every command and "
+                        "output folder; bgzip the FASTA with 'bgzip genome.fa' and it is never decompressed)")
     add_verbose(p)
     p.set_defaults(func=run_prepare)
 

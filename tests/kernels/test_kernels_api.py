@@ -14,7 +14,7 @@ from fastbuild_kernels import _numba_config
 PUBLIC = ["encode", "reverse_complement", "kmer_counts", "kmer_counts_sparse", "nearest_site_distance",
           "label_positions", "context_features", "CONTEXT_FEATURES", "downsample_mask", "gc_content",
           "sequence_complexity", "STRATA", "downsample_strata", "local_peaks"]
-CONFIG = ["kernel", "KERNEL_OPTIONS", "JIT_DISABLED"]  # the numba configuration, for numba code elsewhere
+CONFIG = ["kernel", "KERNEL_OPTIONS", "JIT_DISABLED", "cache_root"]  # the numba configuration, for numba code elsewhere
 
 
 def test_exports_and_docstrings():

@@ -1,0 +1,83 @@
+"""What a command works on, as given: genome and annotation (:class:`InputSpec`), genes (:class:`SelectionSpec`).
+
+Shared by ``build`` and ``predict``; light on purpose (no numpy, polars or numba), so that a
+command's parser and its argument checks come back without importing the library's engines.
+Loading what these name is :mod:`fastbuild.reference` and :mod:`fastbuild.selection`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastbuild.checks import positive, whole
+from fastbuild.errors import FastbuildError
+from fastbuild.options import check_fields, option
+
+__all__ = ["ANNOTATION_FORMATS", "POLICIES", "SCORELESS_POLICIES", "InputSpec", "SelectionSpec"]
+
+ANNOTATION_FORMATS = ("auto", "gtf", "gff3", "spliceai")
+INPUTS = "inputs (none: the embedded demo)"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Genome and annotation options as given (``--fasta``, ``--gtf``, ``--reference``, ...)."""
+
+    fasta: str | None = option(None, "genome FASTA (plain, bgzip or gzip)", group=INPUTS)
+    annotation: str | None = option(None, "annotation: GTF, GFF3 or SpliceAI table", flags=("--gtf", "--annotation"),
+                                    group=INPUTS)
+    reference: str | None = option(None, "reference tables from fastbuild prepare (instead of --gtf)", group=INPUTS)
+    chrom_alias: str | None = option(None, "two-column contig alias file (annotation name, FASTA name)",
+                                     group=INPUTS, cli={"metavar": "FILE"})
+    annotation_format: str = option("auto", "annotation format", group=INPUTS, choices=ANNOTATION_FORMATS)
+
+    def __post_init__(self):
+        check_fields(self)
+        if (self.fasta is None) != (self.annotation is None) and self.reference is None:
+            raise FastbuildError("give --fasta and --gtf together (or --reference DIR from fastbuild prepare)")
+
+    @property
+    def is_demo(self) -> bool:
+        """No genome or annotation given: the embedded demo."""
+        return self.fasta is None and self.annotation is None and self.reference is None
+
+
+
+POLICIES = ("error_total", "error_fp", "error_fn", "random", "custom", "all")
+"""Every selection policy; ``predict`` offers the ones that need no scores (:data:`SCORELESS_POLICIES`)."""
+SCORELESS_POLICIES = ("all", "random", "custom")
+
+
+SELECTION = "gene selection"
+
+
+def _seed(name: str, value) -> None:
+    whole(name, value, 0, 2**63 - 1)
+
+
+@dataclass(frozen=True)
+class SelectionSpec:
+    """Which genes a command works on (``--n-genes``, ``--subset-policy``, ... ``--seed``)."""
+
+    n_genes: int = option(20000, "number of genes to select (at least the extra genes)", group=SELECTION,
+                          check=positive)
+    subset_policy: str = option(
+        "error_total", "how to pick genes: most FP+FN / FP / FN errors of the base model, seeded random, "
+                       "only --gene-ids-file, or all", group=SELECTION, choices=POLICIES)
+    gene_types: tuple[str, ...] = option((), "keep only genes of these types (e.g. protein_coding lncRNA)",
+                                         group=SELECTION, parse=tuple, cli={"nargs": "+", "metavar": "TYPE"})
+    gene_ids_file: str | None = option(None, "genes to include first: ids or names, one per line, or a TSV/CSV",
+                                       group=SELECTION)
+    gene_col: str | None = option(None, "column of --gene-ids-file holding the ids (TSV/CSV)", group=SELECTION)
+    seed: int = option(42, "seed of every random choice (per-gene seeds derive from it)", group=SELECTION,
+                       check=_seed)
+
+    def __post_init__(self):
+        check_fields(self)
+        if self.subset_policy == "custom" and not self.gene_ids_file:
+            raise FastbuildError("--subset-policy custom needs --gene-ids-file")
+
+    @property
+    def needs_scores(self) -> bool:
+        """True for the policies that rank genes by the base model's errors."""
+        return self.subset_policy not in SCORELESS_POLICIES
