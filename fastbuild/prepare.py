@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from fastbuild.contigs import read_alias_file, reconcile
 from fastbuild.coords import to_offset
 from fastbuild.errors import FastbuildError
 from fastbuild.genome import Genome
+from fastbuild.specs import PrepareConfig
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +44,6 @@ INFO_NAME = "prepare_info.json"
 """The file that marks a finished ``fastbuild prepare`` output (written last)."""
 PARQUET_OPTIONS = {"write_page_checksum": True}
 """Written into every reference table: page CRCs let readers detect damaged files."""
-
-
-@dataclass(frozen=True)
-class PrepareConfig:
-    """Inputs and options of :func:`prepare`."""
-
-    fasta: str
-    annotation: str
-    out: str
-    annotation_format: str = "auto"
-    chrom_alias: str | None = None
-    tsv: bool = False
-    skip_malformed: bool = False
-    cache_dir: str | None = None
-    """Folder for the decompressed copy of a gzip FASTA and for indexes that cannot live beside
-    the FASTA; None (the default): the user cache, :func:`fastbuild.genome.default_cache_dir`
-    (``$FASTBUILD_CACHE_DIR/fasta``, ``~/.cache/fastbuild/fasta``), shared by every run."""
 
 
 def attach_genome(ann: Annotation, genome: Genome, aliases: dict | None = None):
@@ -174,6 +158,7 @@ def write_reference_tsv(ann: Annotation, out: Path) -> None:
 def prepare(config: PrepareConfig) -> dict:
     """Run ``fastbuild prepare``; returns the summary written to ``prepare_info.json``."""
     t0 = time.perf_counter()
+    config.require_inputs()
     aliases = read_alias_file(config.chrom_alias) if config.chrom_alias else None
     ann = load_annotation(config.annotation, config.annotation_format, config.skip_malformed)
     out = atomic.ensure_dir(config.out)

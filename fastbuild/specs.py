@@ -13,7 +13,7 @@ from fastbuild.checks import positive, whole
 from fastbuild.errors import FastbuildError
 from fastbuild.options import check_fields, option
 
-__all__ = ["ANNOTATION_FORMATS", "POLICIES", "SCORELESS_POLICIES", "InputSpec", "SelectionSpec"]
+__all__ = ["ANNOTATION_FORMATS", "POLICIES", "SCORELESS_POLICIES", "InputSpec", "PrepareConfig", "SelectionSpec"]
 
 ANNOTATION_FORMATS = ("auto", "gtf", "gff3", "spliceai")
 INPUTS = "inputs (none: the embedded demo)"
@@ -81,3 +81,40 @@ class SelectionSpec:
     def needs_scores(self) -> bool:
         """True for the policies that rank genes by the base model's errors."""
         return self.subset_policy not in SCORELESS_POLICIES
+
+
+PREPARE = "prepare"
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Inputs and options of :func:`fastbuild.prepare.prepare` (``fastbuild prepare``)."""
+
+    fasta: str | None = option(None, "genome FASTA: plain, bgzip or gzip (gzip is decompressed once per machine into "
+                                     "the cache, see --cache-dir; bgzip is read in place)", cli={"required": True})
+    annotation: str | None = option(
+        None, "annotation: GTF, GFF3 or SpliceAI table (#NAME CHROM STRAND TX_START TX_END EXON_START EXON_END), "
+              "optionally gzipped", flags=("--gtf", "--annotation"), cli={"required": True})
+    out: str | None = option(None, "output folder for the reference tables", cli={"required": True})
+    annotation_format: str = option("auto", "annotation format (auto: guessed from the file name and content)",
+                                    choices=ANNOTATION_FORMATS)
+    chrom_alias: str | None = option(None, "two-column file mapping annotation contig names to FASTA names "
+                                           "(chr1/1 and chrM/MT match without it)", cli={"metavar": "FILE"})
+    tsv: bool = option(False, "also write the reference implementation's gene_features.tsv and splice_sites.tsv")
+    skip_malformed: bool = option(False, "count, report and skip malformed annotation lines instead of stopping at "
+                                         "the first")
+    cache_dir: str | None = option(
+        None, "folder for the decompressed copy of a gzip FASTA (one per distinct file, as large as the genome) and "
+              "for indexes that cannot go beside the FASTA (default: the user cache, $FASTBUILD_CACHE_DIR/fasta or "
+              "~/.cache/fastbuild/fasta, shared by every command and output folder; bgzip the FASTA with 'bgzip "
+              "genome.fa' and it is never decompressed)", cli={"metavar": "DIR"})
+
+    def __post_init__(self):
+        check_fields(self)
+
+    def require_inputs(self) -> None:
+        """FastbuildError unless the FASTA, the annotation and the output folder are all given."""
+        missing = [flag for flag, value in (("--fasta", self.fasta), ("--gtf", self.annotation), ("--out", self.out))
+                   if value is None]
+        if missing:
+            raise FastbuildError(f"prepare needs {', '.join(missing)}")

@@ -1,7 +1,8 @@
 """The package's shape: import arrows point one way, no cycles, every package installed.
 
-Floors, top to bottom: ``fastbuild.cli`` -> ``fastbuild.commands`` -> the library (genome,
-annotation, reference, selection, basemodel, builder, ...) -> ``fastbuild_kernels``.
+Floors, top to bottom, are declared once, in the ``floors`` block of ``docs/layout.md``
+(``fastbuild.cli`` -> ``fastbuild.commands`` -> ... -> ``fastbuild_kernels``);
+:func:`test_every_import_follows_the_declared_floors` checks every import edge against it.
 """
 
 from __future__ import annotations
@@ -72,6 +73,68 @@ def _reachable(start: str) -> set[str]:
                 seen.add(dep)
                 todo.append(dep)
     return seen
+
+
+LAYOUT_DOC = REPO / "docs" / "layout.md"
+
+
+def declared_floors(text: str) -> list[tuple[str, list[str]]]:
+    """``[(floor, [module prefix, ...]), ...]`` top to bottom, from the ```floors block of docs/layout.md."""
+    block = re.search(r"^```floors[ \t]*\n(.*?)^```", text, re.M | re.S)
+    assert block, "docs/layout.md has no ```floors block"
+    floors = []
+    for line in block.group(1).splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, sep, prefixes = line.partition(":")
+            assert sep and prefixes.split(), f"docs/layout.md: bad floor line {line!r} (want 'name: prefixes')"
+            floors.append((name.strip(), prefixes.split()))
+    return floors
+
+
+FLOORS = declared_floors(LAYOUT_DOC.read_text())
+
+
+def floor_of(module: str) -> int | None:
+    """Index (0 = top) of the floor whose longest prefix matches ``module``; None when none does.
+
+    ``pkg.__init__`` matches the package module ``pkg`` alone; any other prefix matches itself
+    and its submodules."""
+    best, best_len = None, -1
+    for i, (_, prefixes) in enumerate(FLOORS):
+        for p in prefixes:
+            if p.endswith(".__init__"):
+                hit, size = module == p[: -len(".__init__")], len(p)
+            else:
+                hit, size = module == p or module.startswith(p + "."), len(p)
+            if hit and size > best_len:
+                best, best_len = i, size
+    return best
+
+
+def test_floor_declaration_is_well_formed():
+    names = [name for name, _ in FLOORS]
+    prefixes = [p for _, ps in FLOORS for p in ps]
+    assert len(names) == len(set(names)), f"a floor is declared twice: {names}"
+    assert len(prefixes) == len(set(prefixes)), "a module prefix is on two floors"
+    assert all(p.split(".")[0] in ROOTS for p in prefixes), f"prefixes outside {sorted(ROOTS)}"
+
+
+def test_every_module_is_on_a_floor():
+    homeless = sorted(m for m in MODULES if floor_of(m) is None)
+    assert not homeless, f"modules on no floor of docs/layout.md (add them to the floors block): {homeless}"
+
+
+def test_every_import_follows_the_declared_floors():
+    """A module imports only its own floor or floors below (docs/layout.md); every edge is checked."""
+    broken = []
+    for module, deps in sorted(GRAPH.items()):
+        here = floor_of(module)
+        for dep in sorted(deps):
+            there = floor_of(dep)
+            if here is not None and there is not None and there < here:
+                broken.append(f"{module} ({FLOORS[here][0]}) -> {dep} ({FLOORS[there][0]})")
+    assert not broken, "imports from a floor above (docs/layout.md, floors block):\n" + "\n".join(broken)
 
 
 def test_no_import_cycle():
