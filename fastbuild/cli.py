@@ -2,18 +2,23 @@
 
 :func:`get_parser` builds the whole parser from :mod:`fastbuild.commands` (argparse-manpage
 reads it to make the man page);
-:func:`main` runs one command and turns user errors into one line and exit status 2.
+:func:`main` runs one command and turns user errors into one line and exit status 2, Ctrl-C into
+one line and status 130, and SIGTERM (a scheduler's walltime, ``timeout``) into one line and
+status 143; both stop the worker processes and keep the finished units.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
+import threading
 
 from fastbuild._version import __version__
 from fastbuild.commands import COMMANDS
-from fastbuild.errors import FastbuildError
+from fastbuild.errors import FastbuildError, Terminated
 
 log = logging.getLogger("fastbuild")
 
@@ -42,6 +47,29 @@ def _setup_logging(verbosity: int) -> None:
     logging.getLogger("fastbuild").setLevel(level)
 
 
+@contextlib.contextmanager
+def sigterm_raises():
+    """While the block runs, SIGTERM raises :class:`~fastbuild.errors.Terminated` in the main thread.
+
+    Only the first SIGTERM raises (a second one must not interrupt the cleanup the first started);
+    the previous handler is restored afterwards. Does nothing outside the main thread.
+    """
+    raised = []
+
+    def handler(signum, frame):
+        if not raised:
+            raised.append(signum)
+            raise Terminated()
+
+    here = threading.current_thread() is threading.main_thread()  # else signals cannot be handled
+    previous = signal.signal(signal.SIGTERM, handler) if here else None
+    try:
+        yield
+    finally:
+        if here:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def main(argv=None) -> int:
     """Run the command line; returns the exit status."""
     parser = get_parser()
@@ -51,10 +79,14 @@ def main(argv=None) -> int:
         return 2
     _setup_logging(getattr(args, "verbose", 0))
     try:
-        return args.func(args)
+        with sigterm_raises():
+            return args.func(args)
     except FastbuildError as exc:
         print(f"fastbuild: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("fastbuild: terminated (SIGTERM); rerun the same command to resume", file=sys.stderr)
+        return Terminated.exit_code
     except KeyboardInterrupt:
         print("fastbuild: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

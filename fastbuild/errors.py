@@ -11,3 +11,14 @@ class FastbuildError(Exception):
     """An error in the user's input or environment, reported as one clear line."""
 
     exit_code = 2
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received (a scheduler's walltime, ``timeout``, ``kill``): stop like Ctrl-C.
+
+    The command line's SIGTERM handler raises it in the main thread; as a
+    :class:`KeyboardInterrupt` it runs every Ctrl-C cleanup path (workers stopped, finished units
+    kept). The command line prints one line and exits with ``exit_code`` (128 + SIGTERM).
+    """
+
+    exit_code = 143

@@ -6,6 +6,7 @@ import fcntl
 import logging
 import os
 import queue as queue_mod
+import signal
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 GUARD_NAME = ".fastbuild.workers.lock"
 ORPHAN_WAIT_S = 5.0
 HARVEST_S = 0.2
+SIGNAL_GRACE_S = 2.0  # how long a broken pool waits for this process's own SIGTERM handler
 
 
 def wait_for_orphans(guard: Path, seconds: float = ORPHAN_WAIT_S) -> None:
@@ -89,6 +91,13 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self._close_progress()
+
+    def _close_progress(self) -> None:
+        """Close the progress queue (its semaphores are freed once no one refers to it)."""
+        if self._progress is not None:
+            _close_queue(self._progress)
+            self._progress = None
 
     def run(self, units: Sequence[Task], on_result: OnResult, on_progress: OnProgress) -> None:
         if self.jobs == 1 or (len(units) <= 1 and self._pool is None):
@@ -124,13 +133,17 @@ class LocalExecutor(Executor):
             _drain(progress, on_progress)
         except BrokenProcessPool:
             self._pool = None
-            _stop(pool)
+            codes = _stop(pool)
+            self._close_progress()
+            if codes and all(c == -signal.SIGTERM for c in codes):  # with us, by `kill -TERM -PGID`?
+                _await_own_signal()
             raise FastbuildError(
                 f"a worker process died (out of memory? killed?) after {finished} of {len(units)} "
                 "units; finished units are kept: rerun the same command to resume") from None
         except BaseException:
             self._pool = None
             _stop(pool)
+            self._close_progress()
             raise
         self.close()
 
@@ -144,9 +157,19 @@ def _drain(progress, on_progress) -> None:
         on_progress(items, rows)
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel what is queued and end the worker processes now (on an error or Ctrl-C)."""
+def _close_queue(q) -> None:
+    q.close()
+    q.join_thread()
+
+
+def _stop(pool: ProcessPoolExecutor) -> list[int | None]:
+    """Cancel what is queued and end the worker processes now (on an error, Ctrl-C or SIGTERM).
+
+    Also waits for the pool's manager thread, which closes the pool's call queue. Returns the
+    workers' exit codes (``-15``: ended by a SIGTERM).
+    """
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         if p.is_alive():
@@ -155,3 +178,19 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         p.join(timeout=5)
         if p.is_alive():  # pragma: no cover - a worker ignoring SIGTERM
             p.kill()
+            p.join(timeout=5)
+    if manager is not None:
+        manager.join(timeout=5)
+    return [p.exitcode for p in procs]
+
+
+def _await_own_signal(seconds: float = SIGNAL_GRACE_S) -> None:
+    """Give this process's SIGTERM handler time to run when the workers died of a SIGTERM.
+
+    A signal to the whole process group may break the pool before the main thread has run its
+    own handler; sleeping lets that handler raise (so the run ends as terminated, not as a dead
+    worker). Returns when no handler raised within ``seconds``.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)

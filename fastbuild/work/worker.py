@@ -1,5 +1,12 @@
 """What a local worker process does before running units: die with its parent, ignore Ctrl-C,
-report progress through a queue, and hold the shared "workers alive" lock of its output folder.
+die quietly on SIGTERM, report progress through a queue, and hold the shared "workers alive"
+lock of its output folder.
+
+Ctrl-C and SIGTERM are the parent's to handle: it stops its workers with SIGTERM and keeps the
+finished units. A worker that gets SIGTERM (from its parent, or with the whole process group:
+Slurm at walltime, ``kill -TERM -PGID``) ends the unit it runs through the unit's own cleanup
+(which deletes the unit's temporary file), then dies of that SIGTERM, without a traceback; an
+idle worker dies of it at once.
 
 A worker started by a ``fastbuild`` process must never outlive it (an orphan would keep writing
 into the output folder while a resumed build writes the same files). Two mechanisms, either of
@@ -17,11 +24,13 @@ import sys
 import threading
 import time
 
+from fastbuild.errors import Terminated
 from fastbuild.work.tasks import set_reporter
 
 PR_SET_PDEATHSIG = 1
 WATCH_SECONDS = 0.25
 _held = []  # file descriptors of guard locks held by this worker for its lifetime
+_state = {"unit": False, "signalled": False}  # running a unit; a SIGTERM is ending it
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -44,6 +53,7 @@ def _die_with_parent(parent_pid: int) -> None:
 def init_worker(queue, parent_pid: int, guard: str | None) -> None:
     """Initializer of every local worker process (see the module docstring)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    signal.signal(signal.SIGTERM, _on_sigterm)
     _die_with_parent(parent_pid)
     if guard is not None:
         fd = os.open(guard, os.O_RDWR | os.O_CREAT, 0o644)
@@ -52,6 +62,29 @@ def init_worker(queue, parent_pid: int, guard: str | None) -> None:
     set_reporter(lambda items, rows: queue.put((items, rows)))
 
 
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM: stop the running unit (its cleanup runs, see :func:`call_unit`), or die now when idle."""
+    if not _state["unit"]:
+        _die_of_sigterm()
+    if not _state["signalled"]:  # a second SIGTERM must not interrupt the unit's cleanup
+        _state["signalled"] = True
+        raise Terminated()
+
+
+def _die_of_sigterm() -> None:
+    """End this process by SIGTERM's default action: no traceback, no exit handlers, status -15."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)  # pragma: no cover - the signal ends the process before
+    os._exit(128 + signal.SIGTERM)  # pragma: no cover
+
+
 def call_unit(fn, arg):
-    """Run one unit in a worker (the function the pool is given)."""
-    return fn(arg)
+    """Run one unit in a worker (the function the pool is given); after a SIGTERM, die of it."""
+    _state["unit"] = True
+    try:
+        return fn(arg)
+    finally:
+        _state["unit"] = False
+        if _state["signalled"]:
+            _die_of_sigterm()
