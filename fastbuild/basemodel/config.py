@@ -64,14 +64,15 @@ class PredictConfig:
     threads: int | None = option(None, "threads for the matrix products (default: all cores, shared out among "
                                        "local worker processes)", group=SCORING, check=_threads)
     backend: str = option(
-        DEFAULT_BACKEND, "engine of the forward pass, all exact in float32: 'auto' runs the measured default, numpy "
-                         "(numpy/numba direct convolutions, always installed); openvino (extra "
-                         "fastbuild-splice[openvino]) and onnx (onnxruntime, extra fastbuild-splice[onnx]) are "
-                         "optional engines; see docs/engines.md", group=SCORING, choices=BACKENDS)
+        DEFAULT_BACKEND, "engine of the forward pass, all exact in float32: 'auto' runs torch on a CUDA GPU when "
+                         "torch sees one, else the measured CPU default, numpy (numpy/numba direct convolutions, "
+                         "always installed); openvino (extra fastbuild-splice[openvino]), onnx (onnxruntime, extra "
+                         "fastbuild-splice[onnx]) and torch (extra fastbuild-splice[torch]; CUDA or CPU) are optional "
+                         "engines; see docs/engines.md", group=SCORING, choices=BACKENDS)
     precision: str = option(
-        "float32", "arithmetic of the forward pass: float32 (exact, every engine) or bf16 (opt-in: the openvino "
-                   "engine on CPUs with AVX-512 BF16 or AMX; faster but not exact, see docs/engines.md); a store "
-                   "holds one precision only", group=SCORING, choices=PRECISIONS)
+        "float32", "arithmetic of the forward pass: float32 (exact, every engine) or bf16 (opt-in: the torch "
+                   "engine on a CUDA GPU, or the openvino engine on CPUs with AVX-512 BF16 or AMX; faster but not "
+                   "exact, see docs/engines.md); a store holds one precision only", group=SCORING, choices=PRECISIONS)
     mantissa_bits: int = option(23, "float32 mantissa bits kept in the store (23 exact; 10 ~ float16 precision, "
                                     "smaller files)", group=SCORING, check=_mantissa_bits)
     chunk_bases: int = option(2_000_000, "most bases of one unit (score-store chunk)", check=positive,

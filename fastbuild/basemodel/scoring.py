@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from fastbuild.basemodel import chunk_worker
-from fastbuild.basemodel.backends import DEFAULT_BACKEND, check_backend
+from fastbuild.basemodel.backends import DEFAULT_BACKEND, check_backend, estimate_seconds
 from fastbuild.basemodel.models import Model, load_model
 from fastbuild.basemodel.runner import check_threads, default_threads
 from fastbuild.basemodel.store import ScoreStore
@@ -130,6 +130,16 @@ class ScoringJob(Job):
             raise FastbuildError(f"the scoring plan {self.plan['key']} names genes the annotation lacks; "
                                  "plan again with --plan-only")
         return chunk
+
+    def nucleotides_to_score(self) -> int:
+        """Bases of the genes the plan's units score (flanks not counted)."""
+        todo = self.genes.filter(pl.col("gene_id").is_in([g for u in self.units for g in u["genes"]]))
+        return int((todo["end"] - todo["start"] + 1).sum())
+
+    def estimate(self) -> tuple[str, float | None]:
+        """(engine that would run, expected seconds or None where unmeasured) for the whole plan."""
+        engine = check_backend(self.options.backend, self.options.precision)
+        return engine, estimate_seconds(self.nucleotides_to_score(), engine, self.options.precision)
 
     def unit_state(self, unit: dict):
         if self.store.chunk_done(Path(unit["file"]), unit["genes"]):

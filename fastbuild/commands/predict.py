@@ -31,6 +31,10 @@ def run_predict(args) -> int:
         job = predict.plan_predict(config)
         cli_options.print_plan({"units": len(job.units), "genes": job.plan["genes_to_score"],
                                 "plan": str(job.store.plan_path(job.plan["key"]))}, "genes to score")
+        engine, seconds = job.estimate()
+        guess = f"~{seconds / 60:,.1f} min" if seconds is not None else "no measured rate for it yet"
+        print(f"to score: {job.nucleotides_to_score():,} nt on the {engine} engine ({config.precision}): {guess} "
+              "(from docs/engines.md's rates for the 10000nt ensemble on 2 CPU cores; an order of magnitude)")
         return 0
     if step == "unit":
         i = predict.run_predict_unit(predict.open_predict_plan(config), args.unit)

@@ -128,7 +128,7 @@ def test_bf16_precision_is_reported_and_close():
 def test_auto_picks_numpy_and_accepts_any_runner():
     """The "auto" backend runs the engine measured fastest (numpy, with openvino installed too)."""
     nets, sds, eps, slope = _ensemble("spliceai", 4, members=1)
-    assert DEFAULT_BACKEND == "auto" and BACKENDS == ("auto", "numpy", "onnx", "openvino")
+    assert DEFAULT_BACKEND == "auto" and BACKENDS == ("auto", "numpy", "onnx", "openvino", "torch")
     assert AUTO_ORDER[0] == "numpy" and check_backend("auto") == "numpy"
     assert check_backend("auto", precision="bf16") == "openvino"  # bf16 runs on openvino only
     codes = random_codes(300 + 2 * nets[0].flank, seed=6)
