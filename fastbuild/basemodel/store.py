@@ -9,7 +9,17 @@ Layout of a store directory::
                                      rows per gene contiguous, in ascending genomic position
 
 Every file is written atomically (``*.tmp``, fsync, rename). A chunk file carries the ids of its
-genes in its Parquet metadata, so an interrupted run resumes by skipping chunks already on disk.
+genes in its Parquet metadata (``fastbuild.genes``), so an interrupted run resumes by skipping
+chunks already on disk.
+
+Row groups: each gene of a chunk is one Parquet row group of its own, and the chunk's metadata
+records the row count of every gene (``fastbuild.gene_rows``, in the order of
+``fastbuild.genes``); with the row counts of the row groups (Parquet footer) a reader finds the
+row groups, and the rows within them, of any gene, and reads only those
+(``ParquetFile.read_row_groups``), without the gene id column.  Row-group statistics are kept for
+gene_id and position only.  Chunks written before (one row group of up to 2**20 rows, no
+``fastbuild.gene_rows``) are read whole and split into runs of one gene id, as before.  Either
+way the rows of a chunk and their values are the same: only the row-group layout differs.
 This module is the one owner of the format: chunk names (:meth:`ScoreStore.chunk_name`), writing
 (:meth:`ScoreStore.write_chunk`, :meth:`ScoreStore.record_chunk`) and reading (:meth:`ScoreStore.load`,
 :meth:`ScoreStore.iter_gene_scores`, both on one private chunk reader).
@@ -36,6 +46,7 @@ from fastbuild.errors import FastbuildError
 FORMAT_VERSION = 1
 SCORE_COLUMNS = ("donor", "acceptor", "neither")
 _META_KEY = b"fastbuild.genes"
+_ROWS_KEY = b"fastbuild.gene_rows"  # rows of each gene of the chunk, in the order of _META_KEY
 _ENGINE_KEY = b"fastbuild.engine"  # {"engine", "precision", "mantissa_bits"} of the chunk
 
 INDEX_SCHEMA = {
@@ -256,8 +267,10 @@ class ScoreStore:
     def _read_chunk(self, file, wanted: set) -> dict:
         """gene_id -> (positions, donor, acceptor, neither) numpy arrays for the wanted genes of chunk ``file``.
 
-        Reads only the numeric columns (and the gene ids); a gene's rows are contiguous in its
-        chunk (the store's contract), so they are found as runs of one gene id.
+        A chunk that records its genes' row counts (``fastbuild.gene_rows``) is read row group by
+        row group: only those holding wanted genes, only the numeric columns.  An older chunk is
+        read whole (numeric columns and the gene ids) and split into runs of one gene id (a gene's
+        rows are contiguous in its chunk: the store's contract).
         """
         path = self.path / file
         if not path.is_file():
@@ -265,26 +278,13 @@ class ScoreStore:
                 f"score store {self.path}: chunk file {file} named by its index is missing; rerun fastbuild predict "
                 "with the same options to score its genes again")
         try:
-            table = pq.read_table(path, columns=["gene_id", "position", *SCORE_COLUMNS])
+            with pq.ParquetFile(path) as pf:
+                layout = _gene_rows(pf.metadata)
+                if layout is None:
+                    return _runs_of_wanted(pf.read(columns=["gene_id", "position", *SCORE_COLUMNS]), wanted)
+                return _read_wanted_row_groups(pf, *layout, wanted)
         except (OSError, pa.ArrowException) as exc:
             raise FastbuildError(f"cannot read score chunk {path}: {exc}") from None
-        gene = table.column("gene_id").combine_chunks()
-        if pa.types.is_dictionary(gene.type):
-            names = gene.dictionary.to_pylist()
-            codes = gene.indices.to_numpy(zero_copy_only=False)
-        else:
-            names, codes = np.unique(gene.to_numpy(zero_copy_only=False), return_inverse=True)
-            names = names.tolist()
-        cols = [table.column(c).to_numpy() for c in ("position", *SCORE_COLUMNS)]
-        change = np.flatnonzero(np.diff(codes)) + 1
-        starts = np.concatenate([[0], change]) if codes.size else np.zeros(0, np.int64)
-        stops = np.concatenate([change, [codes.size]]) if codes.size else np.zeros(0, np.int64)
-        out = {}
-        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
-            name = names[codes[a]]
-            if name in wanted:
-                out[name] = tuple(np.ascontiguousarray(c[a:b]) for c in cols)
-        return out
 
     def _missing(self, where: pl.DataFrame) -> list[str]:
         """Gene ids of ``where`` (gene_id, file, ...) that the index does not know."""
@@ -371,10 +371,11 @@ class ScoreStore:
                 f"score store {self.path} has no scores for {len(missing)} gene(s), e.g. {', '.join(missing[:5])}; "
                 f"score them with fastbuild predict{self.unindexed_hint()}"
             )
-        files = where.sort("_order").unique("file", keep="first", maintain_order=True)["file"].to_list()
+        by_file: dict[str, list[str]] = {}  # files in the order of their first gene, genes in the order given
+        for gene_id, file in where.sort("_order").select("gene_id", "file").iter_rows():
+            by_file.setdefault(file, []).append(gene_id)
         rows = {r["gene_id"]: r for r in genes.iter_rows(named=True)}
-        for file in files:
-            ids = where.filter(pl.col("file") == file).sort("_order")["gene_id"].to_list()
+        for file, ids in by_file.items():
             spans = self._read_chunk(file, set(ids))
             for gene_id in ids:
                 info = rows[gene_id]
@@ -422,7 +423,11 @@ class ScoreStore:
                     engine: str | None = None) -> int:
         """Write one chunk. ``frames``: (gene_id, positions int64 ascending, scores [n, 3] in
         (neither, acceptor, donor) order); ``engine``: the backend that computed them (recorded
-        in the chunk's metadata with the store's precision). Returns the number of rows."""
+        in the chunk's metadata with the store's precision). Returns the number of rows.
+
+        Each gene is one row group, and the genes' row counts are recorded in the chunk's
+        metadata (see the module docstring), so readers read only the genes they want.
+        """
         ids, pos, sc, counts = [], [], [], []
         for gid, p, s in frames:
             ids.append(gid)
@@ -446,25 +451,13 @@ class ScoreStore:
             }
         )
         table = table.replace_schema_metadata({_META_KEY: json.dumps(ids).encode(),
+                                               _ROWS_KEY: json.dumps(counts).encode(),
                                                _ENGINE_KEY: json.dumps({"engine": engine, "precision": self.precision,
                                                                         "mantissa_bits": mantissa_bits}).encode()})
         dest = self.path / rel
         ensure_dir(dest.parent)
         with atomic_path(dest) as tmp:
-            pq.write_table(
-                table,
-                tmp,
-                compression="zstd",
-                compression_level=9,
-                use_dictionary=["gene_id"],
-                column_encoding={
-                    "position": "DELTA_BINARY_PACKED",
-                    "donor": "BYTE_STREAM_SPLIT",
-                    "acceptor": "BYTE_STREAM_SPLIT",
-                    "neither": "BYTE_STREAM_SPLIT",
-                },
-                row_group_size=1 << 20,
-            )
+            _write_gene_row_groups(table, counts, tmp)
         return n
 
     def update_index(self, entries: pl.DataFrame) -> None:
@@ -493,6 +486,90 @@ class ScoreStore:
                   .select(list(INDEX_SCHEMA)).cast(INDEX_SCHEMA) for rel, g in chunks]
         if frames:
             self.update_index(pl.concat(frames))
+
+
+def _write_gene_row_groups(table: pa.Table, counts: list[int], dest) -> None:
+    """Write ``table`` to ``dest`` with one row group per gene (``counts``: rows of each gene, in order)."""
+    with pq.ParquetWriter(
+        dest,
+        table.schema,
+        compression="zstd",
+        compression_level=9,
+        use_dictionary=["gene_id"],
+        column_encoding={
+            "position": "DELTA_BINARY_PACKED",
+            "donor": "BYTE_STREAM_SPLIT",
+            "acceptor": "BYTE_STREAM_SPLIT",
+            "neither": "BYTE_STREAM_SPLIT",
+        },
+        write_statistics=["gene_id", "position"],
+    ) as writer:
+        offset = 0
+        for count in counts:
+            if count:
+                writer.write_table(table.slice(offset, count), row_group_size=count)
+            offset += count
+
+
+def _gene_rows(meta: pq.FileMetaData) -> tuple[list[str], np.ndarray] | None:
+    """(gene ids, rows per gene) recorded by a chunk written with one row group per gene, else None.
+
+    None also when the record does not add up (fewer or more rows than the file): the chunk is
+    then read whole, like a chunk written before the record existed.
+    """
+    kv = meta.metadata or {}
+    if _ROWS_KEY not in kv or _META_KEY not in kv:
+        return None
+    try:
+        ids, counts = json.loads(kv[_META_KEY]), np.asarray(json.loads(kv[_ROWS_KEY]), np.int64)
+    except ValueError:
+        return None
+    if counts.ndim != 1 or len(ids) != counts.size or int(counts.sum()) != meta.num_rows or (counts < 0).any():
+        return None
+    return ids, counts
+
+
+def _read_wanted_row_groups(pf: pq.ParquetFile, ids: list[str], counts: np.ndarray, wanted: set) -> dict:
+    """The spans of the wanted genes of a chunk, reading only the row groups that hold them."""
+    meta = pf.metadata
+    group_start = np.concatenate([[0], np.cumsum([meta.row_group(i).num_rows for i in range(meta.num_row_groups)])])
+    gene_start = np.concatenate([[0], np.cumsum(counts)])
+    where = {gid: i for i, gid in enumerate(ids) if gid in wanted and counts[i]}  # the last of repeated ids
+    first = np.searchsorted(group_start, [gene_start[i] for i in where.values()], side="right") - 1
+    last = np.searchsorted(group_start, [gene_start[i + 1] - 1 for i in where.values()], side="right") - 1
+    groups = sorted({g for a, b in zip(first.tolist(), last.tolist(), strict=True) for g in range(a, b + 1)})
+    if not groups:
+        return {}
+    table = pf.read_row_groups(groups, columns=["position", *SCORE_COLUMNS])
+    cols = [table.column(c).to_numpy() for c in ("position", *SCORE_COLUMNS)]
+    # row of the table where each selected row group starts
+    at = dict(zip(groups, np.cumsum([0] + [meta.row_group(g).num_rows for g in groups[:-1]]).tolist(), strict=True))
+    out = {}
+    for (gid, i), g in zip(where.items(), first.tolist(), strict=True):
+        a = at[g] + int(gene_start[i] - group_start[g])
+        out[gid] = tuple(c[a:a + int(counts[i])] for c in cols)
+    return out
+
+
+def _runs_of_wanted(table: pa.Table, wanted: set) -> dict:
+    """The spans of the wanted genes of a whole chunk table, found as runs of one gene id."""
+    gene = table.column("gene_id").combine_chunks()
+    if pa.types.is_dictionary(gene.type):
+        names = gene.dictionary.to_pylist()
+        codes = gene.indices.to_numpy(zero_copy_only=False)
+    else:
+        names, codes = np.unique(gene.to_numpy(zero_copy_only=False), return_inverse=True)
+        names = names.tolist()
+    cols = [table.column(c).to_numpy() for c in ("position", *SCORE_COLUMNS)]
+    change = np.flatnonzero(np.diff(codes)) + 1
+    starts = np.concatenate([[0], change]) if codes.size else np.zeros(0, np.int64)
+    stops = np.concatenate([change, [codes.size]]) if codes.size else np.zeros(0, np.int64)
+    out = {}
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        name = names[codes[a]]
+        if name in wanted:
+            out[name] = tuple(np.ascontiguousarray(c[a:b]) for c in cols)
+    return out
 
 
 def _spans_frame(spans: dict) -> pl.DataFrame:

@@ -54,11 +54,12 @@ def run_batch(task: BatchTask, on_gene=None, sink=None) -> BatchStats:
         writer = BatchFileWriter(Path(task.out_dir), task.index, schema, task.config.batch_rows)
     try:
         tallies = _write_genes(task, buffer.add if writer is None else writer.add, on_gene)
-        stats = BatchStats.collect(task.index, task.config_hash, tallies, time.perf_counter() - t0)
+        t1 = time.perf_counter()
+        (buffer if writer is None else writer.buffer).flush()  # the last rows, timed as "write"
+        t2 = time.perf_counter()
+        stats = BatchStats.collect(task.index, task.config_hash, tallies, t2 - t0, {"write": t2 - t1})
         if writer is not None:
             writer.finish(stats)
-        else:
-            buffer.flush()
     except BaseException:
         if writer is not None:
             writer.abort()
@@ -67,13 +68,24 @@ def run_batch(task: BatchTask, on_gene=None, sink=None) -> BatchStats:
 
 
 def _write_genes(task: BatchTask, add, on_gene) -> list[tuple[str, GeneTally]]:
+    """Make and add every gene's rows; one tally per gene, with the seconds of each stage (stats.STAGES)."""
     tallies = []
+    clock = time.perf_counter
     with Genome(task.fasta) as genome:
         store = ScoreStore(task.scores)
-        for g in gene_inputs(genome, store, task.genes, task.ann, task.config):
+        genes = gene_inputs(genome, store, task.genes, task.ann, task.config)
+        while True:
+            t0 = clock()
+            g = next(genes, None)  # reads the gene's scores (and its chunk's, for the first gene of a chunk)
+            if g is None:
+                break
             tally = GeneTally()
-            for chunk in gene_chunks(g, task.config, tally):
+            tally.seconds["read"] += clock() - t0
+            chunks = gene_chunks(g, task.config, tally)
+            for chunk in chunks:
+                t0 = clock()
                 add(chunk)
+                tally.seconds["write"] += clock() - t0
             tallies.append((g.info["gene_id"], tally))
             if on_gene is not None:
                 on_gene(tally.rows)

@@ -14,7 +14,7 @@ import polars as pl
 
 from fastbuild._version import __version__
 from fastbuild.builder.schema import FORMAT_VERSION, PRED_TYPES, SPLICE_TYPES
-from fastbuild.builder.stats import BatchStats, class_counts
+from fastbuild.builder.stats import BatchStats, class_counts, stage_timings
 from fastbuild.builder.writer import master_name
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ def build_info(plan: BuildPlan, batch_stats: list[BatchStats], timings: dict, re
             "notes": selection.notes,
         },
         "timings_s": timings,
+        "stage_timings": stage_timings(batch_stats),
     }
 
 
@@ -151,6 +152,10 @@ def build_info_markdown(info: dict) -> str:
     ]
     lines += [f"- {t}: {n}" for t, n in info["gene_types"].items()]
     lines += ["", "## Timings (s)", ""] + [f"- {k}: {v:.2f}" for k, v in info["timings_s"].items()]
+    stages = info.get("stage_timings") or {}
+    if stages.get("rows"):
+        lines += ["", f"## Stages (µs per kept row; {stages['rows']:,} rows, {stages['batches']} batch file(s))", ""]
+        lines += [f"- {k}: {v:.3f}" for k, v in stages["us_per_row"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from time import perf_counter
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from fastbuild.builder.schema import (
     LONG_CONTEXT_WIDTHS,
     WEIGHT_COLUMN,
     kmer_names,
+    long_context_names,
     sequence_code_names,
 )
 from fastbuild.builder.stats import GeneTally
@@ -82,7 +84,11 @@ def _label_and_sample(donor, acceptor, donors, acceptors, config: BuildConfig, s
 
 
 def gene_chunks(g: GeneInput, config: BuildConfig, tally: GeneTally):
-    """Yield :class:`Chunk` objects (each <= ``config.batch_rows`` rows) of a gene's kept rows."""
+    """Yield :class:`Chunk` objects (each <= ``config.batch_rows`` rows) of a gene's kept rows.
+
+    Adds the seconds spent labelling and featurising to ``tally.seconds`` (not the time the
+    consumer spends between chunks).
+    """
     gid = g.info["gene_id"]
     n = g.codes.shape[0]
     pred_donor = np.flatnonzero(g.donor >= config.threshold)
@@ -93,6 +99,7 @@ def gene_chunks(g: GeneInput, config: BuildConfig, tally: GeneTally):
         units = [(None, 0, n - 1, g.donors, g.acceptors)]
     for tid, lo, hi, donors, acceptors in units:
         keys = (gid,) if tid is None else (gid, tid)
+        t0 = perf_counter()
         seed = gene_seed(config.selection.seed, *keys)
         sl = slice(lo, hi + 1)
         pred, splice, kept_local, weight = _label_and_sample(g.donor[sl], g.acceptor[sl], donors, acceptors,
@@ -100,11 +107,14 @@ def gene_chunks(g: GeneInput, config: BuildConfig, tally: GeneTally):
         tally.positions += hi - lo + 1
         tally.rows += kept_local.size
         np.add.at(tally.counts, (pred[kept_local], splice[kept_local]), 1)
+        tally.seconds["label"] += perf_counter() - t0
         for s in range(0, kept_local.size, config.batch_rows):
+            t0 = perf_counter()
             local = kept_local[s:s + config.batch_rows]
             chunk = _featurise(g, config, tid, lo, hi, local, pred[local], splice[local],
                                donors + lo, acceptors + lo, pred_donor, pred_acceptor)
             chunk.arrays[WEIGHT_COLUMN] = weight[s:s + config.batch_rows]
+            tally.seconds["featurise"] += perf_counter() - t0
             yield chunk
 
 
@@ -189,21 +199,11 @@ def _long_context(g: GeneInput, kept: np.ndarray) -> dict:
     """Long-range score context of kept rows: sums over offsets 3..W and maxima over 3..50, each side.
 
     Offsets past the gene ends count as 0 (like the short score context). Upstream = lower
-    offsets in transcript orientation.
+    offsets in transcript orientation. One call of :func:`fastbuild_kernels.long_context` (sums
+    as float32 differences of a float64 cumulative sum over the gene) makes every column.
     """
-    n = g.donor.shape[0]
-    out = {}
-    span = np.arange(3, LONG_CONTEXT_MAX + 1)
-    for name, arr in (("donor", g.donor), ("acceptor", g.acceptor)):
-        c = np.concatenate([[0.0], np.cumsum(arr, dtype=np.float64)])
-        for w in LONG_CONTEXT_WIDTHS:
-            out[f"{name}_sum_up{w}"] = (c[np.maximum(0, kept - 2)] - c[np.maximum(0, kept - w)]).astype(np.float32)
-            down = c[np.minimum(n, kept + w + 1)] - c[np.minimum(n, kept + 3)]
-            out[f"{name}_sum_down{w}"] = down.astype(np.float32)
-        for side, idx in (("up", kept[:, None] - span[None, :]), ("down", kept[:, None] + span[None, :])):
-            vals = np.where((idx >= 0) & (idx < n), arr[np.clip(idx, 0, max(n - 1, 0))], np.float32(0))
-            out[f"{name}_max_{side}{LONG_CONTEXT_MAX}"] = vals.max(axis=1) if vals.size else np.zeros(0, np.float32)
-    return out
+    rows = kernels.long_context(np.stack([g.donor, g.acceptor]), kept, LONG_CONTEXT_WIDTHS, LONG_CONTEXT_MAX)
+    return dict(zip(long_context_names(), rows, strict=True))
 
 
 def _sequence_codes(g: GeneInput, config: BuildConfig, kept: np.ndarray) -> dict:

@@ -252,3 +252,57 @@ def sequence_complexity(codes, positions, left=250, right=249):
                 h -= f * math.log2(f)
         out.append(h)
     return np.array(out, np.float64)
+
+
+def _long_context_rows(x, positions, widths, max_width, first):
+    """The rows of one score array x (see long_context)."""
+    x = [float(v) for v in x]
+    n = len(x)
+    total = [0.0]
+    for v in x:
+        total.append(total[-1] + v)
+
+    def c(i):
+        return total[min(max(i, 0), n)]
+
+    def window_max(p, offsets):
+        return float(np.max(np.array([x[q] if 0 <= q < n else 0.0 for q in offsets])))
+
+    rows = []
+    for w in widths:
+        rows.append([c(p - first + 1) - c(p - w) for p in positions])
+        rows.append([c(p + w + 1) - c(p + first) for p in positions])
+    rows.append([window_max(p, range(p - max_width, p - first + 1)) for p in positions])
+    rows.append([window_max(p, range(p + first, p + max_width + 1)) for p in positions])
+    return rows
+
+
+def long_context(scores, positions, widths, max_width, first=3):
+    """Per score array x (offsets past the ends count as 0): for each width W, the sum over
+    offsets first..W up, then down, as differences of a float64 running total (Python floats
+    are float64) started at offset 0, the documented arithmetic; then the maxima over
+    offsets first..max_width up and down."""
+    rows = [r for x in scores for r in _long_context_rows(x, [int(p) for p in positions], widths, max_width, first)]
+    return np.array(rows, np.float64).reshape(len(rows), len(positions)).astype(np.float32)
+
+
+def _direct_rows(x, positions, widths, max_width, first):
+    n = len(x)
+
+    def val(q):
+        return float(x[q]) if 0 <= q < n else 0.0
+
+    rows = []
+    for w in widths:
+        rows.append([sum(val(p - o) for o in range(first, w + 1)) for p in positions])
+        rows.append([sum(val(p + o) for o in range(first, w + 1)) for p in positions])
+    rows.append([max(val(p - o) for o in range(first, max_width + 1)) for p in positions])
+    rows.append([max(val(p + o) for o in range(first, max_width + 1)) for p in positions])
+    return rows
+
+
+def long_context_direct(scores, positions, widths, max_width, first=3):
+    """The same sums added up directly, offset by offset (differs from the running-total
+    differences only by float64 rounding)."""
+    rows = [r for x in scores for r in _direct_rows(x, [int(p) for p in positions], widths, max_width, first)]
+    return np.array(rows, np.float64).reshape(len(rows), len(positions))

@@ -1,5 +1,6 @@
 """Public API contract: exports, validation, read-only/strided inputs, config, GIL."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from fastbuild_kernels import _numba_config
 
 PUBLIC = ["encode", "reverse_complement", "kmer_counts", "kmer_counts_sparse", "nearest_site_distance",
           "label_positions", "context_features", "CONTEXT_FEATURES", "downsample_mask", "gc_content",
-          "sequence_complexity", "STRATA", "downsample_strata", "local_peaks"]
+          "sequence_complexity", "STRATA", "downsample_strata", "local_peaks", "long_context"]
 CONFIG = ["kernel", "KERNEL_OPTIONS", "JIT_DISABLED", "cache_root"]  # the numba configuration, for numba code elsewhere
 
 
@@ -67,6 +68,8 @@ def test_readonly_and_strided_inputs(wrap):
     dist = kernels.nearest_site_distance(np.arange(500), pos[:3])
     np.testing.assert_array_equal(kernels.downsample_mask(wrap(pred), wrap(d), wrap(dist), seed=3),
                                   kernels.downsample_mask(pred, d, dist, seed=3))
+    np.testing.assert_array_equal(kernels.long_context(wrap(np.stack([d, a])), p2, wrap(pos[:3] + 3), 50),
+                                  kernels.long_context(np.stack([d, a]), pos, pos[:3] + 3, 50))
     # the caller's arrays keep their flags
     assert codes.flags.writeable and pos.flags.writeable
 
@@ -133,8 +136,10 @@ def test_cache_switch_and_options():
     # every kernel dispatcher uses the shared options
     from fastbuild_kernels import context, distance, downsample, encoding, kmers, labels
 
+    long_context = importlib.import_module("fastbuild_kernels.long_context")  # the module, not the function
     for disp in (encoding._map_kernel, kmers._kmer_kernel, distance._nearest_kernel, labels._label_kernel,
-                 context._context_kernel, downsample._downsample_kernel, downsample._local_peaks_kernel):
+                 context._context_kernel, downsample._downsample_kernel, downsample._local_peaks_kernel,
+                 long_context._long_context_kernel, long_context._block_maxima):
         assert disp.targetoptions["nogil"] is True
         assert disp.targetoptions.get("fastmath", False) is False
 
