@@ -29,20 +29,42 @@ The same options serve numba code elsewhere in the project (e.g. the forward-pas
   FASTAs and indexes in its ``fasta/``. Nothing is ever written into the installed package.
 """
 
-from types import MappingProxyType
+import importlib
 
-from ._numba_config import _OPTIONS, JIT_DISABLED, cache_root, kernel
-from .composition import gc_content, sequence_complexity
-from .context import CONTEXT_FEATURES, context_features
-from .distance import nearest_site_distance
-from .downsample import STRATA, downsample_mask, downsample_strata, local_peaks
-from .encoding import encode, reverse_complement
-from .kmers import kmer_counts, kmer_counts_sparse
-from .labels import label_positions
-from .long_context import long_context
+#: public name -> the module defining it. Modules load on first use (PEP 562): importing the
+#: package costs nothing, so a command's parser or an option check never pays for numba.
+_WHERE = {
+    "JIT_DISABLED": "_numba_config", "cache_root": "_numba_config", "kernel": "_numba_config",
+    "gc_content": "composition", "sequence_complexity": "composition",
+    "CONTEXT_FEATURES": "context", "context_features": "context",
+    "nearest_site_distance": "distance",
+    "STRATA": "downsample", "downsample_mask": "downsample", "downsample_strata": "downsample",
+    "local_peaks": "downsample",
+    "encode": "encoding", "reverse_complement": "encoding",
+    "kmer_counts": "kmers", "kmer_counts_sparse": "kmers",
+    "label_positions": "labels",
+    "long_context": "long_context",
+}
 
-#: The numba options :func:`kernel` compiles with (a read-only view; pass overrides to ``kernel``).
-KERNEL_OPTIONS = MappingProxyType(_OPTIONS)
+
+def __getattr__(name):
+    if name == "KERNEL_OPTIONS":
+        from types import MappingProxyType
+
+        from ._numba_config import _OPTIONS
+
+        #: The numba options :func:`kernel` compiles with (a read-only view; pass overrides to ``kernel``).
+        return MappingProxyType(_OPTIONS)
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])
+
 
 __all__ = [
     "CONTEXT_FEATURES",

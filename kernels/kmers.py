@@ -6,14 +6,14 @@ import numpy as np
 
 from ._numba_config import kernel
 from ._validate import as_codes, as_int, as_positions
+from .limits import MAX_DENSE_ENTRIES, MAX_K
 
 __all__ = ["MAX_DENSE_ENTRIES", "MAX_K", "kmer_counts", "kmer_counts_sparse"]
 
-#: Upper bound on ``4**k * len(positions)`` for :func:`kmer_counts` (2**31 entries = 4 GiB).
-MAX_DENSE_ENTRIES = 2**31
-#: Largest ``k`` accepted by :func:`kmer_counts` and :func:`kmer_counts_sparse` (the count
-#: table has ``4**k`` uint16 entries: 32 MiB at k = 12).
-MAX_K = 12
+# MAX_DENSE_ENTRIES: upper bound on ``4**k * len(positions)`` for :func:`kmer_counts` (2**31
+# entries = 4 GiB); MAX_K: largest ``k`` accepted by :func:`kmer_counts` and
+# :func:`kmer_counts_sparse` (the count table has ``4**k`` uint16 entries: 32 MiB at k = 12).
+# Both live in :mod:`.limits` so that option checks read them without numba.
 #: Output is uint16, so a k-mer may occur at most this often in one window.
 _MAX_COUNT = 65535
 

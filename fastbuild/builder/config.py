@@ -23,6 +23,7 @@ from fastbuild.checks import number, positive, probability, whole
 from fastbuild.errors import FastbuildError
 from fastbuild.options import RunOptions, check_fields, option, replace_flat, to_flat_dict
 from fastbuild.specs import POLICIES, InputSpec, SelectionSpec
+from fastbuild_kernels.limits import MAX_DENSE_ENTRIES
 
 __all__ = ["KMER_LAYOUTS", "MAX_BATCH_ROWS", "MAX_CONTEXT", "MIN_BATCH_ROWS", "POLICIES", "POSITION_ID_MODES",
            "BuildConfig", "RunOptions", "config_hash", "describe_changes"]
@@ -158,7 +159,7 @@ class BuildConfig:
         self._check_batch_rows()
 
     def _check_split(self) -> None:
-        from fastbuild.builder.splits import parse_split
+        from fastbuild.builder.split_spec import parse_split
 
         parse_split(self.split)
 
@@ -175,8 +176,6 @@ class BuildConfig:
 
     def _check_batch_rows(self) -> None:
         """``--batch-rows`` within MIN_BATCH_ROWS..the smallest upper limit of the k-mer columns."""
-        from fastbuild_kernels.kmers import MAX_DENSE_ENTRIES  # here: the parser needs no numba
-
         limit, why = MAX_BATCH_ROWS, "a record batch buffers ~1.9 KB per row"
         span = sum(self.context_flank) + 1
         for k in self.kmer_sizes:

@@ -25,12 +25,12 @@ def add_parser(sub) -> None:
 
 
 def run_build(args) -> int:
+    config = cli_options.config_from_args(BuildConfig(), args)  # checks every option before any engine loads
+    if config.run_workflow and not config.model:
+        raise FastbuildError("--run-workflow needs --model (the base model that scores the genes)")
     from fastbuild.builder import engine
     from fastbuild.builder.report import summary_lines
 
-    config = cli_options.config_from_args(BuildConfig(), args)
-    if config.run_workflow and not config.model:
-        raise FastbuildError("--run-workflow needs --model (the base model that scores the genes)")
     step = cli_options.step_of(args)
     if step == "plan":
         plan = engine.plan_build(config)

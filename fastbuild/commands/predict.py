@@ -23,9 +23,9 @@ def add_parser(sub) -> None:
 
 
 def run_predict(args) -> int:
+    config = cli_options.config_from_args(PredictConfig(), args)  # checks every option before any engine loads
     from fastbuild import predict
 
-    config = cli_options.config_from_args(PredictConfig(), args)
     step = cli_options.step_of(args)
     if step == "plan":
         job = predict.plan_predict(config)
