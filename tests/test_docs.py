@@ -74,7 +74,9 @@ def test_readme_links_into_docs():
 
 def test_ci_runs_the_readme_test_command():
     """.ci/run must run the README's test command exactly as written there."""
-    commands = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()
+    lines = (REPO / ".ci" / "run").read_text().splitlines()
+    # "|| exit 1": set -e ignores a failure inside an && list, so the line says it itself
+    commands = [line.strip().removesuffix("|| exit 1").strip() for line in lines
                 if line.strip().startswith("python3 -m venv")]
     assert commands, ".ci/run runs no install + test command"
     readme = (REPO / "README.md").read_text().splitlines()

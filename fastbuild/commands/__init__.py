@@ -5,7 +5,7 @@ happens in the library (:mod:`fastbuild.prepare`, :mod:`fastbuild.basemodel`,
 :mod:`fastbuild.builder`).
 """
 
-from fastbuild.commands import build, predict, prepare, validate
+from fastbuild.commands import build, predict, prepare, validate, variants
 
-COMMANDS = (prepare, predict, build, validate)
+COMMANDS = (prepare, predict, build, validate, variants)
 """In the order ``fastbuild --help`` lists them."""

@@ -1,0 +1,97 @@
+"""fastbuild variants against SpliceAI 1.3.1's own CLI: same VCF, same machine, same threads, one run.
+
+Draws ``--n`` seeded variants on the GRCh37 chr22 slice (SNVs and indels, in and near genes, as
+``benchmarks/spliceai_oracle/make_fixture.py`` does), runs ``spliceai`` from the oracle's virtual
+environment (``--venv``, with the shims of ``benchmarks/spliceai_oracle`` on PYTHONPATH and
+TensorFlow held to ``--threads`` threads) and ``fastbuild variants`` (``--threads``, one process)
+on that VCF, then prints each one's wall time (start-up included) and variants per hour, the
+ratio, the CPU, and whether the two outputs agree.
+
+Usage::
+
+    python benchmarks/bench_variants.py --n 120 --threads 2 --distance 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE / "spliceai_oracle"))
+sys.path.insert(0, str(HERE))
+
+from machine import cpu_name  # noqa: E402
+from make_fasta import read_region, write_padded  # noqa: E402
+from make_fixture import HEADER, SLICE, TABLE, make_records  # noqa: E402
+
+
+def _thread_env(threads: int) -> dict:
+    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+            "NUMBA_NUM_THREADS")
+    return {**os.environ, **{k: str(threads) for k in keys}, "TF_NUM_INTEROP_THREADS": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def run_spliceai(venv: Path, vin: Path, vout: Path, fasta: Path, distance: int, threads: int) -> float:
+    """Wall seconds of SpliceAI's CLI on ``vin`` (annotation grch37, -M 0)."""
+    env = {**_thread_env(threads), "PYTHONPATH": str(HERE / "spliceai_oracle")}
+    cmd = [str(venv / "bin" / "spliceai"), "-I", str(vin), "-O", str(vout), "-R", str(fasta), "-A", "grch37",
+           "-D", str(distance), "-M", "0"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def run_fastbuild(vin: Path, vout: Path, fasta: Path, distance: int, threads: int) -> float:
+    """Wall seconds of ``fastbuild variants`` on ``vin`` (a fresh process: start-up included)."""
+    cmd = [sys.executable, "-m", "fastbuild", "variants", "-I", str(vin), "-O", str(vout), "-R", str(fasta),
+           "-A", str(TABLE), "-D", str(distance), "-M", "0", "--threads", str(threads), "--no-progress"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, env=_thread_env(threads), check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def _entries(path: Path) -> list[str]:
+    return [line.split("\t")[7] for line in path.read_text().splitlines() if line and not line.startswith("#")]
+
+
+def main(argv=None) -> None:
+    """Command line (see the module docstring)."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=120, help="variants")
+    p.add_argument("--seed", type=int, default=11)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--distance", type=int, default=50)
+    p.add_argument("--venv", type=Path, default=Path("/tmp/spliceai_venv"))
+    p.add_argument("--fasta", type=Path, default=Path("/tmp/spliceai_oracle_chr22.fa"))
+    p.add_argument("--skip-spliceai", type=float, metavar="SECONDS",
+                   help="do not run SpliceAI; use this wall time measured before (same VCF and options)")
+    args = p.parse_args(argv)
+    if not args.fasta.exists():
+        _, first, seq = read_region(SLICE)
+        write_padded(args.fasta, "22", first, seq)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        vin = tmp / "in.vcf"
+        body = "".join(f"22\t{q}\t.\t{r}\t{a}\t.\t.\t.\n" for q, r, a in make_records(args.n, args.seed))
+        vin.write_text(HEADER + body)
+        t_fb = run_fastbuild(vin, tmp / "fastbuild.vcf", args.fasta, args.distance, args.threads)
+        t_sa = args.skip_spliceai or run_spliceai(args.venv, vin, tmp / "spliceai.vcf", args.fasta, args.distance,
+                                                  args.threads)
+        same = None if args.skip_spliceai else _entries(tmp / "spliceai.vcf") == _entries(tmp / "fastbuild.vcf")
+    rate_sa, rate_fb = args.n / t_sa * 3600, args.n / t_fb * 3600
+    print(f"CPU: {cpu_name()}; threads {args.threads}; {args.n} variants (seed {args.seed}), -D {args.distance} -M 0")
+    print(f"SpliceAI 1.3.1 CLI:  {t_sa:8.1f} s  {rate_sa:10,.0f} variants/hour")
+    print(f"fastbuild variants:  {t_fb:8.1f} s  {rate_fb:10,.0f} variants/hour")
+    print(f"ratio: {rate_fb / rate_sa:.1f}x; outputs identical: {same}")
+
+
+if __name__ == "__main__":
+    main()
