@@ -79,8 +79,8 @@ def _block(task, rec, alt, gene, y_ref, y_alt) -> dict:
     d = task.distance
     n = 2 * d + 1
     positions = np.arange(rec.pos - d, rec.pos + d + 1, dtype=np.int64)
-    acc, don = mask_arrays(gene, rec.pos, d)
-    scores, _ = delta_scores(y_ref, y_alt, d, (acc, don) if task.mask else None)
+    scores, _ = delta_scores(y_ref, y_alt, d, mask_arrays(gene, rec.pos, d) if task.mask else None)
+    acc, don = mask_arrays(gene, rec.pos, d, ends=False)  # the columns: true splice sites only
     cols = {"variant_id": [f"{rec.chrom}:{rec.pos}:{rec.ref}:{alt}"] * n, "vcf_line": np.full(n, rec.lineno),
             "chrom": [rec.chrom] * n, "pos": np.full(n, rec.pos), "ref": [rec.ref] * n, "alt": [alt] * n,
             "gene": [gene.symbol] * n, "strand": [gene.strand] * n, "position": positions,

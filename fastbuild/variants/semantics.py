@@ -15,9 +15,11 @@ the fixture are in ``benchmarks/spliceai_oracle``, the agreement in docs/variant
   of an insertion's anchor and inserted bases are replaced by their maximum (one row);
 * delta scores are ``max(alt - ref)`` (gains) and ``max(ref - alt)`` (losses) over the ``2D + 1``
   positions centred on the variant, the delta position the first position of that maximum;
-  ``-M 1`` zeroes gains at annotated sites of the same type and losses everywhere else before
-  the maximum is taken, while the delta positions stay those of the unmasked deltas (SpliceAI
-  also masks losses at some annotated sites; which ones is not known: docs/variants.md);
+* ``-M 1`` looks at one annotated site only: the exon boundary (any exon's first or last base,
+  transcript ends included, acceptor or donor alike) closest to the variant, the lower
+  coordinate on a tie (:func:`closest_boundary`); each of the four deltas is taken unmasked with
+  its position, then a gain is zeroed when its position is that boundary and a loss when its
+  position is not (the delta positions stay those of the unmasked deltas);
 * REF and ALT both longer than one base: an entry with ``.`` fields; no entry (the record
   passes unannotated) within ``5000 + D`` bases of a contig end (:func:`near_contig_end`), for
   REF longer than ``2D + 1`` bases (deletions longer than ``2D``; checked before the ``.``
@@ -31,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DELETION_FACTOR", "END_MARGIN", "INFO_DESCRIPTION", "Gene", "align_alt", "delta_scores",
-           "format_entry", "format_unscored", "mask_arrays", "near_contig_end", "window"]
+__all__ = ["DELETION_FACTOR", "END_MARGIN", "INFO_DESCRIPTION", "Gene", "align_alt", "closest_boundary",
+           "delta_scores", "format_entry", "format_unscored", "mask_arrays", "near_contig_end", "window"]
 
 #: REF longer than DELETION_FACTOR * D + 1 bases (deletions longer than 2D) is not scored.
 DELETION_FACTOR = 2
@@ -111,10 +113,32 @@ def align_alt(y_alt: np.ndarray, ref_len: int, alt_len: int, distance: int) -> n
     return y_alt
 
 
-def mask_arrays(gene: Gene, pos: int, distance: int) -> tuple[np.ndarray, np.ndarray]:
-    """Booleans over the ``2D + 1`` positions centred on ``pos``: annotated acceptor, annotated donor."""
+def mask_arrays(gene: Gene, pos: int, distance: int, ends: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Booleans over the ``2D + 1`` positions centred on ``pos``: annotated acceptor, annotated donor.
+
+    With ``ends`` (what ``-M 1`` needs) the transcript ends too, which SpliceAI's mask counts as
+    exon boundaries: the gene's first base with the sites on the exons' lower side (acceptors on
+    the plus strand, donors on the minus strand), its last base with the others.
+    """
     positions = np.arange(pos - distance, pos + distance + 1)
-    return np.isin(positions, gene.acceptors), np.isin(positions, gene.donors)
+    lower, upper = (gene.acceptors, gene.donors) if gene.strand == "+" else (gene.donors, gene.acceptors)
+    if ends:
+        lower, upper = (*lower, gene.start), (*upper, gene.end)
+    acc, don = (lower, upper) if gene.strand == "+" else (upper, lower)
+    return np.isin(positions, acc), np.isin(positions, don)
+
+
+def closest_boundary(acceptor: np.ndarray, donor: np.ndarray, distance: int) -> int | None:
+    """Offset from the variant of the exon boundary SpliceAI's ``-M 1`` looks at, or None.
+
+    The closest of all boundaries in the window (:func:`mask_arrays`), whatever their type, the
+    lower coordinate on a tie. A boundary farther than ``distance`` can equal no delta position,
+    so the window is all that matters.
+    """
+    sites = np.flatnonzero(np.asarray(acceptor) | np.asarray(donor))
+    if not sites.size:
+        return None
+    return int(sites[np.argmin(np.abs(sites - distance))]) - distance  # argmin: first, i.e. lower, on ties
 
 
 def delta_scores(y_ref: np.ndarray, y_alt: np.ndarray, distance: int, masks=None) -> tuple[list, list]:
@@ -126,7 +150,8 @@ def delta_scores(y_ref: np.ndarray, y_alt: np.ndarray, distance: int, masks=None
         Reference scores and aligned alternative scores (:func:`align_alt`).
     distance : int
     masks : tuple of ndarray, optional
-        ``(acceptor, donor)`` booleans of :func:`mask_arrays` (``-M 1``).
+        ``(acceptor, donor)`` booleans of :func:`mask_arrays` (``-M 1``): a gain whose position
+        is the :func:`closest_boundary` and a loss whose position is not become 0.
 
     Returns
     -------
@@ -136,12 +161,12 @@ def delta_scores(y_ref: np.ndarray, y_alt: np.ndarray, distance: int, masks=None
     diffs = [alt[:, ACCEPTOR] - ref[:, ACCEPTOR], ref[:, ACCEPTOR] - alt[:, ACCEPTOR],
              alt[:, DONOR] - ref[:, DONOR], ref[:, DONOR] - alt[:, DONOR]]
     positions = [int(np.argmax(d)) - distance for d in diffs]  # before masking (measured on the oracle)
-    if masks is not None:
-        acc, don = masks  # masked values are +0.0 (SpliceAI never prints -0.00)
-        zero = np.float32(0)
-        diffs = [np.where(acc, zero, diffs[0]), np.where(acc, diffs[1], zero),
-                 np.where(don, zero, diffs[2]), np.where(don, diffs[3], zero)]
     scores = [d.max() for d in diffs]
+    if masks is not None:
+        site = closest_boundary(*masks, distance)
+        zero = np.float32(0)  # masked values are +0.0 (SpliceAI never prints -0.00)
+        scores = [zero if (p == site) == (i % 2 == 0) else s  # gains (even) at the site, losses elsewhere
+                  for i, (s, p) in enumerate(zip(scores, positions, strict=True))]
     return scores, positions
 
 
