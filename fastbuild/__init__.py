@@ -15,22 +15,13 @@ The command line is a thin layer over the library's protocol steps (:func:`plan_
 """
 
 from fastbuild._version import __version__
+from fastbuild.lazy import lazy_exports
 
 _BUILDER = ("BuildConfig", "BuildResult", "build_dataset", "finalise_build", "open_build_plan", "plan_build",
             "run_build_unit")
 # predict(config) itself is fastbuild.predict.predict (the name fastbuild.predict is its module)
 _PREDICT = ("PredictConfig", "finalise_predict", "open_predict_plan", "plan_predict", "run_predict_unit")
 __all__ = ["__version__", *_BUILDER, *_PREDICT]
-
-
-def __getattr__(name):
-    # the builder and the base model pull in numba kernels; import them on first use only
-    if name in _BUILDER:
-        from fastbuild import builder
-
-        return getattr(builder, name)
-    if name in _PREDICT:
-        import importlib
-
-        return getattr(importlib.import_module("fastbuild.predict"), name)
-    raise AttributeError(f"module 'fastbuild' has no attribute {name!r}")
+# the builder and the base model pull in numba kernels: import them on first use only
+__getattr__, __dir__ = lazy_exports(__name__, {**dict.fromkeys(_BUILDER, "builder"),
+                                               **dict.fromkeys(_PREDICT, "predict")})

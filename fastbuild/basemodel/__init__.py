@@ -20,7 +20,7 @@ one); ``models`` and ``torchfile`` (weights); ``regions`` (merged same-strand pa
 The command-level job (configuration, gene selection) is :mod:`fastbuild.predict`.
 """
 
-import importlib
+from fastbuild.lazy import lazy_exports
 
 #: public name -> the module that defines it (imported on first use: the engines pull in numba
 #: and BLAS, which ``fastbuild --help`` and the configuration never need)
@@ -35,13 +35,4 @@ _WHERE = {
     "ScoreStore": "store",
 }
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"fastbuild.basemodel.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'fastbuild.basemodel' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

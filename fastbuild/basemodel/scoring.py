@@ -121,9 +121,15 @@ class ScoringJob(Job):
         self.units = plan["units"]
         self.t0 = time.perf_counter()
         self.nucleotides = self.written = 0
+        self._chunks: dict[int, pl.DataFrame] = {}
 
     def chunk(self, unit: dict) -> pl.DataFrame:
-        """The unit's genes (gene_id, chrom, start, end, strand), in the plan's order."""
+        """The unit's genes (gene_id, chrom, start, end, strand), in the plan's order (joined once per unit)."""
+        if unit["index"] not in self._chunks:
+            self._chunks[unit["index"]] = self._join(unit)
+        return self._chunks[unit["index"]]
+
+    def _join(self, unit: dict) -> pl.DataFrame:
         order = pl.DataFrame({"gene_id": unit["genes"]}, schema={"gene_id": pl.Utf8}).with_row_index("_order")
         chunk = order.join(self.genes, on="gene_id", how="inner").sort("_order").drop("_order")
         if chunk.height != len(unit["genes"]):

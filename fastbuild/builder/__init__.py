@@ -10,15 +10,10 @@ sequence, scores and sites) -> :mod:`~.rows` (labels, sampling, features) -> :mo
 its folder, :mod:`~.validate` checks it.
 """
 
-import importlib
+from fastbuild.lazy import lazy_exports
 
+# imported on first use: the engine pulls in numba, polars and pyarrow, which a parser never needs
 _WHERE = {"BuildConfig": "config", "BuildResult": "engine", "build_dataset": "engine", "finalise_build": "engine",
           "open_build_plan": "engine", "plan_build": "engine", "run_build_unit": "engine"}
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    # imported on first use: the engine pulls in numba, polars and pyarrow, which a parser never needs
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"fastbuild.builder.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'fastbuild.builder' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -197,10 +197,8 @@ def require_finished(out: Path) -> dict:
     plan = read_plan(out) if out.is_dir() else None
     if plan is None or "units" not in plan:
         raise FastbuildError(f"{out} is not a finished fastbuild dataset (no {SUCCESS_FILE}, no {PLAN_FILE})")
-    problems = [f"unit {u['index']} ({u['file']}): {why}" for u in plan["units"]
-                if (why := unit_problem(out, u, plan["hash"])[1]) is not None]
-    n_done = len(plan["units"]) - len(problems)
-    raise FastbuildError(protocol.unfinished_message(str(out), "build", n_done, len(plan["units"]),
+    done, problems = protocol.collect_states(plan["units"], lambda u: unit_problem(out, u, plan["hash"]))
+    raise FastbuildError(protocol.unfinished_message(str(out), "build", len(done), len(plan["units"]),
                                                      problems or ["all units done, not finalised"]))
 
 

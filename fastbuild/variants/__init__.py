@@ -11,20 +11,11 @@ Modules: ``config`` (options), ``vcf`` (VCF text in and out), ``semantics`` (Spl
 ``unit`` (one work unit), ``job`` (the run protocol's job), ``rows`` (meta-model rows).
 """
 
-import importlib
+from fastbuild.lazy import lazy_exports
 
 _WHERE = {
     "VariantsConfig": "config", "annotate_vcf": "job", "plan_variants": "job", "open_variants_plan": "job",
     "run_variants_unit": "job", "finalise_variants": "job", "VariantJob": "job",
 }
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"fastbuild.variants.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'fastbuild.variants' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

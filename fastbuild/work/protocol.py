@@ -31,7 +31,8 @@ from fastbuild.progress import Progress
 from fastbuild.work.base import Executor
 from fastbuild.work.tasks import Task
 
-__all__ = ["Job", "finalise", "no_plan_message", "pending_units", "run_all", "run_unit", "unfinished_message"]
+__all__ = ["Job", "collect", "collect_states", "finalise", "no_plan_message", "pending_units", "run_all", "run_unit",
+           "unfinished_message"]
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,14 @@ def no_plan_message(where: str, detail: str = "") -> str:
 
 def collect(job: Job) -> tuple[list, list[str]]:
     """States of the finished units, and one line per unit that is not."""
+    return collect_states(job.units, job.unit_state)
+
+
+def collect_states(units: list[dict], unit_state: Callable[[dict], tuple[Any, str | None]]) -> tuple[list, list[str]]:
+    """:func:`collect` for units read from a recorded plan, checked by ``unit_state`` (no :class:`Job` needed)."""
     results, problems = [], []
-    for unit in job.units:
-        result, why = job.unit_state(unit)
+    for unit in units:
+        result, why = unit_state(unit)
         if why is None:
             results.append(result)
         else:
