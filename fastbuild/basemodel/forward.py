@@ -48,6 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from fastbuild.basemodel.blas import blas_threads
+from fastbuild.basemodel.layers import _act, _c32, _softmax, _table
 from fastbuild.basemodel.forward_numba_fns import (
     VECTOR_WIDTH,
     _add_bias,
@@ -157,33 +158,6 @@ def _conv_range(src, dst, lo, hi, half, width, dilation, scale, shift, slope, w,
             _add_bias(dst, r0, tv, n, bias)
         else:
             np.matmul(av, w, out=dst[r0 : r0 + n])
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, computed in float64, returned as float32."""
-    logits = logits.astype(np.float64)
-    logits -= logits.max(axis=1, keepdims=True)
-    np.exp(logits, out=logits)
-    logits /= logits.sum(axis=1, keepdims=True)
-    return logits.astype(np.float32)
-
-
-def _table(net) -> np.ndarray:
-    """[5, C] float32: the input convolution's output for codes A, C, G, T and N."""
-    table = np.empty((5, net.channels), dtype=np.float32)
-    table[:4] = net.in_w + net.in_b
-    table[4] = net.in_b
-    return table
-
-
-def _c32(a: np.ndarray) -> np.ndarray:
-    """``a`` as a C-contiguous float32 array (the kernels index its raw data)."""
-    return np.ascontiguousarray(a, dtype=np.float32)
-
-
-def _act(v: np.ndarray, slope) -> np.ndarray:
-    """max(v, slope*v): ReLU (slope 0) or LeakyReLU."""
-    return np.maximum(v, v * slope)
 
 
 # ------------------------------------------------------------------------------------------
@@ -547,13 +521,26 @@ class NumpyRunner(Runner):
             idx = idx[1:]
         return set(idx)
 
-    def _score_solo(self, seqs) -> list:
-        """Per sequence, the list of its members' outputs, computed by single-threaded engines
-        pulling (sequence, member) jobs, largest sequence first."""
+    def solo_engines(self) -> list:
+        """One single-threaded :class:`ForwardPass` per thread, set like :attr:`engine` (kept)."""
         while len(self._solo) < self.threads:
             self._solo.append(ForwardPass(1))
         for e in self._solo:
             e.pairwise, e.method, e.levels = self.engine.pairwise, self.engine.method, self.engine.levels
+        return self._solo
+
+    def score_edits(self, references, edits) -> tuple[list, list]:
+        """See :meth:`fastbuild.basemodel.runner.Runner.score_edits`: each edit is recomputed only
+        over its cone (:mod:`fastbuild.basemodel.cone`), within float32 rounding of scoring its
+        window whole."""
+        from fastbuild.basemodel.cone import score_edits
+
+        return score_edits(self, references, edits)
+
+    def _score_solo(self, seqs) -> list:
+        """Per sequence, the list of its members' outputs, computed by single-threaded engines
+        pulling (sequence, member) jobs, largest sequence first."""
+        self.solo_engines()
         jobs = sorted(((i, k) for i in range(len(seqs)) for k in range(len(self.networks))),
                       key=lambda j: -len(seqs[j[0]]))
         results = [[None] * len(self.networks) for _ in seqs]

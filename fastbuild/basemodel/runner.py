@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import inspect
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -117,6 +118,25 @@ def check_codes(codes_with_flank, flank: int) -> tuple[np.ndarray, int]:
     return codes, n
 
 
+class Edit(NamedTuple):
+    """An edit of a reference stream, and the window of the edited stream to score.
+
+    The edited stream is ``ref[:p] + alt + ref[p + ref_len:]``; its rows ``start .. stop - 1``
+    (flanks included) are scored, giving ``stop - start - 2*flank`` outputs.
+    """
+
+    p: int
+    ref_len: int
+    alt: np.ndarray
+    start: int
+    stop: int
+
+    def window(self, ref: np.ndarray) -> np.ndarray:
+        """The edited stream's scored window (with its flanks)."""
+        edited = np.concatenate([ref[: self.p], np.asarray(self.alt, dtype=ref.dtype), ref[self.p + self.ref_len :]])
+        return edited[self.start : self.stop]
+
+
 class Runner(abc.ABC):
     """A base model bound to a backend.
 
@@ -166,6 +186,30 @@ class Runner(abc.ABC):
         numpy.ndarray
             float32 ``[n, 3]`` in the model's channel order (neither, acceptor, donor).
         """
+
+    def score_edits(self, references: list, edits: list) -> tuple[list, list]:
+        """Scores of reference streams and of edits of them.
+
+        Parameters
+        ----------
+        references : list of numpy.ndarray
+            Codes with the model's flanks, in transcript orientation.
+        edits : list of list of Edit
+            Per reference, its edits.
+
+        Returns
+        -------
+        (list, list)
+            Each reference's scores (as :meth:`score_sequence`) and, per reference, each edit's
+            scores (of its window). This generic version scores every edited window whole with
+            :meth:`score_many`; the numpy engine recomputes only what each edit changes.
+        """
+        windows = [e.window(np.asarray(ref)) for ref, es in zip(references, edits, strict=True) for e in es]
+        many = getattr(self, "score_many", None)
+        seqs = list(references) + windows
+        outs = many(seqs) if many is not None else [self.score_sequence(s) for s in seqs]
+        ref_out, rest = outs[: len(references)], iter(outs[len(references) :])
+        return ref_out, [[next(rest) for _ in es] for es in edits]
 
     @abc.abstractmethod
     def close(self) -> None:

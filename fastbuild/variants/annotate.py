@@ -5,13 +5,14 @@ entries (``ALLELE|SYMBOL|DS_AG|...``), the reasons of the alleles it could not s
 ``--rows``, the aligned scores. The rules are :mod:`fastbuild.variants.semantics`; what this
 module adds is speed without changing a number:
 
-* every sequence of the batch goes to the engine in one call (``score_many``: whole sequences
-  per worker thread);
+* every sequence of the batch goes to the engine in one call (``runner.score_edits``);
 * reference scores are computed once per gene and cluster of nearby variants (a base's score
   depends only on the bases within the model's flank, and the gene's N padding is the same for
   every variant of the gene), then sliced for each variant, allele and gene;
-* alternative sequences that are identical for two genes (same strand, both spans covering the
-  whole window) are scored once.
+* each alternative allele is an edit of its cluster's reference stream: the numpy engine
+  recomputes only the activations the edit changes (its cone through the dilated layers,
+  :mod:`fastbuild.basemodel.cone`), other engines score its window whole; edits identical for
+  two genes (the same stream) are scored once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import fastbuild_kernels as kernels
+from fastbuild.basemodel.runner import Edit
 from fastbuild.contigs import canonical
 from fastbuild.variants import semantics
 from fastbuild.variants.semantics import Gene
@@ -29,6 +31,9 @@ from fastbuild.variants.vcf import Record, allele_kind
 __all__ = ["Context", "GeneIndex", "RecordResult", "annotate_records"]
 
 N_CODE = 4
+#: Variants of one gene whose first and last are further apart than this get separate reference
+#: streams (bounds the memory of one stream's kept activations: ~6.5 KiB per base and network).
+MAX_CLUSTER_SPAN = 20_000
 
 
 class GeneIndex:
@@ -138,11 +143,12 @@ def _plan(records: list[Record], ctx: Context) -> tuple[list[RecordResult], list
     return results, requests, chroms
 
 
-def _clusters(positions: list[int], gap: int) -> list[tuple[int, int]]:
-    """Sorted positions grouped into runs whose neighbours are at most ``gap`` apart: (first, last)."""
+def _clusters(positions: list[int], gap: int, span: int) -> list[tuple[int, int]]:
+    """Sorted positions grouped into runs whose neighbours are at most ``gap`` apart and whose
+    first and last are at most ``span`` apart: (first, last)."""
     out = []
     for p in sorted(set(positions)):
-        if out and p - out[-1][1] <= gap:
+        if out and p - out[-1][1] <= gap and p - out[-1][0] <= span:
             out[-1] = (out[-1][0], p)
         else:
             out.append((p, p))
@@ -159,60 +165,80 @@ def _padded(ctx: Context, chrom: str, gene: Gene, lo: int, hi: int) -> np.ndarra
 
 
 class _Batch:
-    """The sequences of one batch, deduplicated by key, and where each request's scores come from."""
+    """The reference streams of one batch (deduplicated by key) with their edits (deduplicated
+    per stream), scored in one engine call."""
 
     def __init__(self):
         self.keys: dict = {}
         self.seqs: list = []
         self.strands: list = []
+        self.edits: list = []  # per stream: [Edit]
+        self.edit_keys: dict = {}
         self.outputs: list = []
+        self.edit_outputs: list = []
 
     def add(self, key: tuple, codes_fn, strand: str) -> int:
+        """The slot of a reference stream (genomic codes, reverse-complemented on '-')."""
         if key not in self.keys:
             codes = codes_fn()
             self.keys[key] = len(self.seqs)
             self.seqs.append(kernels.reverse_complement(codes) if strand == "-" else codes)
             self.strands.append(strand)
+            self.edits.append([])
         return self.keys[key]
 
+    def add_edit(self, slot: int, key: tuple, edit_fn) -> int:
+        """Index of an edit of stream ``slot`` (made by ``edit_fn`` when new)."""
+        if (slot, key) not in self.edit_keys:
+            self.edit_keys[(slot, key)] = len(self.edits[slot])
+            self.edits[slot].append(edit_fn())
+        return self.edit_keys[(slot, key)]
+
     def run(self, runner) -> None:
-        """Score every sequence (one engine call) and flip minus-strand outputs back to genomic order."""
-        many = getattr(runner, "score_many", None)
-        outs = many(self.seqs) if many is not None else [runner.score_sequence(s) for s in self.seqs]
-        self.outputs = [o[::-1] if s == "-" else o for o, s in zip(outs, self.strands, strict=True)]
+        """Score every stream and edit (one engine call); minus-strand outputs back to genomic order."""
+        refs, edits = runner.score_edits(self.seqs, self.edits)
+        flip = [s == "-" for s in self.strands]
+        self.outputs = [o[::-1] if f else o for o, f in zip(refs, flip, strict=True)]
+        self.edit_outputs = [[o[::-1] if f else o for o in es] for es, f in zip(edits, flip, strict=True)]
 
 
 def _ref_windows(requests: list[_Request], records: list[Record], chroms: dict, ctx: Context, batch: _Batch):
-    """Queue one reference sequence per gene and cluster of nearby variants; set each request's ref_key."""
+    """Queue one reference stream per gene and cluster of nearby variants; set each request's
+    ref_key (slot, first genomic base of the stream, its length)."""
     d, f = ctx.distance, ctx.flank
     by_gene: dict = {}
     for q in requests:
         by_gene.setdefault((chroms[q.record], q.gene), []).append(q)
     for (chrom, gene), qs in by_gene.items():
-        spans = _clusters([records[q.record].pos for q in qs], gap=f)
+        spans = _clusters([records[q.record].pos for q in qs], gap=f, span=MAX_CLUSTER_SPAN)
         for q in qs:
             pos = records[q.record].pos
             first, last = next(s for s in spans if s[0] <= pos <= s[1])
             lo, hi = first - d - f, last + d + f
             key = ("ref", chrom, gene.strand, lo, hi, max(gene.start, lo), min(gene.end, hi))
             slot = batch.add(key, lambda c=chrom, g=gene, a=lo, b=hi: _padded(ctx, c, g, a, b), gene.strand)
-            q.ref_key = (slot, pos - d - (first - d))
+            q.ref_key = (slot, lo, hi - lo + 1)
 
 
-def _alt_windows(requests: list[_Request], records: list[Record], chroms: dict, ctx: Context, batch: _Batch):
-    """Queue one alternative sequence per (variant, allele, padding); set each request's alt_key."""
+def _edit(rec: Record, alt: str, strand: str, lo: int, n: int, d: int, f: int) -> Edit:
+    """The edit of a stream of ``n`` bases from genomic ``lo`` (reverse-complemented on '-')
+    that puts ``alt`` in place of REF, with the variant's window (``pos +- (D + flank)``)."""
+    lr, codes = len(rec.ref), kernels.encode(alt)
+    at, w_lo, w_hi = rec.pos - lo, rec.pos - d - f - lo, rec.pos + d + f - lo  # forward indices
+    shift = codes.size - lr
+    if strand == "-":
+        return Edit(n - lr - at, lr, kernels.reverse_complement(codes), n - 1 - w_hi, n - w_lo + shift)
+    return Edit(at, lr, codes, w_lo, w_hi + 1 + shift)
+
+
+def _alt_windows(requests: list[_Request], records: list[Record], ctx: Context, batch: _Batch):
+    """Queue one edit per (stream, variant, allele); set each request's alt_key."""
     d, f = ctx.distance, ctx.flank
     for q in requests:
-        rec, chrom, gene = records[q.record], chroms[q.record], q.gene
-        lo, hi = semantics.window(rec.pos, d, f)
-        key = ("alt", chrom, gene.strand, rec.pos, rec.ref, q.alt.upper(), max(gene.start, lo), min(gene.end, hi))
-
-        def codes(rec=rec, chrom=chrom, gene=gene, lo=lo, hi=hi, alt=q.alt):
-            ref = _padded(ctx, chrom, gene, lo, hi)
-            at = rec.pos - lo
-            return np.concatenate([ref[:at], kernels.encode(alt), ref[at + len(rec.ref):]])
-
-        q.alt_key = (batch.add(key, codes, gene.strand),)
+        rec, (slot, lo, n) = records[q.record], q.ref_key
+        key = (rec.pos, rec.ref, q.alt.upper())
+        j = batch.add_edit(slot, key, lambda r=rec, a=q.alt, s=q.gene.strand: _edit(r, a, s, lo, n, d, f))
+        q.alt_key = (slot, j)
 
 
 def _finish(requests: list[_Request], records: list[Record], results: list[RecordResult], ctx: Context,
@@ -221,9 +247,10 @@ def _finish(requests: list[_Request], records: list[Record], results: list[Recor
     d = ctx.distance
     for q in requests:
         rec = records[q.record]
-        slot, offset = q.ref_key
+        slot, lo, _ = q.ref_key
+        offset = rec.pos - d - (lo + ctx.flank)
         y_ref = batch.outputs[slot][offset : offset + 2 * d + 1]
-        y_alt = semantics.align_alt(batch.outputs[q.alt_key[0]], len(rec.ref), len(q.alt), d)
+        y_alt = semantics.align_alt(batch.edit_outputs[slot][q.alt_key[1]], len(rec.ref), len(q.alt), d)
         masks = semantics.mask_arrays(q.gene, rec.pos, d) if ctx.mask else None
         scores, positions = semantics.delta_scores(y_ref, y_alt, d, masks)
         results[q.record].entries[q.slot] = semantics.format_entry(q.alt, q.gene.symbol, scores, positions)
@@ -252,7 +279,7 @@ def annotate_records(records: list[Record], ctx: Context, keep_scores: bool = Fa
     if requests:
         batch = _Batch()
         _ref_windows(requests, records, chroms, ctx, batch)
-        _alt_windows(requests, records, chroms, ctx, batch)
+        _alt_windows(requests, records, ctx, batch)
         batch.run(ctx.runner)
         _finish(requests, records, results, ctx, batch, keep_scores)
     return results
