@@ -85,6 +85,30 @@ def make_clustered(n: int, seed: int, per_site: int, spread: int = 150) -> list[
     return sorted(out)
 
 
+def make_dense(n: int, seed: int, per_kb: float) -> list[tuple[int, str, str]]:
+    """``n`` distinct records spread uniformly over consecutive genes of the slice at ``per_kb``
+    variants per kilobase of gene span (about 1 per kb: one person's genome; gnomAD: far more)."""
+    import numpy as np
+
+    _, first, seq = read_region(SLICE)
+    genes = sorted(slice_genes(first, first + len(seq) - 1), key=lambda g: g["start"])
+    rng = np.random.default_rng(seed)
+    need, spans = n / per_kb * 1000, []
+    for g in genes[int(rng.integers(len(genes))):] + genes:
+        if sum(e - s for s, e in spans) >= need:
+            break
+        spans.append((g["start"], g["end"]))
+    lengths = np.array([e - s + 1 for s, e in spans], dtype=np.float64)
+    out: set = set()
+    while len(out) < n:
+        s, e = spans[int(rng.choice(len(spans), p=lengths / lengths.sum()))]
+        pos = int(rng.integers(s, e + 1))
+        alleles = _alleles(rng, seq, first, pos) if first <= pos < first + len(seq) - 12 else None
+        if alleles is not None:
+            out.add((pos, *alleles))
+    return sorted(out)
+
+
 def _entries(path: Path) -> list[str]:
     return [line.split("\t")[7] for line in path.read_text().splitlines() if line and not line.startswith("#")]
 
@@ -96,6 +120,9 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--distance", type=int, default=50)
+    p.add_argument("--per-kb", type=float,
+                   help="instead: variants spread uniformly over consecutive genes at this density (1: about one "
+                        "person's genome)")
     p.add_argument("--per-site", type=int, default=1,
                    help="variants drawn around each drawn site (1: scattered, as the oracle fixture; e.g. 10: "
                         "clustered as variant sets around exons are)")
@@ -111,8 +138,12 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         vin = tmp / "in.vcf"
-        records = (make_records(args.n, args.seed) if args.per_site <= 1
-                   else make_clustered(args.n, args.seed, args.per_site))
+        if args.per_kb:
+            records = make_dense(args.n, args.seed, args.per_kb)
+        elif args.per_site > 1:
+            records = make_clustered(args.n, args.seed, args.per_site)
+        else:
+            records = make_records(args.n, args.seed)
         body = "".join(f"22\t{q}\t.\t{r}\t{a}\t.\t.\t.\n" for q, r, a in records)
         vin.write_text(HEADER + body)
         t_fb = run_fastbuild(vin, tmp / "fastbuild.vcf", args.fasta, args.distance, args.threads)
@@ -121,8 +152,9 @@ def main(argv=None) -> None:
         same = None if args.skip_spliceai else _entries(tmp / "spliceai.vcf") == _entries(tmp / "fastbuild.vcf")
     (w_sa, c_sa), (w_fb, c_fb) = t_sa, t_fb
     rate_sa, rate_fb = args.n / w_sa * 3600, args.n / w_fb * 3600
-    print(f"CPU: {cpu_name()}; threads {args.threads}; {args.n} variants (seed {args.seed}, {args.per_site} per "
-          f"site), -D {args.distance} -M 0; load average before: {load:.1f}")
+    layout = f"{args.per_kb} per kb of genes" if args.per_kb else f"{args.per_site} per site"
+    print(f"CPU: {cpu_name()}; threads {args.threads}; {args.n} variants (seed {args.seed}, {layout}), "
+          f"-D {args.distance} -M 0; load average before: {load:.1f}")
     print(f"SpliceAI 1.3.1 CLI:  {w_sa:8.1f} s wall {c_sa:8.1f} s CPU  {rate_sa:10,.0f} variants/hour")
     print(f"fastbuild variants:  {w_fb:8.1f} s wall {c_fb:8.1f} s CPU  {rate_fb:10,.0f} variants/hour")
     print(f"ratio: {rate_fb / rate_sa:.1f}x by wall time, {c_sa / c_fb:.1f}x by CPU time; outputs identical: {same}")

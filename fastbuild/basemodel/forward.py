@@ -48,7 +48,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from fastbuild.basemodel.blas import blas_threads
-from fastbuild.basemodel.layers import _act, _c32, _softmax, _table
 from fastbuild.basemodel.forward_numba_fns import (
     VECTOR_WIDTH,
     _add_bias,
@@ -67,6 +66,7 @@ from fastbuild.basemodel.forward_numba_fns import (
     pair_tile_rows,
     tile_rows,
 )
+from fastbuild.basemodel.layers import _act, _c32, _softmax, _table
 from fastbuild.basemodel.runner import Runner, check_codes, default_threads, networks_of
 from fastbuild.errors import FastbuildError
 

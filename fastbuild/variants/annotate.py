@@ -237,7 +237,7 @@ def _alt_windows(requests: list[_Request], records: list[Record], ctx: Context, 
     for q in requests:
         rec, (slot, lo, n) = records[q.record], q.ref_key
         key = (rec.pos, rec.ref, q.alt.upper())
-        j = batch.add_edit(slot, key, lambda r=rec, a=q.alt, s=q.gene.strand: _edit(r, a, s, lo, n, d, f))
+        j = batch.add_edit(slot, key, lambda r=rec, a=q.alt, s=q.gene.strand, b=lo, m=n: _edit(r, a, s, b, m, d, f))
         q.alt_key = (slot, j)
 
 
