@@ -215,7 +215,8 @@ class VariantJob(Job):
         c = self.config
         arg = UnitTask(str(self.folder), unit["index"], unit["first_line"], str(c.vcf), self.spec, self.source,
                        c.distance, c.mask, c.backend, self.threads, c.info_key, c.reason_tag,
-                       None if c.rows is None else str(c.rows), c.label_field, tuple(c.label_map))
+                       None if c.rows is None else str(c.rows), c.label_field, tuple(c.label_map),
+                       tuple(c.rows_kmer_sizes), tuple(c.rows_context_flank))
         return Task(f"variants-{self.plan['key']}-{unit['index']:05d}", run_unit_task, arg, items=unit["records"])
 
     def progress_note(self, items: int, amount: int) -> str:

@@ -3,15 +3,19 @@
 Each scored (record, alternative allele, gene) gives ``2D + 1`` rows, the positions ``pos - D ..
 pos + D``: reference and (aligned, SpliceAI's way) alternative scores of the three channels, their
 deltas, the variant's four delta scores, the offset to the variant and the allele's length
-change; identifiers of the variant; whether the position is an annotated site; and, with
-``--label-field KEY --label-map VALUE=N ...``, the label ``y`` of the record's INFO value.
+change; the build's score-context features of the reference and of the aligned alternative
+scores, and its k-mer and composition features of the reference and of the alternative sequence,
+in the gene's transcript orientation (:mod:`fastbuild.variants.row_features`: which window each
+sees, how a row maps onto the alternative sequence of an indel); identifiers of the variant;
+whether the position is an annotated site; and, with ``--label-field KEY --label-map VALUE=N
+...``, the label ``y`` of the record's INFO value.
 
 The folder is laid out like a build (``master/part-NNNNN.parquet``, ``_SUCCESS`` written last),
 every file with one declared schema whose fields carry their role (``fastbuild.role``: id,
 label, annotation, feature) and the schema metadata the role map (``fastbuild.roles``), so
 :mod:`fastbuild.loaders` reads it: ``BuildReader(DIR, roles=("feature",), target="y")``.
-Not computed: the build's score-context and k-mer features on the reference and alternative
-sequences.
+A unit's file is written one row group per :data:`GROUP_ROWS` rows or so (the features of one
+group in memory at a time), under a temporary name then renamed.
 """
 
 from __future__ import annotations
@@ -22,11 +26,16 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from fastbuild.atomic import ensure_dir, write_parquet, write_text
+from fastbuild.atomic import atomic_path, ensure_dir, write_text
+from fastbuild.variants.row_features import RowFeatures
 from fastbuild.variants.semantics import delta_scores, mask_arrays
 
-__all__ = ["finalise_rows", "row_schema", "write_rows"]
+__all__ = ["GROUP_ROWS", "finalise_rows", "row_schema", "write_rows"]
+
+#: Rows per Parquet row group of a unit's rows file (about 1 KB of features a row at the defaults).
+GROUP_ROWS = 50_000
 
 FORMAT = "fastbuild-variant-rows/1"
 _COLUMNS = [
@@ -54,10 +63,12 @@ _LABEL = [("y", pa.int8(), "label", "label of the record's --label-field value (
           ("label_value", pa.string(), "label", "the record's --label-field value as written")]
 
 
-def row_schema(with_label: bool) -> pa.Schema:
-    """The declared schema of every rows file (the label columns with ``--label-field``)."""
+def row_schema(with_label: bool, features: RowFeatures | None = None) -> pa.Schema:
+    """The declared schema of every rows file: the columns above, the features of ``features``
+    (default: the build's k-mer size and window) and the label columns with ``--label-field``."""
     fields, roles = [], {}
-    for name, dtype, role, doc in _COLUMNS + (_LABEL if with_label else []):
+    declared = _COLUMNS + (features or RowFeatures()).columns() + (_LABEL if with_label else [])
+    for name, dtype, role, doc in declared:
         meta = {"fastbuild.role": role, "fastbuild.source": "variants", "fastbuild.doc": doc}
         fields.append(pa.field(name, dtype, nullable=name in ("y", "label_value"), metadata=meta))
         roles[name] = role
@@ -74,7 +85,7 @@ def _info_value(line: str, key: str) -> str | None:
     return None
 
 
-def _block(task, rec, alt, gene, y_ref, y_alt) -> dict:
+def _block(task, features: RowFeatures, genome, rec, alt, gene, y_ref, y_alt) -> dict:
     """The columns of one (record, allele, gene): 2D + 1 rows."""
     d = task.distance
     n = 2 * d + 1
@@ -92,6 +103,7 @@ def _block(task, rec, alt, gene, y_ref, y_alt) -> dict:
     for k, s in zip(("ag", "al", "dg", "dl"), scores, strict=True):
         cols[f"ds_{k}"] = np.full(n, s, np.float32)
     cols["annotated_acceptor"], cols["annotated_donor"] = acc, don
+    cols.update(features.block(genome, gene, rec.pos, rec.ref, alt, d, y_ref, y_alt))
     if task.label_field:
         value = _info_value(rec.line, task.label_field)
         cols["label_value"] = [value] * n
@@ -99,18 +111,29 @@ def _block(task, rec, alt, gene, y_ref, y_alt) -> dict:
     return cols
 
 
-def write_rows(task, rows: list) -> Path:
-    """Write the rows of one unit (``rows``: (record, RecordResult) pairs) to ``WORK/rows/part-NNNNN.parquet``."""
-    schema = row_schema(task.label_field is not None)
-    blocks = [_block(task, rec, alt, gene, y_ref, y_alt)
-              for rec, res in rows for alt, gene, y_ref, y_alt in res.scored]
+def _table(schema: pa.Schema, blocks: list) -> pa.Table:
     columns = {f.name: pa.array([v for b in blocks for v in b[f.name]] if blocks else [], type=f.type)
                if f.type in (pa.string(),) or f.name == "y" else
                pa.array(np.concatenate([np.asarray(b[f.name]) for b in blocks]) if blocks else [], type=f.type)
                for f in schema}
-    table = pa.table(columns, schema=schema)
+    return pa.table(columns, schema=schema)
+
+
+def write_rows(task, rows: list, genome) -> Path:
+    """Write the rows of one unit (``rows``: (record, RecordResult) pairs) to ``WORK/rows/part-NNNNN.parquet``.
+
+    ``genome`` (:class:`fastbuild.genome.Genome`) gives the sequence features their bases.
+    """
+    features = RowFeatures(tuple(task.rows_kmer_sizes), tuple(task.rows_context_flank))
+    schema = row_schema(task.label_field is not None, features)
+    pairs = [(rec, scored) for rec, res in rows for scored in res.scored]
+    per_group = max(1, GROUP_ROWS // (2 * task.distance + 1))
     path = ensure_dir(Path(task.work_dir) / "rows") / f"part-{task.index:05d}.parquet"
-    write_parquet(table, path, write_page_checksum=True)
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd",
+                                                    write_page_checksum=True) as writer:
+        for g in range(0, max(len(pairs), 1), per_group):
+            blocks = [_block(task, features, genome, rec, *scored) for rec, scored in pairs[g : g + per_group]]
+            writer.write_table(_table(schema, blocks))
     return path
 
 

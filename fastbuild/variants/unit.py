@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastbuild.atomic import atomic_path, write_text
+from fastbuild.variants.config import ROWS_CONTEXT_FLANK, ROWS_KMER_SIZES
 from fastbuild.work import report_progress
 
 __all__ = ["BATCH_RECORDS", "UnitTask", "release", "run_unit_task", "unit_paths"]
@@ -42,6 +43,8 @@ class UnitTask:
     rows_dir: str | None = None
     label_field: str | None = None
     label_map: tuple = ()
+    rows_kmer_sizes: tuple = ROWS_KMER_SIZES
+    rows_context_flank: tuple = ROWS_CONTEXT_FLANK
 
 
 def unit_paths(work_dir, index: int) -> dict:
@@ -125,7 +128,7 @@ def run_unit_task(task: UnitTask) -> dict:
             if task.rows_dir is not None:
                 rows.append((rec, res))
         report_progress(len(batch), len(batch))
-    _write_unit(task, paths, lines, reasons, rows)
+    _write_unit(task, paths, lines, reasons, rows, ctx.genome)
     stats["seconds"] = round(time.perf_counter() - t0, 3)
     write_text(paths["stats"], json.dumps(stats))
     return stats
@@ -139,11 +142,11 @@ def _count(stats: dict, res) -> None:
         stats["reasons"][why] = stats["reasons"].get(why, 0) + 1
 
 
-def _write_unit(task: UnitTask, paths: dict, lines: list, reasons: list, rows: list) -> None:
+def _write_unit(task: UnitTask, paths: dict, lines: list, reasons: list, rows: list, genome) -> None:
     with atomic_path(paths["out"]) as tmp:
         Path(tmp).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     write_text(paths["reasons"], "".join(r + "\n" for r in reasons))
     if task.rows_dir is not None:
         from fastbuild.variants.rows import write_rows
 
-        write_rows(task, rows)
+        write_rows(task, rows, genome)
