@@ -21,6 +21,17 @@ Example (Arabidopsis chr1 with its OpenSpliceAI scores)::
     python benchmarks/bench_metamodel.py --reference /tmp/e2e/ref --scores /tmp/e2e/scores \
         --n-train 1500 --n-test 500 --json metamodel.json
 
+Region mode (``--train-region``, ``--test-region``, ``--compositions``; docs/benchmarks.md, "Meta-model
+training-set composition"): train on the genes wholly inside each training region, once per gene-type
+composition of them (every type, protein-coding only, protein-coding + lncRNA, pseudogenes down-weighted,
+the build default), and score each model on every held-out region (eval mode), with FP and FN per
+held-out gene type::
+
+    C=NC_003070.9
+    python benchmarks/bench_metamodel.py --reference REF --scores SCORES --train-region arm=$C:3000000-5200000 \
+        --train-region peri=$C:12200000-14800000 --test-region arm_test=$C:24000000-26000000 \
+        --test-region peri_test=$C:14900000-17300000 --threads 1 --learning-rate 0.1 --early-stopping 20
+
 With no inputs it runs on the embedded demo (700 kb of Arabidopsis chr1, ~265 genes, real
 OpenSpliceAI scores). Needs ``lightgbm`` (``pip install 'fastbuild-splice[metamodel]'``).
 """
@@ -30,9 +41,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -443,8 +456,8 @@ def train(train_df: pl.DataFrame, valid_df: pl.DataFrame, names: list[str], args
     params = {"objective": "multiclass", "num_class": 3, "learning_rate": args.learning_rate,
               "num_leaves": args.num_leaves, "min_data_in_leaf": 50, "feature_fraction": args.feature_fraction,
               "bagging_fraction": args.bagging_fraction, "bagging_freq": 1, "max_bin": args.max_bin,
-              "lambda_l2": 1.0, "num_threads": args.threads, "seed": args.seed, "deterministic": True,
-              "force_col_wise": True, "verbose": -1}
+              "lambda_l2": 1.0, "min_sum_hessian_in_leaf": 1.0, "num_threads": args.threads, "seed": args.seed,
+              "deterministic": True, "force_col_wise": True, "verbose": -1}
 
     def dataset(df, reference=None):
         return lgb.Dataset(matrix(df, names, vocab), label=df["y"].to_numpy(), weight=df["sample_weight"].to_numpy(),
@@ -485,8 +498,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples of the held-out genes")
     p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                    help=f"ablation variants, comma separated ({', '.join(VARIANTS)}); 'none' for no ablation")
+    p.add_argument("--train-region", action="append", default=[], metavar="[NAME=]CHROM:START-END",
+                   help="region mode: train on the genes wholly inside this region ('+' joins regions; repeatable: "
+                        "each one trains its own models); needs --test-region; replaces --split, --n-train, --n-test")
+    p.add_argument("--test-region", action="append", default=[], metavar="[NAME=]CHROM:START-END",
+                   help="region mode: a held-out region, built with --eval-mode (repeatable)")
+    p.add_argument("--compositions", default=",".join(DEFAULT_COMPOSITIONS),
+                   help=f"region mode: gene-type compositions of the training genes ({', '.join(COMPOSITIONS)})")
     p.add_argument("--json", help="write every number here")
     args = p.parse_args(argv)
+    if bool(args.train_region) != bool(args.test_region):
+        p.error("--train-region and --test-region go together")
+    args.compositions = [c.strip() for c in args.compositions.split(",") if c.strip()]
+    if any(c not in COMPOSITIONS for c in args.compositions) or not args.compositions:
+        p.error(f"--compositions: choose from {', '.join(COMPOSITIONS)}")
     if args.reference and not args.scores:
         p.error("--reference needs --scores (the base model's score store for it)")
     args.variants = [] if args.variants == "none" else [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -617,6 +642,238 @@ def run(args) -> dict:
             "total_s": round(time.perf_counter() - t0, 1)}
 
 
+# ---------------------------------------------------------------------------- regions and gene types
+
+#: Gene-type ablation of the training genes (--compositions): name -> (gene types kept, None for every
+#: type; sample_weight factor of pseudogene rows). ``default`` is whatever a training build does with no
+#: gene-type flag (``fastbuild build`` defaults); ``all`` keeps every type (``--pseudogenes keep``).
+COMPOSITIONS = {
+    "default": (None, 1.0),
+    "all": (None, 1.0),
+    "protein_coding": (("protein_coding",), 1.0),
+    "coding_lncrna": (("protein_coding", "lncRNA"), 1.0),
+    "pseudo_down": (None, 0.1),
+    "pseudo_down03": (None, 0.3),
+}
+DEFAULT_COMPOSITIONS = ("default", "all", "protein_coding", "coding_lncrna", "pseudo_down")
+#: Build options of the ``all`` composition (every gene type, as before the training default existed).
+ALL_TYPES_OPTIONS = {"pseudogenes": "keep"}
+_REGION_RE = re.compile(r"^(?:([A-Za-z0-9_.-]+)=)?([^:=]+):([0-9,]+)-([0-9,]+)$")
+
+
+def is_pseudogene(gene_type) -> bool:
+    """True for every pseudogene type (RefSeq pseudogene / transcribed_pseudogene, GENCODE *_pseudogene)."""
+    return gene_type is not None and "pseudogene" in str(gene_type).lower()
+
+
+def type_group(gene_type) -> str:
+    """Held-out genes are reported in four groups: protein_coding, lncRNA, pseudogene, other."""
+    if gene_type in ("protein_coding", "lncRNA"):
+        return gene_type
+    return "pseudogene" if is_pseudogene(gene_type) else "other"
+
+
+def parse_region(text: str) -> tuple[str, str, int, int]:
+    """``[NAME=]CHROM:START-END`` (1-based inclusive) -> (name, chrom, start, end); name defaults to the text."""
+    m = _REGION_RE.match(text.strip())
+    if not m:
+        raise FastbuildError(f"region {text!r} is not [NAME=]CHROM:START-END (e.g. arm=NC_003070.9:3000000-5200000)")
+    start, end = (int(x.replace(",", "")) for x in m.group(3, 4))
+    if not 1 <= start <= end:
+        raise FastbuildError(f"region {text!r}: START must be >= 1 and <= END")
+    return m.group(1) or text.strip(), m.group(2), start, end
+
+
+def region_name(region: str) -> str:
+    """The name of a ``[NAME=]CHROM:START-END[+CHROM:START-END...]`` region (default: the text)."""
+    name, sep, _ = region.partition("=")
+    return name.strip() if sep else region.strip()
+
+
+def region_genes(genes: pl.DataFrame, region: str) -> pl.DataFrame:
+    """Scored genes lying wholly inside ``region`` (``+`` joins several), with their gene clusters."""
+    from fastbuild.builder.splits import gene_clusters
+
+    inside = pl.lit(False)
+    for part in region.partition("=")[2 if "=" in region else 0].split("+"):
+        _, chrom, start, end = parse_region(part)
+        inside = inside | ((pl.col("chrom") == chrom) & (pl.col("start") >= start) & (pl.col("end") <= end))
+    g = genes.filter(inside & pl.col("scored"))
+    if g.height == 0:
+        raise FastbuildError(f"region {region!r} holds no gene with scores; score it first (fastbuild predict)")
+    return g.with_columns(cluster=gene_clusters(g))
+
+
+def split_valid(g: pl.DataFrame, valid_fraction: float, seed: int) -> dict[str, list[str]]:
+    """Train genes of a region -> {'train', 'valid'}: a seeded ``valid_fraction`` of its gene clusters."""
+    clusters = g["cluster"].unique().sort().to_numpy()
+    order = np.random.default_rng(seed).permutation(clusters.size)
+    valid = set(clusters[order[:max(1, round(clusters.size * valid_fraction))]])
+    is_valid = g["cluster"].is_in(list(valid))
+    return {"train": sorted(g.filter(~is_valid)["gene_id"]), "valid": sorted(g.filter(is_valid)["gene_id"])}
+
+
+def compose(train_df: pl.DataFrame, composition: str) -> pl.DataFrame:
+    """The training rows of one gene-type composition (rows of a gene never depend on the other genes)."""
+    types, pseudo_weight = COMPOSITIONS[composition]
+    df = train_df if types is None else train_df.filter(pl.col("gene_type").cast(pl.Utf8).is_in(list(types)))
+    if pseudo_weight != 1.0:
+        pseudo = pl.col("gene_type").cast(pl.Utf8).str.to_lowercase().str.contains("pseudogene")
+        df = df.with_columns(sample_weight=pl.when(pseudo).then(pl.col("sample_weight") * pseudo_weight)
+                             .otherwise(pl.col("sample_weight")))
+    return df
+
+
+@dataclass
+class Region:
+    """A held-out region: every position of its genes, their types, the bootstrap and a cached matrix."""
+
+    df: pl.DataFrame
+    ev: EvalSet
+    groups: np.ndarray  # type group of each gene of ev
+    boot: np.ndarray
+    cache: dict = field(default_factory=dict)
+
+    def probs(self, fit: Fit) -> dict[str, np.ndarray]:
+        key = tuple(fit.names)
+        if key not in self.cache:
+            self.cache.clear()
+            self.cache[key] = matrix(self.df, fit.names, fit.vocab)
+        p = fit.booster.predict(self.cache[key], num_iteration=fit.best_iteration)
+        return {t: np.ascontiguousarray(p[:, code], np.float32) for t, code in TYPES.items()}
+
+
+def by_type(region: Region, probs: dict[str, np.ndarray]) -> dict[str, dict[str, int]]:
+    """FP and FN (donors and acceptors together, at 0.5) per type group of the held-out genes."""
+    errs = sum(region.ev.gene_errors(probs[t], code) for t, code in TYPES.items())
+    out = {}
+    for group in ("protein_coding", "lncRNA", "pseudogene", "other"):
+        sel = region.groups == group
+        out[group] = {"genes": int(sel.sum()), "fp": int(errs[sel, 1].sum()), "fn": int(errs[sel, 2].sum())}
+    return out
+
+
+def gene_types_of(df: pl.DataFrame) -> dict[str, str]:
+    """gene_id -> gene_type of a build's rows."""
+    return dict(df.group_by("gene_id").agg(pl.col("gene_type").first().cast(pl.Utf8)).iter_rows())
+
+
+def held_out_region(builder: Builder, name: str, g: pl.DataFrame, args) -> Region:
+    """Evaluation-mode build (every position) of a held-out region's genes."""
+    df = builder.build(f"test_{name}", sorted(g["gene_id"]), eval_mode=True)[0].sort(["gene_id", "rel_position"])
+    ev = EvalSet.of(df)
+    type_of = gene_types_of(df)
+    groups = np.array([type_group(type_of.get(x)) for x in ev.genes])
+    return Region(df, ev, groups, bootstrap_weights(len(ev.genes), args.bootstrap, args.seed))
+
+
+def _region_scores(region: Region, base: dict, probs: dict, tuned: dict) -> dict:
+    """FP/FN at 0.5, the FP+FN change against the base model with its bootstrap interval, the change at
+    thresholds tuned on the validation genes (base tuned alike), and FP/FN per held-out gene type."""
+    meta = score_model(region.ev, probs, region.boot[:0], tuned)
+    types = list(TYPES)
+    at_half = _fp_fn_change(base, meta, region.boot, types)
+    tuned_change = _fp_fn_change({t: base[t]["tuned"] for t in types},
+                                 {t: meta[t]["tuned"] for t in types}, region.boot, types)
+    return {"fp": sum(meta[t]["fp"] for t in types), "fn": sum(meta[t]["fn"] for t in types), **at_half,
+            "thresholds": {t: meta[t]["tuned"]["threshold"] for t in types},
+            "tuned": tuned_change, "by_type": by_type(region, probs)}
+
+
+def _signature(df: pl.DataFrame) -> tuple:
+    """Rows of a training set up to order: genes, row count and total weight."""
+    return (tuple(sorted(df["gene_id"].unique().to_list())), df.height, round(float(df["sample_weight"].sum()), 3))
+
+
+def _training_sets(builder: Builder, name: str, train_ids: list[str], compositions) -> tuple[dict, dict]:
+    """composition -> training rows, and the schema metadata; ``default`` is a real build with default options."""
+    all_df, meta, _ = builder.build(f"train_{name}", train_ids, **ALL_TYPES_OPTIONS)
+    sets = {c: compose(all_df, c) for c in compositions if c != "default"}
+    if "default" in compositions:
+        sets["default"] = builder.build(f"default_{name}", train_ids)[0]
+    return sets, meta
+
+
+def train_region(args, builder: Builder, name: str, g: pl.DataFrame, regions: dict[str, Region]) -> dict:
+    """Every composition of one training region: train on it, score it on every held-out region."""
+    ids = split_valid(g, args.valid_fraction, args.seed)
+    valid_df = builder.build(f"valid_{name}", ids["valid"], eval_mode=True)[0].sort(["gene_id", "rel_position"])
+    valid_ev = EvalSet.of(valid_df)
+    base_tuned = tune_thresholds(valid_ev, valid_ev.base)
+    sets, meta = _training_sets(builder, name, ids["train"], args.compositions)
+    base = {n: score_model(r.ev, r.ev.base, r.boot[:0], base_tuned) for n, r in regions.items()}
+    out, done = {"genes": {k: len(v) for k, v in ids.items()}, "base_thresholds": base_tuned, "models": {}}, {}
+    for comp in args.compositions:
+        df = sets[comp]
+        sig = _signature(df)
+        if sig not in done:
+            fit = train(df, valid_df, feature_names(df, meta, "fastbuild.drop_for_training", 0), args)
+            tuned = tune_thresholds(valid_ev, fit.predict(valid_df))
+            test = {n: _region_scores(r, base[n], r.probs(fit), tuned) for n, r in regions.items()}
+            types = list(gene_types_of(df).values())
+            done[sig] = {"train_genes": len(types), "pseudogene_genes": sum(map(is_pseudogene, types)),
+                         "train_rows": df.height,
+                "rounds": fit.best_iteration, "train_s": round(fit.seconds, 1), "test": test}
+        out["models"][comp] = {**done[sig], "same_rows_as": next(c for c in args.compositions
+                                                                if _signature(sets[c]) == sig)}
+    return out
+
+
+def run_regions(args) -> dict:
+    """The region benchmark: each training region x gene-type composition, scored on every held-out region."""
+    t0 = time.perf_counter()
+    genes = load_genes(args.reference, args.scores)
+    trains = {region_name(r): region_genes(genes, r) for r in args.train_region}
+    tests = {region_name(r): region_genes(genes, r) for r in args.test_region}
+    overlap = {a: b for a, ga in trains.items() for b, gb in tests.items()
+               if set(ga["gene_id"]) & set(gb["gene_id"])}
+    if overlap:
+        raise FastbuildError(f"training and held-out regions share genes: {overlap}; use disjoint regions")
+    with tempfile.TemporaryDirectory(prefix="fastbuild-metamodel-") as tmp:
+        builder = Builder(_common_options(args, "none"), Path(tmp))
+        regions = {n: held_out_region(builder, n, g, args) for n, g in tests.items()}
+        base = {n: {"fp": sum(r.ev.gene_errors(r.ev.base[t], c)[:, 1].sum() for t, c in TYPES.items()),
+                    "fn": sum(r.ev.gene_errors(r.ev.base[t], c)[:, 2].sum() for t, c in TYPES.items()),
+                    "genes": len(r.ev.genes), "positions": int(r.ev.y.size), "by_type": by_type(r, r.ev.base),
+                    "gene_types": dict(sorted(Counter(gene_types_of(r.df).values()).items()))}
+                for n, r in regions.items()}
+        trained = {n: train_region(args, builder, n, g, regions) for n, g in trains.items()}
+    return {"regions": {"train": args.train_region, "test": args.test_region},
+            "base": json.loads(json.dumps(base, default=int)), "trained": public(trained),
+            "options": {k: v for k, v in vars(args).items() if k != "json"},
+            "total_s": round(time.perf_counter() - t0, 1)}
+
+
+def _pct(c: dict) -> str:
+    lo, hi = c["ci95"]
+    return f"{100 * c['rel_change']:+.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+
+
+def markdown_regions(result: dict) -> str:
+    """Per training region x composition x held-out region: FP, FN, the FP+FN change at 0.5 and at tuned
+    thresholds; then FP and FN per held-out gene type, base -> meta."""
+    base = result["base"]
+    lines = ["| training region | composition | train genes (pseudogenes) | rows | rounds | held-out | FP | FN | "
+             "FP+FN (base) | change at 0.5 [95% CI] | tuned thresholds (d, a): change |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    types = ["| training region | composition | held-out | gene type (genes) | FP base -> meta | FN base -> meta |",
+             "|---|---|---|---|---|---|"]
+    for train, res in result["trained"].items():
+        for comp, m in res["models"].items():
+            same = "" if m["same_rows_as"] == comp else f" (= {m['same_rows_as']})"
+            for test, s in m["test"].items():
+                th = ", ".join(f"{v:g}" for v in s["thresholds"].values())
+                lines.append(f"| {train} | {comp}{same} | {m['train_genes']} ({m['pseudogene_genes']}) | "
+                             f"{m['train_rows']} | {m['rounds']} | {test} | {s['fp']} | {s['fn']} | "
+                             f"{s['meta_fp_fn']} ({s['base_fp_fn']}) | {_pct(s)} | ({th}): {_pct(s['tuned'])} |")
+                for group, v in s["by_type"].items():
+                    b = base[test]["by_type"][group]
+                    if b["genes"]:
+                        types.append(f"| {train} | {comp} | {test} | {group} ({b['genes']}) | {b['fp']} -> {v['fp']} "
+                                     f"({v['fp'] - b['fp']:+d}) | {b['fn']} -> {v['fn']} ({v['fn'] - b['fn']:+d}) |")
+    return "\n".join([*lines, "", *types])
+
+
 # ---------------------------------------------------------------------------- report
 
 
@@ -670,9 +927,16 @@ def markdown(result: dict) -> str:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     try:
-        result = run(args)
+        result = run_regions(args) if args.train_region else run(args)
     except FastbuildError as exc:
         raise SystemExit(f"bench_metamodel: {exc}") from None
+    if args.train_region:
+        print(f"training regions {', '.join(args.train_region)}; held-out {', '.join(args.test_region)}; "
+              f"{args.bootstrap} bootstrap resamples of genes; {result['total_s']} s")
+        print(markdown_regions(result))
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=1, default=float) + "\n")
+        return result
     sel = result["selection"]
     print(f"split {sel['split']}: genes {sel['genes']} (clusters {sel['clusters']}); "
           f"training rows {result['train_rows']}; {result['eval_positions']} held-out positions; "

@@ -142,6 +142,12 @@ class Selection:
     notes: list[str] = field(default_factory=list)
 
 
+def is_pseudogene_type(gene_type) -> bool:
+    """True for every pseudogene type: RefSeq ``pseudogene`` / ``transcribed_pseudogene``, GENCODE
+    ``processed_pseudogene``, ``unprocessed_pseudogene``, ``IG_V_pseudogene``... (case-insensitive)."""
+    return gene_type is not None and "pseudogene" in str(gene_type).lower()
+
+
 def select_genes(
     genes: pl.DataFrame,
     candidates: list[str],
@@ -151,6 +157,7 @@ def select_genes(
     gene_types=(),
     extra_ids: list[str] | None = None,
     error_counts: pl.DataFrame | None = None,
+    drop_pseudogenes: bool = False,
 ) -> Selection:
     """Apply a selection policy.
 
@@ -164,6 +171,8 @@ def select_genes(
         One of :data:`POLICIES`.
     error_counts : polars.DataFrame, optional
         gene_id, fp, fn per candidate; needed by the error policies.
+    drop_pseudogenes : bool
+        Leave out genes of pseudogene types (:func:`is_pseudogene_type`) like ``gene_types`` does.
 
     Returns
     -------
@@ -185,6 +194,14 @@ def select_genes(
         if dropped:
             notes.append(f"{len(dropped)} requested genes dropped by --gene-types")
         candidates = [g for g in candidates if type_of.get(g) in types]
+    if drop_pseudogenes:
+        pseudo = [g for g in extras if is_pseudogene_type(type_of.get(g))]
+        if pseudo:
+            notes.append(f"{len(pseudo)} requested genes of pseudogene types left out of this training build "
+                         "(--pseudogenes drop)")
+        dropped += pseudo
+        extras = [g for g in extras if not is_pseudogene_type(type_of.get(g))]
+        candidates = [g for g in candidates if not is_pseudogene_type(type_of.get(g))]
     target = max(n_genes, len(extras))
     pool = [g for g in candidates if g not in set(extras)]
     fill = _fill(policy, pool, target - len(extras), seed, error_counts, notes)
@@ -213,15 +230,16 @@ def _fill(policy: str, pool: list[str], want: int, seed: int, error_counts, note
 
 
 def choose_genes(spec: SelectionSpec, genes: pl.DataFrame, candidates: list[str],
-                 error_counts: pl.DataFrame | None = None) -> Selection:
+                 error_counts: pl.DataFrame | None = None, drop_pseudogenes: bool = False) -> Selection:
     """Apply ``spec`` to the annotation's ``genes``; stop with a clear error when none is left.
 
     ``candidates`` are the gene ids the policy may draw from; ``error_counts`` (gene_id, fp, fn)
-    ranks them for the ``error_*`` policies.
+    ranks them for the ``error_*`` policies; ``drop_pseudogenes`` leaves out pseudogene types
+    (training builds' ``--pseudogenes drop``).
     """
     extras = read_gene_ids(spec.gene_ids_file, spec.gene_col) if spec.gene_ids_file else []
     sel = select_genes(genes, candidates, spec.subset_policy, spec.n_genes, spec.seed,
-                       spec.gene_types, extras, error_counts)
+                       spec.gene_types, extras, error_counts, drop_pseudogenes)
     for note in sel.notes:
         log.info(note)
     if not sel.gene_ids and extras and len(sel.unresolved) == len(extras):
@@ -230,5 +248,30 @@ def choose_genes(spec: SelectionSpec, genes: pl.DataFrame, candidates: list[str]
             f"(e.g. {', '.join(extras[:3])}); check the ids file against the annotation")
     if not sel.gene_ids:
         why = "no gene has scores" if not candidates else "nothing matched the selection flags"
-        raise FastbuildError(f"no genes selected ({why}); check --scores, --gene-types and --gene-ids-file")
+        hint = " (training builds leave out pseudogenes: --pseudogenes keep)" if drop_pseudogenes else ""
+        raise FastbuildError(f"no genes selected ({why}); check --scores, --gene-types and --gene-ids-file{hint}")
     return sel
+
+
+#: A type "carries no annotated splice sites" when fewer than this share of its selected genes have one.
+SPLICED_TYPE_SHARE = 0.5
+
+
+def unspliced_warning(genes: pl.DataFrame) -> str | None:
+    """One line when most of a training build's genes are of types that (mostly) carry no annotated
+    splice site, naming those types and the flag to change it; None otherwise.
+
+    ``genes`` holds the selected genes' ``gene_type`` and ``n_splice_sites``.
+    """
+    if genes.height == 0:
+        return None
+    per_type = genes.group_by("gene_type").agg(n=pl.len(), spliced=(pl.col("n_splice_sites") > 0).mean())
+    bare = per_type.filter(pl.col("spliced") < SPLICED_TYPE_SHARE).sort(["n", "gene_type"], descending=[True, False])
+    n_bare = int(bare["n"].sum())
+    if n_bare * 2 <= genes.height:
+        return None
+    names = ", ".join(f"{t} {n}" for t, n in bare.select("gene_type", "n").head(4).iter_rows())
+    return (f"training build: {n_bare} of its {genes.height} genes ({100 * n_bare / genes.height:.0f}%) are of types "
+            f"that mostly carry no annotated splice site ({names}); the base model's calls in them all become FP "
+            "labels, which can teach a meta-model to miss real sites: choose spliced types with --gene-types "
+            "(e.g. --gene-types protein_coding lncRNA)")

@@ -44,6 +44,7 @@ _WHERE = {
     "kmer_counts": "kmers", "kmer_counts_sparse": "kmers",
     "label_positions": "labels",
     "long_context": "long_context",
+    "track_window_means": "track_windows",
 }
 
 
@@ -86,4 +87,5 @@ __all__ = [
     "nearest_site_distance",
     "reverse_complement",
     "sequence_complexity",
+    "track_window_means",
 ]

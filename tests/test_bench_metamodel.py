@@ -146,3 +146,73 @@ def test_long_range_window_features_match_brute_force():
         m = bm.MAX_WIDTH
         assert got[f"max_down{m}"][i] == max([0.0, *a[p + 3:p + m + 1]])
         assert got[f"max_up{m}"][i] == max([0.0, *a[max(0, p - m):max(0, p - 2)]])
+
+
+# ---------------------------------------------------------------------------- region mode (issue 25)
+
+
+def test_regions_and_type_groups_parse():
+    assert bm.parse_region("arm=NC_1:3,000,000-5,200,000") == ("arm", "NC_1", 3_000_000, 5_200_000)
+    assert bm.parse_region("chr2:1-10") == ("chr2:1-10", "chr2", 1, 10)
+    assert bm.region_name("both=c:1-5+c:7-9") == "both" and bm.region_name("c:1-5") == "c:1-5"
+    for bad in ("arm=chr1", "chr1:10-5", "chr1:0-5"):
+        with pytest.raises(bm.FastbuildError):
+            bm.parse_region(bad)
+    assert [bm.type_group(t) for t in ("protein_coding", "lncRNA", "transcribed_pseudogene", "tRNA", None)] == \
+        ["protein_coding", "lncRNA", "pseudogene", "other", "other"]
+
+
+def test_region_genes_are_wholly_inside_and_regions_join():
+    import polars as pl
+
+    genes = pl.DataFrame({"gene_id": ["a", "b", "c"], "chrom": ["C"] * 3, "start": [1, 4, 8], "end": [3, 7, 9],
+                          "strand": ["+"] * 3, "scored": [True, True, True]})
+    assert bm.region_genes(genes, "C:1-5")["gene_id"].to_list() == ["a"]  # b reaches past 5
+    assert bm.region_genes(genes, "x=C:1-5+C:7-9")["gene_id"].to_list() == ["a", "c"]
+    with pytest.raises(bm.FastbuildError, match="no gene with scores"):
+        bm.region_genes(genes, "D:1-100")
+
+
+def test_compositions_filter_types_and_weight_pseudogenes():
+    import polars as pl
+
+    df = pl.DataFrame({"gene_id": ["p", "q", "l", "s"], "gene_type": ["protein_coding", "pseudogene", "lncRNA",
+                                                                       "transcribed_pseudogene"],
+                       "sample_weight": [2.0, 4.0, 1.0, 10.0]})
+    assert bm.compose(df, "protein_coding")["gene_id"].to_list() == ["p"]
+    assert bm.compose(df, "coding_lncrna")["gene_id"].to_list() == ["p", "l"]
+    assert bm.compose(df, "all").equals(df)
+    assert bm.compose(df, "pseudo_down")["sample_weight"].to_list() == pytest.approx([2.0, 0.4, 1.0, 1.0])
+
+
+def test_tiny_region_run_on_the_demo(tmp_path):
+    """Training genes holding the demo's three pseudogenes, two held-out regions, three compositions."""
+    pytest.importorskip("lightgbm")
+    c = "NC_003070.9"
+    result = bm.main(["--train-region", f"t={c}:300000-460000+{c}:560000-600000",
+                      "--test-region", f"a={c}:1-150000", "--test-region", f"b={c}:600001-700000",
+                      "--compositions", "default,all,pseudo_down", "--rounds", "15", "--early-stopping", "5",
+                      "--num-leaves", "15", "--threads", "1", "--bootstrap", "20", "--json", str(tmp_path / "r.json")])
+    assert json.loads((tmp_path / "r.json").read_text())["trained"].keys() == {"t"}
+    models = result["trained"]["t"]["models"]
+    assert models["default"]["pseudogene_genes"] == 0 < models["all"]["pseudogene_genes"] <= 3
+    assert models["all"]["train_rows"] > models["default"]["train_rows"]
+    assert models["pseudo_down"]["train_rows"] == models["all"]["train_rows"]
+    assert {m["same_rows_as"] for m in models.values()} == {"default", "all", "pseudo_down"}
+    for name in ("a", "b"):
+        base = result["base"][name]
+        assert sum(g["genes"] for g in base["by_type"].values()) == base["genes"]
+        assert sum(g["fp"] for g in base["by_type"].values()) == base["fp"]
+        for m in models.values():
+            s = m["test"][name]
+            assert s["base_fp_fn"] == base["fp"] + base["fn"] and s["meta_fp_fn"] == s["fp"] + s["fn"]
+            assert sum(g["fn"] for g in s["by_type"].values()) == s["fn"]
+            assert math.isfinite(s["rel_change"]) and set(s["thresholds"]) == {"donor", "acceptor"}
+    table = bm.markdown_regions(result)
+    assert "| t | all | " in table and "| t | default | b | protein_coding (" in table
+
+
+def test_overlapping_training_and_held_out_regions_are_refused():
+    c = "NC_003070.9"
+    with pytest.raises(SystemExit, match="share genes"):
+        bm.main(["--train-region", f"{c}:1-300000", "--test-region", f"{c}:200000-400000", "--threads", "1"])

@@ -219,7 +219,8 @@ def test_bad_inputs_listed_are_tested():
 
 
 BAD_INPUT_MODULES = ("tests.test_bad_reference_inputs", "tests.test_bad_options",
-                     "tests.basemodel.test_model_file_hardening", "tests.test_hardening", "tests.test_splits")
+                     "tests.basemodel.test_model_file_hardening", "tests.test_hardening", "tests.test_splits",
+                     "tests.test_track_features", "tests.test_tracks_bad_input")
 
 
 def bad_input_kinds() -> list[str]:

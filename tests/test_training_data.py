@@ -27,7 +27,9 @@ def _build(tmp_path_factory, name, **options):
 
 @pytest.fixture(scope="module")
 def train_build(tmp_path_factory):
-    return _build(tmp_path_factory, "train", sequence_flank=3, split="region:test=NC_003070.9:1-350000;train=rest")
+    # pseudogenes kept: the weights are compared with an evaluation build of the same genes (which keeps every type)
+    return _build(tmp_path_factory, "train", sequence_flank=3, split="region:test=NC_003070.9:1-350000;train=rest",
+                  pseudogenes="keep")
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,7 @@ def _write_genes(task: BatchTask, add, on_gene) -> list[tuple[str, GeneTally]]:
             g = next(genes, None)  # reads the gene's scores (and its chunk's, for the first gene of a chunk)
             if g is None:
                 break
-            tally = GeneTally()
+            tally = GeneTally(split=g.info.get("split"))
             tally.seconds["read"] += clock() - t0
             chunks = gene_chunks(g, task.config, tally)
             for chunk in chunks:

@@ -26,9 +26,12 @@ from fastbuild.specs import POLICIES, InputSpec, SelectionSpec
 from fastbuild_kernels.limits import MAX_DENSE_ENTRIES
 
 __all__ = ["KMER_LAYOUTS", "MAX_BATCH_ROWS", "MAX_CONTEXT", "MIN_BATCH_ROWS", "POLICIES", "POSITION_ID_MODES",
+           "PSEUDOGENE_POLICIES",
            "BuildConfig", "RunOptions", "config_hash", "describe_changes"]
 
 POSITION_ID_MODES = ("genomic", "transcript", "splice_aware")
+#: ``--pseudogenes``: what a training (non-eval) build does with genes of pseudogene types.
+PSEUDOGENE_POLICIES = ("drop", "keep")
 KMER_LAYOUTS = ("wide", "sparse", "auto")
 MAX_WIDE_K = 6
 MAX_K = 12
@@ -72,6 +75,33 @@ def parse_kmer_sizes(values: list[str]) -> tuple[int, ...]:
     if 0 in sizes:
         raise FastbuildError("--kmer-sizes: 0 means 'no k-mers' and cannot be combined with other sizes")
     return tuple(sizes)
+
+
+TRACK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+TRACK_HELP = ("external track as features, repeatable: NAME=PATH, a bigWig or a bedGraph (plain or gzip) whose "
+              "value at each position becomes column NAME, and its means over W bases up- and downstream "
+              "NAME_mean_{up,down}W (W = 10, 50, 250; over the bases with data; null where none), e.g. "
+              "--track phylop=hg38.phyloP100way.bw; needs fastbuild-splice[tracks] for bigWig")
+
+
+def parse_tracks(values) -> tuple[str, ...]:
+    """``--track`` words (``NAME=PATH``, repeatable), or a ``{name: path}`` mapping -> ``("NAME=PATH", ...)``."""
+    if isinstance(values, dict):
+        return tuple(f"{name}={path}" for name, path in values.items())
+    if isinstance(values, str):
+        return (values,)
+    return tuple(str(v) for v in values)
+
+
+def split_track(spec: str) -> tuple[str, str]:
+    """``"NAME=PATH"`` -> ``(NAME, PATH)``; a FastbuildError naming the option for anything else."""
+    name, sep, path = str(spec).partition("=")
+    if not sep or not path:
+        raise FastbuildError(f"--track needs NAME=PATH (a column name, =, a bigWig or bedGraph file), got {spec!r}")
+    if not TRACK_NAME.fullmatch(name):
+        raise FastbuildError(f"--track {spec}: {name!r} is not a column name (letters, digits and _, not starting "
+                             "with a digit)")
+    return name, path
 
 
 def _nonnegative(name: str, value) -> None:
@@ -125,6 +155,11 @@ class BuildConfig:
                               group=LABELS, check=lambda n, v: whole(n, v, 0, MAX_CONTEXT))
     eval_mode: bool = option(False, "evaluation / inference mode: keep every position (no downsampling; "
                                     "sample_weight 1); recorded in build_info.json", group=LABELS, check=_bool)
+    pseudogenes: str = option(
+        "drop", "training builds: 'drop' leaves out genes whose type names a pseudogene (the base model's calls at "
+                "their splice-like sites, which the annotation does not list, become FP labels that teach a "
+                "meta-model to miss real sites; see docs/benchmarks.md), 'keep' keeps them; --eval-mode builds "
+                "always keep every gene type", group=LABELS, choices=PSEUDOGENE_POLICIES)
     position_id_mode: str = option("genomic", "genomic: one row per gene position; transcript/splice_aware: one row "
                                               "per transcript x position, labelled by that transcript's sites",
                                    group=LABELS, choices=POSITION_ID_MODES)
@@ -138,6 +173,8 @@ class BuildConfig:
     sequence_flank: int = option(0, "add the bases at offsets -F..+F of each position as columns nt_uF..nt_0..nt_dF "
                                     "(codes A=0 C=1 G=2 T=3 N=4, transcript orientation); 0: none", group=FEATURES,
                                  check=lambda n, v: whole(n, v, 0, MAX_SEQUENCE_FLANK), cli={"metavar": "F"})
+    tracks: tuple[str, ...] = option((), TRACK_HELP, flags=("--track",), group=FEATURES, parse=parse_tracks,
+                                     cli={"action": "append", "metavar": "NAME=PATH"})
     split: str = option("none", SPLIT_HELP, group=FEATURES, cli={"metavar": "SPEC"})
     batch_size: int = option(1000, "genes per batch file", group=RUNNING, check=positive)
     batch_rows: int = option(
@@ -152,8 +189,11 @@ class BuildConfig:
 
     def __post_init__(self):
         """Check every option once; each bad value is one :class:`FastbuildError` naming its option."""
+        if not isinstance(self.tracks, tuple):
+            object.__setattr__(self, "tracks", parse_tracks(self.tracks))
         check_fields(self)
         self._check_split()
+        self._check_tracks()
         self._check_context_flank()
         self._check_kmers()
         self._check_batch_rows()
@@ -162,6 +202,13 @@ class BuildConfig:
         from fastbuild.builder.split_spec import parse_split
 
         parse_split(self.split)
+
+    def _check_tracks(self) -> None:
+        """Each ``--track`` is NAME=PATH with a NAME of its own (clashes with built-in columns: the schema)."""
+        names = [split_track(spec)[0] for spec in self.tracks]
+        for name in names:
+            if names.count(name) > 1:
+                raise FastbuildError(f"--track names {name} twice; give each track a NAME of its own")
 
     def _check_context_flank(self) -> None:
         flank = self.context_flank
@@ -229,7 +276,11 @@ class BuildConfig:
     def rows_relevant(self) -> dict:
         """The options that decide the rows written (what a resumed build must match)."""
         d = {k: v for k, v in self.to_dict().items() if k not in NOT_HASHED}
+        if not d.get("tracks"):  # builds without --track hash as they did before the option existed
+            d.pop("tracks", None)
         d["position_id_mode"] = "transcript" if self.transcript_mode else "genomic"
+        if not self.drops_pseudogenes:  # the rows of before --pseudogenes: the hash of before (old plans resume)
+            del d["pseudogenes"]
         return d
 
     # ------------------------------------------------------------------ derived
@@ -238,6 +289,16 @@ class BuildConfig:
         if self.kmer_layout == "auto":
             return "wide" if k <= 4 else "sparse"
         return self.kmer_layout
+
+    @property
+    def drops_pseudogenes(self) -> bool:
+        """True when this build leaves out genes of pseudogene types (training builds, ``--pseudogenes drop``)."""
+        return self.pseudogenes == "drop" and not self.eval_mode
+
+    @property
+    def track_specs(self) -> tuple[tuple[str, str], ...]:
+        """``--track`` as ``(name, path)`` pairs, in the order given."""
+        return tuple(split_track(spec) for spec in self.tracks)
 
     @property
     def transcript_mode(self) -> bool:

@@ -21,6 +21,7 @@ processes, a Dask cluster, or a job array running ``--unit J``) gives the same f
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,10 @@ from fastbuild.builder.lock import OutputLock
 from fastbuild.builder.plan import BuildPlan, make_plan
 from fastbuild.builder.schema import make_schema
 from fastbuild.errors import FastbuildError
+from fastbuild.report.write import build_report_files
 from fastbuild.work import Executor, Task, make_executor, protocol
+
+log = logging.getLogger(__name__)
 
 __all__ = ["BuildJob", "BuildResult", "build_dataset", "finalise_build", "open_build_plan", "plan_build",
            "run_build_unit"]
@@ -92,7 +96,9 @@ class BuildJob(protocol.Job):
         man = report.manifest(plan.ann.genes, stats)
         plan.timings["total"] = time.perf_counter() - plan.started
         info = report.build_info(plan, stats, plan.timings, self.resumed)
-        output.finalise(self.out, plan.record, None if plan.config.no_manifest else man, info)
+        extra = build_report_files(self.out, info, None if plan.config.no_manifest else man, stats,
+                                   make_schema(plan.config))
+        output.finalise(self.out, plan.record, None if plan.config.no_manifest else man, info, extra)
         return BuildResult(info, self.out, None, man)
 
 
@@ -115,9 +121,23 @@ def _locked(out: Path, shared: bool = False):
         lock.release()
 
 
+def _as_planned(config: BuildConfig, out: Path) -> BuildConfig:
+    """A training build planned before ``--pseudogenes`` existed (its plan.json has no such key) resumes as
+    it began, pseudogenes kept, when every other option matches; one line says so."""
+    old = output.read_plan(out)
+    if config.overwrite or not config.drops_pseudogenes or not old or "pseudogenes" in old.get("config", {}):
+        return config
+    legacy = config.replace(pseudogenes="keep")
+    if old.get("config") != legacy.rows_relevant():
+        return config
+    log.warning("%s was planned before training builds left out pseudogenes by default: resuming it as it began "
+                "(--pseudogenes keep); pass --overwrite to rebuild it without them", out)
+    return legacy
+
+
 def _record_plan(config: BuildConfig, out: Path) -> BuildPlan:
     output.check_folder(out, config.overwrite)
-    plan = make_plan(config, out)
+    plan = make_plan(_as_planned(config, out), out)
     output.start(out, plan.record, config.overwrite)
     return plan
 
@@ -146,7 +166,7 @@ def open_build_plan(config: BuildConfig | None = None, **options) -> BuildPlan:
     config = _config(config, options)
     out = _folder(config)
     with _locked(out, shared=True):
-        plan = make_plan(config, out)
+        plan = make_plan(_as_planned(config, out), out)
         output.require_plan(out, plan.record)
     return plan
 

@@ -1,8 +1,9 @@
 """A batch of genes -> :class:`~fastbuild.builder.rows.GeneInput` objects, one gene at a time.
 
-Joins the three sources of a gene's rows: its strand-oriented sequence (decoded once), its
-base-model scores (streamed from the score store chunk by chunk) and its annotated sites (as
-offsets in transcript orientation, per gene and, in transcript mode, per transcript).
+Joins the sources of a gene's rows: its strand-oriented sequence (decoded once), its
+base-model scores (streamed from the score store chunk by chunk), its annotated sites (as
+offsets in transcript orientation, per gene and, in transcript mode, per transcript) and, with
+``--track``, the tracks' values over the gene (read per gene, like its sequence).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastbuild.builder.config import BuildConfig
 from fastbuild.builder.rows import GeneInput, TranscriptSites
 from fastbuild.coords import to_offset
 from fastbuild.genome import Genome
+from fastbuild.tracks.features import open_build_tracks
 
 
 @dataclass
@@ -70,12 +72,17 @@ def gene_inputs(genome: Genome, store, genes: pl.DataFrame, ann: Annotation, con
     if config.transcript_mode:
         t = ann.transcripts.filter(pl.col("gene_id").is_in(genes["gene_id"].implode()))
         spans = {g: df for (g,), df in t.group_by(["gene_id"])}
-    for info, donor, acceptor, neither in store.iter_gene_scores(genes):
-        flank = config.sequence_flank
-        flanked = genome.fetch(info["chrom"], info["start"] - flank, info["end"] + flank, info["strand"])
-        codes = flanked[flank:flanked.shape[0] - flank] if flank else flanked
-        s = sites.get(info["gene_id"], NO_SITES)
-        donors, acceptors = s.offsets(info)
-        transcripts = _transcripts(info, spans.get(info["gene_id"]), s)
-        yield GeneInput(info, codes, donor, acceptor, neither, donors, acceptors, transcripts,
-                        flanked if flank else None)
+    tracks = open_build_tracks(config, genome.contigs, genes["chrom"].to_list())  # None without --track
+    try:
+        for info, donor, acceptor, neither in store.iter_gene_scores(genes):
+            flank = config.sequence_flank
+            flanked = genome.fetch(info["chrom"], info["start"] - flank, info["end"] + flank, info["strand"])
+            codes = flanked[flank:flanked.shape[0] - flank] if flank else flanked
+            s = sites.get(info["gene_id"], NO_SITES)
+            donors, acceptors = s.offsets(info)
+            transcripts = _transcripts(info, spans.get(info["gene_id"]), s)
+            yield GeneInput(info, codes, donor, acceptor, neither, donors, acceptors, transcripts,
+                            flanked if flank else None, tracks.gene_values(info) if tracks else None)
+    finally:
+        if tracks is not None:
+            tracks.close()

@@ -70,7 +70,7 @@ def select_build_genes(config: BuildConfig, ann: Annotation,
                 "has scores yet; score them first (fastbuild predict) or use --subset-policy random/all/custom"
             )
         errors = error_counts(store, scored, ann, config, config.run.progress)
-    sel = choose_genes(config.selection, genes, candidates, errors)
+    sel = choose_genes(config.selection, genes, candidates, errors, config.drops_pseudogenes)
     return sel, genes.filter(pl.col("gene_id").is_in(sel.gene_ids))
 
 

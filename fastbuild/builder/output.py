@@ -10,6 +10,8 @@ Layout of ``--output-dir``::
                                  made only by finalise, complete or absent
     gene_manifest.csv            one row per gene (unless --no-manifest)
     build_info.json, BUILD_INFO.md
+    report.html, README.md       the dataset report and card (fastbuild.report; a README.md
+                                 fastbuild did not write is left alone)
     _SUCCESS                     written last by finalise: hash, unit files and their sha256
 
 A folder is a finished dataset exactly when ``_SUCCESS`` exists. fastbuild deletes only files
@@ -32,6 +34,7 @@ from fastbuild.builder.config import describe_changes
 from fastbuild.builder.stats import BatchStats
 from fastbuild.builder.writer import checksum_path, link_master, master_name, read_footer, unit_checksum
 from fastbuild.errors import FastbuildError
+from fastbuild.report.config import REPORT_FILE  # written by finalise with the dataset card
 from fastbuild.work import protocol
 
 PLAN_FILE = "plan.json"
@@ -43,7 +46,7 @@ SUCCESS_FILE = "_SUCCESS"
 MASTER = "master"
 PLAN_FORMAT = "fastbuild-build-plan/1"
 _IGNORED = {".fastbuild.lock", ".fastbuild.workers.lock", "cache"}
-_FIXED = (MANIFEST_FILE, INFO_FILE, INFO_MARKDOWN, SUCCESS_FILE)
+_FIXED = (MANIFEST_FILE, INFO_FILE, INFO_MARKDOWN, SUCCESS_FILE, REPORT_FILE)
 
 
 # ---------------------------------------------------------------------- the plan
@@ -203,8 +206,10 @@ def require_finished(out: Path) -> dict:
 
 
 # ---------------------------------------------------------------------- finalise
-def finalise(out: Path, record: dict, manifest: pl.DataFrame | None, info: dict) -> dict:
-    """Publish a build whose every unit is finished: manifest, build_info, ``master/``, then ``_SUCCESS``.
+def finalise(out: Path, record: dict, manifest: pl.DataFrame | None, info: dict,
+             extra_files: dict[str, str] | None = None) -> dict:
+    """Publish a build whose every unit is finished: manifest, build_info, ``extra_files`` (name ->
+    text: the report), ``master/``, then ``_SUCCESS``.
 
     Returns the success marker's content. ``master/`` is assembled as ``master.tmp/`` and renamed,
     so it is complete or absent; the marker is written last.
@@ -218,6 +223,8 @@ def finalise(out: Path, record: dict, manifest: pl.DataFrame | None, info: dict)
         (out / MANIFEST_FILE).unlink()
     atomic.write_text(out / INFO_FILE, json.dumps(info, indent=1) + "\n")
     atomic.write_text(out / INFO_MARKDOWN, report.build_info_markdown(info))
+    for name, text in (extra_files or {}).items():
+        atomic.write_text(out / name, text)
     staging = out / f"{MASTER}.tmp"
     staging.mkdir()
     for u in record["units"]:

@@ -6,6 +6,7 @@ configuration (``--batch-size``), never by how many processes run them.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +18,16 @@ from fastbuild.builder.batch import BatchTask
 from fastbuild.builder.config import BuildConfig, config_hash
 from fastbuild.builder.groups import add_group_columns
 from fastbuild.builder.inputs import ensure_scores, open_store, select_build_genes
+from fastbuild.builder.schema import make_schema
 from fastbuild.builder.splits import parse_split
 from fastbuild.builder.writer import batch_name
 from fastbuild.files import sha256_file
 from fastbuild.genome import Genome
 from fastbuild.reference import Inputs, fingerprints, load_reference, resolve_inputs
-from fastbuild.selection import Selection
+from fastbuild.selection import Selection, unspliced_warning
+from fastbuild.tracks.features import check_tracks
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,20 +87,27 @@ def make_plan(config: BuildConfig, output_dir: Path | None) -> BuildPlan:
     """
     t0 = time.perf_counter()
     timings: dict = {}
+    make_schema(config)  # a --track NAME that repeats a column stops here, before any input is read
     inputs = resolve_inputs(config.inputs, config.scores, config.model)
     with Genome(inputs.fasta) as genome:
         ann = load_reference(inputs, config.inputs, genome)
         t1 = time.perf_counter()
         store = open_store(inputs, config)
         selection, genes = select_build_genes(config, ann, store)
+        warning = None if config.eval_mode else unspliced_warning(genes)
+        if warning:
+            log.warning(warning)
         timings.update(reference=t1 - t0, selection=time.perf_counter() - t1)
         inputs = ensure_scores(config, inputs, genome, genes, store)
         genes = add_group_columns(genes, ann.genes, config.split, _model_name(inputs))
         fasta = str(genome.path)
+        tracks = check_tracks(config, genome.contigs, genes["chrom"].to_list())
     fp = fingerprints(inputs)
     split = parse_split(config.split)
     if split.kind == "file":  # an edited split file changes the rows: it is an input like the others
         fp["split_file"] = sha256_file(split.path)
+    if tracks:  # each --track file is an input like the others (only then: builds without keep their hash)
+        fp["tracks"] = tracks
     chash = config_hash({"config": config.rows_relevant(), "inputs": fp})
     return BuildPlan(config, inputs, fasta, ann.filter_genes(genes), selection, genes, fp, chash, output_dir,
                      timings, t0)

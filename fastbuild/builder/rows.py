@@ -26,6 +26,7 @@ from fastbuild.builder.schema import (
 from fastbuild.builder.stats import GeneTally
 from fastbuild.coords import to_genomic
 from fastbuild.seeds import gene_seed
+from fastbuild.tracks.features import track_features
 
 _OFFSETS = np.arange(-2, 3)
 STRATUM_EASY = kernels.STRATA.index("easy")
@@ -55,10 +56,12 @@ class GeneInput:
     acceptors: np.ndarray
     transcripts: list  # of TranscriptSites (transcript mode only)
     flanked: np.ndarray | None = None  # codes with --sequence-flank bases more on each side (N past contig ends)
+    tracks: dict | None = None  # --track name -> values over the gene +- tracks.features.PAD (transcript orientation)
 
 
 def _label_and_sample(donor, acceptor, donors, acceptors, config: BuildConfig, seed: int):
-    """Labels of every position, the indices kept and their sampling weights (cheap per-position arrays).
+    """Labels of every position, the indices kept, their sampling weights and every position's
+    sampling stratum (codes of ``kernels.STRATA``; None in eval mode), on cheap per-position arrays.
 
     The weight of a kept row is 1 / its keep probability: ``n_easy / kept_easy`` of its gene (or
     transcript) for a sampled easy TN, 1 for every row of the strata kept whole (and in eval mode).
@@ -67,7 +70,7 @@ def _label_and_sample(donor, acceptor, donors, acceptors, config: BuildConfig, s
                                            config.threshold, config.consensus_window)
     n = donor.shape[0]
     if config.eval_mode:
-        return pred, splice, np.arange(n, dtype=np.int64), np.ones(n, np.float32)
+        return pred, splice, np.arange(n, dtype=np.int64), np.ones(n, np.float32), None
     sites = np.concatenate([donors, acceptors])
     site_distance = kernels.nearest_site_distance(np.arange(n, dtype=np.int64), sites)
     max_prob = np.maximum(donor, acceptor)
@@ -80,7 +83,7 @@ def _label_and_sample(donor, acceptor, donors, acceptors, config: BuildConfig, s
     weight = np.ones(kept.size, np.float32)
     if n_easy_kept:
         weight[easy] = np.float32(int((stratum == STRATUM_EASY).sum()) / n_easy_kept)
-    return pred, splice, kept, weight
+    return pred, splice, kept, weight, stratum
 
 
 def gene_chunks(g: GeneInput, config: BuildConfig, tally: GeneTally):
@@ -102,11 +105,14 @@ def gene_chunks(g: GeneInput, config: BuildConfig, tally: GeneTally):
         t0 = perf_counter()
         seed = gene_seed(config.selection.seed, *keys)
         sl = slice(lo, hi + 1)
-        pred, splice, kept_local, weight = _label_and_sample(g.donor[sl], g.acceptor[sl], donors, acceptors,
-                                                             config, seed)
+        pred, splice, kept_local, weight, stratum = _label_and_sample(g.donor[sl], g.acceptor[sl], donors,
+                                                                      acceptors, config, seed)
         tally.positions += hi - lo + 1
         tally.rows += kept_local.size
         np.add.at(tally.counts, (pred[kept_local], splice[kept_local]), 1)
+        tally.add_scores(pred[kept_local], (g.donor[sl][kept_local], g.acceptor[sl][kept_local]))
+        if stratum is not None:
+            tally.add_strata(kernels.STRATA, stratum, kept_local)
         tally.seconds["label"] += perf_counter() - t0
         for s in range(0, kept_local.size, config.batch_rows):
             t0 = perf_counter()
@@ -178,6 +184,7 @@ def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
              "base_model_training_chrom": const(info.get("base_model_training_chrom") is None, np.bool_)}
     for name in _DISTANCES:
         masks[name] = arrays[name] < 0
+    _add_tracks(g, kept, arrays, masks)
     consts = {"gene_id": info["gene_id"], "transcript_id": tid, "chrom": info["chrom"],
               "strand": info["strand"], "gene_type": info["gene_type"], "split": info.get("split"),
               "gene_cluster": info.get("gene_cluster", info["gene_id"])}
@@ -189,6 +196,13 @@ def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
         else:
             sparse[f"{k}mer"] = kernels.kmer_counts_sparse(g.codes, k, kept, left, right)
     return Chunk(m, arrays, masks, consts, sparse)
+
+
+def _add_tracks(g: GeneInput, kept: np.ndarray, arrays: dict, masks: dict) -> None:
+    """The --track columns of kept rows (value and windowed means; null where the track has no data)."""
+    if g.tracks:
+        for part, values in zip((arrays, masks), track_features(g.tracks, kept), strict=True):
+            part.update(values)
 
 
 _DISTANCES = ("distance_to_donor", "distance_to_acceptor", "distance_to_predicted_donor",

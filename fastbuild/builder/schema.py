@@ -2,7 +2,7 @@
 
 Every batch file, even one with no rows, is written with exactly this schema. Each field
 carries its role in its own metadata (``fastbuild.role``), where its value comes from
-(``fastbuild.source``: annotation / base_model / sequence / sampling) and a description
+(``fastbuild.source``: annotation / base_model / sequence / sampling / track) and a description
 (``fastbuild.doc``); the schema metadata holds the whole role map as JSON (``fastbuild.roles``)
 and the drop lists for the two ways of training, so training code knows what to drop:
 
@@ -18,7 +18,8 @@ and the drop lists for the two ways of training, so training code knows what to 
   very sites the labels come from: train on them only for a model that will always see
   annotated genes.
 * ``feature``    — available for any sequence: base-model scores and their context, sequence
-  composition, k-mers and local sequence codes.
+  composition, k-mers and local sequence codes; external tracks (``--track``, source ``track``:
+  their value and windowed means, null where the track has no data).
 
 ``fastbuild.drop_for_training`` drops everything but ``feature`` (a meta-model usable on any
 sequence); ``fastbuild.drop_for_annotated_training`` keeps ``annotation`` as well.
@@ -33,6 +34,7 @@ import pyarrow as pa
 
 import fastbuild_kernels as kernels
 from fastbuild.builder.config import BuildConfig
+from fastbuild.errors import FastbuildError
 
 FORMAT_VERSION = 2
 ROLES = ("id", "group", "label", "leaky", "weight", "annotation", "feature")
@@ -151,6 +153,23 @@ def kmer_columns(config: BuildConfig) -> list[tuple[str, pa.DataType, str]]:
     return cols
 
 
+def track_columns(name: str) -> list[tuple[str, pa.DataType, str]]:
+    """Columns of external track ``name`` (``--track NAME=PATH``): its value and windowed means."""
+    from fastbuild.tracks.features import TRACK_WINDOWS, track_column_names
+
+    docs = [f"value of track {name} at the position (null: no data there)"]
+    for w in TRACK_WINDOWS:
+        docs += [f"mean of track {name} over the {w} bases upstream (5', transcript orientation) of the position, "
+                 "over bases with data (null: none)",
+                 f"mean of track {name} over the {w} bases downstream (3') of the position, over bases with data "
+                 "(null: none)"]
+    return [(col, pa.float32(), doc) for col, doc in zip(track_column_names(name), docs, strict=True)]
+
+
+def _track_columns(config: BuildConfig) -> list[tuple[str, pa.DataType, str]]:
+    return [col for name, _ in config.track_specs for col in track_columns(name)]
+
+
 def _column_groups(config: BuildConfig) -> list[tuple[str, str, list]]:
     """(role, source, columns) in schema order."""
     context = [(name, pa.float32(), "base model score context (kernels.context_features)")
@@ -160,6 +179,7 @@ def _column_groups(config: BuildConfig) -> list[tuple[str, str, list]]:
         ("leaky", "annotation", _LEAKY), ("weight", "sampling", _WEIGHT),
         ("feature", "base_model", _SCORES + context + _PREDICTED + _LONG_CONTEXT),
         ("feature", "sequence", _SEQUENCE + kmer_columns(config) + _sequence_codes(config)),
+        ("feature", "track", _track_columns(config)),
         ("annotation", "annotation", _ANNOTATION),
     ]
 
@@ -170,7 +190,10 @@ def make_schema(config: BuildConfig) -> pa.Schema:
     for role, source, cols in _column_groups(config):
         for name, dtype, doc in cols:
             meta = {"fastbuild.role": role, "fastbuild.source": source, "fastbuild.doc": doc}
-            fields.append(pa.field(name, dtype, nullable=name in NULLABLE, metadata=meta))
+            if name in roles:  # only a --track NAME can repeat a column
+                raise FastbuildError(f"--track: column {name} is already a column of the dataset; choose another "
+                                     "NAME for that track")
+            fields.append(pa.field(name, dtype, nullable=name in NULLABLE or source == "track", metadata=meta))
             roles[name] = role
     metadata = {
         "fastbuild.format_version": str(FORMAT_VERSION),
@@ -187,7 +210,7 @@ def make_schema(config: BuildConfig) -> pa.Schema:
 
 
 def sources_of(schema: pa.Schema) -> dict[str, str]:
-    """Column -> source (annotation / base_model / sequence / sampling) of a fastbuild schema."""
+    """Column -> source (annotation / base_model / sequence / sampling / track) of a fastbuild schema."""
     return {f.name: f.metadata[b"fastbuild.source"].decode() for f in schema}
 
 

@@ -19,11 +19,20 @@ STATS_KEY = "fastbuild.batch_stats"
 #: scores and sequence, labelling and sampling its positions, making the columns of its kept rows,
 #: and turning them into Arrow record batches written to Parquet.
 STAGES = ("read", "label", "featurise", "write")
+#: Kept rows' base-model scores are counted in this many equal bins of [0, 1], by pred_type, for
+#: each of :data:`SCORED` (the dataset report's score distributions; cheap: one bincount per gene).
+SCORE_BINS = 50
+SCORED = ("donor", "acceptor")
 
 
 def empty_counts() -> np.ndarray:
     """Zero counts shaped [pred_type, splice_type]."""
     return np.zeros((len(PRED_TYPES), len(SPLICE_TYPES)), np.int64)
+
+
+def empty_score_hist() -> np.ndarray:
+    """Zero counts shaped [scored channel (SCORED), pred_type, score bin (SCORE_BINS)]."""
+    return np.zeros((len(SCORED), len(PRED_TYPES), SCORE_BINS), np.int64)
 
 
 @dataclass
@@ -34,15 +43,37 @@ class GeneTally:
     rows: int = 0
     counts: np.ndarray = field(default_factory=empty_counts)  # kept rows by [pred_type, splice_type]
     seconds: dict = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))  # by stage (see STAGES)
+    split: str | None = None  # the gene's split (--split), for rows per split
+    score_hist: np.ndarray = field(default_factory=empty_score_hist)  # kept rows' scores (empty_score_hist)
+    strata: dict = field(default_factory=dict)  # sampling stratum -> [positions, kept rows] (none in eval mode)
+
+    def add_scores(self, pred: np.ndarray, scores: tuple[np.ndarray, ...]) -> None:
+        """Count kept rows' scores (one array per :data:`SCORED` channel) by pred_type code and score bin."""
+        base = pred.astype(np.int64) * SCORE_BINS
+        size = len(PRED_TYPES) * SCORE_BINS
+        for i, values in enumerate(scores):
+            bins = np.fmin(np.fmax(values * SCORE_BINS, 0), SCORE_BINS - 1).astype(np.int64)  # fmax: NaN -> 0
+            self.score_hist[i] += np.bincount(base + bins, minlength=size).reshape(len(PRED_TYPES), SCORE_BINS)
+
+    def add_strata(self, names: tuple[str, ...], stratum: np.ndarray, kept: np.ndarray) -> None:
+        """Count positions and kept rows by sampling stratum (``stratum``: codes into ``names``)."""
+        positions = np.bincount(stratum, minlength=len(names))
+        rows = np.bincount(stratum[kept], minlength=len(names))
+        for j, name in enumerate(names):
+            old = self.strata.get(name, (0, 0))
+            self.strata[name] = (old[0] + int(positions[j]), old[1] + int(rows[j]))
 
 
 @dataclass(frozen=True)
 class GeneStats:
-    """One gene of a batch: its kept rows and scanned positions."""
+    """One gene of a batch: its kept rows and scanned positions (and, since 2026-12, its kept rows by
+    [pred_type][splice_type] and its split; ``()`` / None in batch files written before)."""
 
     gene_id: str
     rows: int
     positions: int
+    counts: tuple = ()
+    split: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +96,12 @@ class BatchStats:
         Seconds spent in each of :data:`STAGES`, in that order, summed over the batch's genes
         (the last write includes flushing the batch's final rows); empty for a batch file
         written before stage timings were recorded.
+    score_hist : tuple
+        Kept rows by [scored channel (:data:`SCORED`)][pred_type][score bin (:data:`SCORE_BINS`)];
+        empty for a batch file written before these were recorded.
+    strata : tuple of (str, int, int)
+        ``(stratum, positions, kept rows)`` per sampling stratum; empty in evaluation mode (no
+        sampling) and for batch files written before these were recorded.
     """
 
     index: int
@@ -75,6 +112,8 @@ class BatchStats:
     genes: tuple[GeneStats, ...]
     seconds: float = 0.0
     stage_seconds: tuple[float, ...] = ()
+    score_hist: tuple = ()
+    strata: tuple = ()
 
     @classmethod
     def collect(cls, index: int, config_hash: str, tallies: list[tuple[str, GeneTally]],
@@ -83,29 +122,61 @@ class BatchStats:
         counts = sum((t.counts for _, t in tallies), empty_counts())
         extra = extra or {}
         stages = tuple(round(sum(t.seconds[s] for _, t in tallies) + extra.get(s, 0.0), 6) for s in STAGES)
+        hist = sum((t.score_hist for _, t in tallies), empty_score_hist())
+        strata: dict = {}
+        for _, t in tallies:
+            for name, (p, r) in t.strata.items():
+                old = strata.get(name, (0, 0))
+                strata[name] = (old[0] + p, old[1] + r)
+        genes = tuple(GeneStats(g, t.rows, t.positions, tuple(t.counts.ravel().tolist()), t.split) for g, t in tallies)
         return cls(index, config_hash, sum(t.rows for _, t in tallies), sum(t.positions for _, t in tallies),
-                   tuple(map(tuple, counts.tolist())),
-                   tuple(GeneStats(g, t.rows, t.positions) for g, t in tallies), round(seconds, 3), stages)
+                   tuple(map(tuple, counts.tolist())), genes, round(seconds, 3), stages,
+                   _nested_tuple(hist.tolist()), tuple((k, p, r) for k, (p, r) in strata.items()))
 
     def counts_array(self) -> np.ndarray:
         return np.asarray(self.counts, np.int64).reshape(len(PRED_TYPES), len(SPLICE_TYPES))
 
     def to_json(self) -> str:
-        """Compact JSON (genes as ``[gene_id, rows, positions]`` triples, stage seconds by name)."""
+        """Compact JSON (genes as ``[gene_id, rows, positions]`` triples, stage seconds by name; the
+        genes' counts and splits, the score histograms and the strata under keys of their own, which
+        readers of older versions ignore)."""
         stages = dict(zip(STAGES, self.stage_seconds, strict=True)) if self.stage_seconds else {}
-        return json.dumps({"index": self.index, "config_hash": self.config_hash, "rows": self.rows,
-                           "positions": self.positions, "counts": [list(r) for r in self.counts],
-                           "genes": [[g.gene_id, g.rows, g.positions] for g in self.genes],
-                           "seconds": self.seconds, "stage_seconds": stages})
+        d = {"index": self.index, "config_hash": self.config_hash, "rows": self.rows,
+             "positions": self.positions, "counts": [list(r) for r in self.counts],
+             "genes": [[g.gene_id, g.rows, g.positions] for g in self.genes],
+             "seconds": self.seconds, "stage_seconds": stages}
+        if self.genes and all(g.counts for g in self.genes):
+            d["gene_counts"] = [list(g.counts) for g in self.genes]
+        if any(g.split is not None for g in self.genes):
+            d["gene_splits"] = [g.split for g in self.genes]
+        if self.score_hist:
+            d["score_hist"] = {"bins": SCORE_BINS, **{c: [list(r) for r in h] for c, h in zip(SCORED, self.score_hist,
+                                                                                              strict=True)}}
+        if self.strata:
+            d["strata"] = {name: [p, r] for name, p, r in self.strata}
+        return json.dumps(d)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> BatchStats:
         d = json.loads(text)
         stages = d.get("stage_seconds") or {}
+        n = len(d["genes"])
+        counts = d.get("gene_counts") or [()] * n
+        splits = d.get("gene_splits") or [None] * n
+        genes = tuple(GeneStats(str(g), int(r), int(p), tuple(int(v) for v in c), s)
+                      for (g, r, p), c, s in zip(d["genes"], counts, splits, strict=True))
+        hist = d.get("score_hist") or {}
+        score_hist = (_nested_tuple([hist[c] for c in SCORED])
+                      if hist.get("bins") == SCORE_BINS and all(c in hist for c in SCORED) else ())
         return cls(int(d["index"]), d["config_hash"], int(d["rows"]), int(d["positions"]),
-                   tuple(tuple(int(v) for v in r) for r in d["counts"]),
-                   tuple(GeneStats(str(g), int(r), int(p)) for g, r, p in d["genes"]), float(d.get("seconds", 0.0)),
-                   tuple(float(stages.get(s, 0.0)) for s in STAGES) if stages else ())
+                   tuple(tuple(int(v) for v in r) for r in d["counts"]), genes, float(d.get("seconds", 0.0)),
+                   tuple(float(stages.get(s, 0.0)) for s in STAGES) if stages else (), score_hist,
+                   tuple((str(k), int(p), int(r)) for k, (p, r) in (d.get("strata") or {}).items()))
+
+
+def _nested_tuple(values):
+    """Nested lists of numbers as nested tuples of ints (frozen statistics)."""
+    return tuple(_nested_tuple(v) for v in values) if isinstance(values, list) else int(values)
 
 
 def class_counts(batches: list[BatchStats]) -> dict:

@@ -5,7 +5,7 @@ happens in the library (:mod:`fastbuild.prepare`, :mod:`fastbuild.basemodel`,
 :mod:`fastbuild.builder`).
 """
 
-from fastbuild.commands import build, predict, prepare, validate, variants
+from fastbuild.commands import build, import_scores, predict, prepare, report, tracks, validate, variants
 
-COMMANDS = (prepare, predict, build, validate, variants)
+COMMANDS = (prepare, predict, import_scores, build, validate, report, variants, tracks)
 """In the order ``fastbuild --help`` lists them."""

@@ -47,6 +47,13 @@ def _argparse_type(field: dataclasses.Field):
     return {"int": int, "float": float}.get(base)
 
 
+class _AppendToTuple(argparse.Action):
+    """A repeatable option (``--track A --track B``) with a tuple default: each use appends to a new list."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or ()), values])
+
+
 def _add_one(target, path: tuple[str, ...], field: dataclasses.Field, meta: dict, default) -> None:
     kw = dict(meta["cli"])
     if kw.pop("negatable", False):
@@ -55,6 +62,8 @@ def _add_one(target, path: tuple[str, ...], field: dataclasses.Field, meta: dict
         kw["action"] = "store_true"
     elif "action" not in kw and "type" not in kw and "nargs" not in kw and _argparse_type(field) is not None:
         kw["type"] = _argparse_type(field)
+    if kw.get("action") == "append":
+        kw["action"] = _AppendToTuple  # a repeatable option whose default is a tuple (argparse's appends to it)
     flags = meta["flags"] or (option_name(field.name),)
     target.add_argument(*flags, dest=path[-1], default=default, help=meta["help"], **kw)
 

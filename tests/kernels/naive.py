@@ -306,3 +306,46 @@ def long_context_direct(scores, positions, widths, max_width, first=3):
     differences only by float64 rounding)."""
     rows = [r for x in scores for r in _direct_rows(x, [int(p) for p in positions], widths, max_width, first)]
     return np.array(rows, np.float64).reshape(len(rows), len(positions))
+
+
+def track_window_means(values, positions, widths, first=1):
+    """For each width W: the mean of the covered (non-NaN) values over offsets first..W up, then
+    down, as (running-total difference) / (running-count difference), the totals summed in
+    float64 (Python floats) over the covered values from offset 0, the documented arithmetic;
+    NaN where a window covers nothing (offsets past the ends are not covered)."""
+    x = [float(v) for v in values]
+    n = len(x)
+    total, count = [0.0], [0]
+    for v in x:
+        covered = not math.isnan(v)
+        total.append(total[-1] + (v if covered else 0.0))
+        count.append(count[-1] + covered)
+
+    def mean(a, b):  # prefix indices, clipped to [0, n]
+        a, b = min(max(a, 0), n), min(max(b, 0), n)
+        k = count[b] - count[a]
+        return (total[b] - total[a]) / k if k else math.nan
+
+    rows = []
+    for w in widths:
+        rows.append([mean(p - w, p - first + 1) for p in map(int, positions)])
+        rows.append([mean(p + first, p + w + 1) for p in map(int, positions)])
+    return np.array(rows, np.float64).reshape(len(rows), len(positions)).astype(np.float32)
+
+
+def track_window_means_direct(values, positions, widths, first=1):
+    """The same means taken directly over each window's covered values (differs from the
+    running-total differences only by float64 rounding)."""
+    x = np.asarray(values, np.float64)
+    n = x.shape[0]
+
+    def mean(lo, hi):
+        window = x[max(lo, 0):min(max(hi, 0), n)]
+        window = window[~np.isnan(window)]
+        return float(window.mean()) if window.size else math.nan
+
+    rows = []
+    for w in widths:
+        rows.append([mean(p - w, p - first + 1) for p in map(int, positions)])
+        rows.append([mean(p + first, p + w + 1) for p in map(int, positions)])
+    return np.array(rows, np.float64).reshape(len(rows), len(positions))

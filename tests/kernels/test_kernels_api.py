@@ -14,7 +14,8 @@ from fastbuild_kernels import _numba_config
 
 PUBLIC = ["encode", "reverse_complement", "kmer_counts", "kmer_counts_sparse", "nearest_site_distance",
           "label_positions", "context_features", "CONTEXT_FEATURES", "downsample_mask", "gc_content",
-          "sequence_complexity", "STRATA", "downsample_strata", "local_peaks", "long_context"]
+          "sequence_complexity", "STRATA", "downsample_strata", "local_peaks", "long_context",
+          "track_window_means"]
 CONFIG = ["kernel", "KERNEL_OPTIONS", "JIT_DISABLED", "cache_root"]  # the numba configuration, for numba code elsewhere
 
 
@@ -137,9 +138,11 @@ def test_cache_switch_and_options():
     from fastbuild_kernels import context, distance, downsample, encoding, kmers, labels
 
     long_context = importlib.import_module("fastbuild_kernels.long_context")  # the module, not the function
+    track_windows = importlib.import_module("fastbuild_kernels.track_windows")
     for disp in (encoding._map_kernel, kmers._kmer_kernel, distance._nearest_kernel, labels._label_kernel,
                  context._context_kernel, downsample._downsample_kernel, downsample._local_peaks_kernel,
-                 long_context._long_context_kernel, long_context._block_maxima):
+                 long_context._long_context_kernel, long_context._block_maxima,
+                 track_windows._track_window_means_kernel):
         assert disp.targetoptions["nogil"] is True
         assert disp.targetoptions.get("fastmath", False) is False
 

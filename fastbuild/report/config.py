@@ -1,0 +1,28 @@
+"""ReportConfig: every option of ``fastbuild report``, declared once (light: no polars, no pyarrow)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastbuild.options import check_fields, option
+
+REPORT_FILE = "report.html"
+CARD_FILE = "README.md"
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Options of :func:`fastbuild.report.write_report` (``fastbuild report DATASET``).
+
+    ``dataset`` is the command's positional argument (the ``--output-dir`` of a finished build).
+    """
+
+    dataset: str | None = option(None, "the dataset folder (the --output-dir of a finished build)",
+                                 command_line=False)
+    out_dir: str | None = option(None, f"write {REPORT_FILE} and {CARD_FILE} into this folder (default: the dataset "
+                                       "folder)", cli={"metavar": "DIR"})
+    card: bool = option(True, f"also write the dataset card {CARD_FILE} (never over a {CARD_FILE} that fastbuild "
+                              "did not write)", cli={"negatable": True})
+
+    def __post_init__(self):
+        check_fields(self)
