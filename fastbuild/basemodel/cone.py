@@ -181,8 +181,8 @@ class ReferenceTrunk:
         for ui, u in enumerate(self.net.units):
             cone = self._unit(ui, u, ed, lo, hi, c, cone)
             lo, hi, c = lo + 2 * u.half, hi - 2 * u.half, c + 2 * u.half
-            if ui + 1 in self.net.skips:
-                skips[ui + 1] = (cone[0], cone[1])
+            if ui + 1 in self.net.skips:  # (a copy: the unit after next reuses the buffer)
+                skips[ui + 1] = (cone[0], cone[1].copy())
         return self._edited_head(ed, start + self.net.flank, stop - self.net.flank, skips)
 
     def _unit(self, ui: int, u, ed: _Edit, lo: int, hi: int, c: int, cone: tuple) -> tuple:
@@ -193,21 +193,20 @@ class ReferenceTrunk:
         h_lo, h_hi = max(lo + hf, p - c - hf), min(hi - hf, q + c + hf)
         x_lo, x_hi = max(lo + 2 * hf, p - c - 2 * hf), min(hi - 2 * hf, q + c + 2 * hf)
         f0, f1 = min(h_lo, x_lo) - hf, max(h_hi, x_hi) + hf
-        shape, ws = (f1 - f0, self.net.channels), self.engine._ws[0]
-        a_loc, h_loc, x_loc, a_out = (ws.get(f"cone_{k}", shape) for k in ("a", "h", "x", "o"))
-        d = (ws.get("cone_d", shape),)
+        shape, ws, k = (f1 - f0, self.net.channels), self.engine._ws[0], ui % 2
+        a_loc, h_loc, d = ws.get("cone_a", shape), ws.get("cone_h", shape), (ws.get("cone_d", shape),)
+        x_loc, a_out = ws.get(f"cone_x{k}", shape), ws.get(f"cone_o{k}", shape)  # read by the next unit
         ed.fill(a_loc, f0, self.as_[ui], h_lo - hf, h_hi + hf)
         _put(a_loc, f0, ca, c_lo, h_lo - hf, h_hi + hf)
         self.engine._direct(a_loc, h_loc, h_lo - f0, h_hi - f0, hf, sh, (u.w1, u.k1, u.b1, u.q1), self.slope,
                             scratch=d)
-        h_new = h_loc[h_lo - f0 : h_hi - f0].copy()
-        ed.fill(h_loc, f0, self.hs[ui], x_lo - hf, x_hi + hf)
-        _put(h_loc, f0, h_new, h_lo, x_lo - hf, x_hi + hf)
+        ed.fill(h_loc, f0, self.hs[ui], x_lo - hf, h_lo)  # the reference's h around the computed rows
+        ed.fill(h_loc, f0, self.hs[ui], h_hi, x_hi + hf)
         ed.fill(x_loc, f0, self.xs[ui], x_lo, x_hi)  # (x_loc's other rows are never read)
         _put(x_loc, f0, cx, c_lo, x_lo, x_hi)
         self.engine._direct(h_loc, x_loc, x_lo - f0, x_hi - f0, hf, sh, (u.w2, u.k2, u.b2, u.q2), self.slope,
                             self._res(ui, a_out), d)
-        return x_lo, x_loc[x_lo - f0 : x_hi - f0].copy(), a_out[x_lo - f0 : x_hi - f0].copy()
+        return x_lo, x_loc[x_lo - f0 : x_hi - f0], a_out[x_lo - f0 : x_hi - f0]
 
     def _edited_head(self, ed: _Edit, out_lo: int, out_hi: int, skips: dict) -> np.ndarray:
         """Softmax outputs of alt rows [out_lo, out_hi) from the skip points' x rows."""
