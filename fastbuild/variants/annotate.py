@@ -210,7 +210,8 @@ def _ref_windows(requests: list[_Request], records: list[Record], chroms: dict, 
     for q in requests:
         by_gene.setdefault((chroms[q.record], q.gene), []).append(q)
     for (chrom, gene), qs in by_gene.items():
-        spans = _clusters([records[q.record].pos for q in qs], gap=f, span=MAX_CLUSTER_SPAN)
+        # variants closer than 2 (D + flank) share a stream: one stream over both windows has fewer rows than two
+        spans = _clusters([records[q.record].pos for q in qs], gap=2 * (d + f), span=MAX_CLUSTER_SPAN)
         for q in qs:
             pos = records[q.record].pos
             first, last = next(s for s in spans if s[0] <= pos <= s[1])
