@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fastbuild.builder.output import MASTER, require_finished
+from fastbuild.builder.output import master_files
 from fastbuild.builder.schema import ROLES, kmer_names, roles_of
 from fastbuild.errors import FastbuildError
 
@@ -131,16 +130,6 @@ def _x_layout(schema: pa.Schema, columns: list[str]) -> list[tuple[str, list[str
 
 
 # ---------------------------------------------------------------------- files and units
-def master_files(build_dir) -> list[Path]:
-    """The parquet files of a finished build folder (``_SUCCESS`` present), sorted by name."""
-    out = Path(build_dir)
-    require_finished(out)
-    files = sorted((out / MASTER).glob("*.parquet"))
-    if not files:
-        raise FastbuildError(f"{out / MASTER} holds no parquet file")
-    return files
-
-
 def categorical_vocabularies(files, columns) -> dict[str, list]:
     """Sorted distinct non-null values of each categorical column over all ``files``."""
     seen: dict[str, set] = {c: set() for c in columns}

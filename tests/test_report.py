@@ -143,3 +143,17 @@ def test_svg_scales_and_escaping():
     flat = svg.histogram("h", "t", [0, 1, 2], {"s": [0, 0]}, log=True)  # all empty on a log axis: no crash
     assert flat.startswith('<svg class="plot" id="h"') and flat.endswith("</svg>")
     assert np.isclose(svg.Scale(1, 100, True).frac(10), 0.5) and svg.Scale(0.5, 100, True).frac(1) > 0
+
+
+def test_overwrite_clears_only_a_card_fastbuild_wrote(tmp_path):
+    """--overwrite deletes the previous build's README.md card, never a README.md of the user's."""
+    from fastbuild.builder.output import _clear_card
+    from fastbuild.report.config import CARD_MARKER
+
+    ours, theirs = tmp_path / "ours.md", tmp_path / "theirs.md"
+    ours.write_text(CARD_MARKER + "\n# demo\n")
+    theirs.write_text("# my notes\n" + CARD_MARKER + "\n")
+    _clear_card(ours)
+    _clear_card(theirs)
+    _clear_card(tmp_path / "absent.md")
+    assert not ours.exists() and theirs.exists()

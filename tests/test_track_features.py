@@ -179,9 +179,12 @@ def test_reader_reads_intervals_with_nan_for_no_data(tmp_path):
     bg = _write_bedgraph(tmp_path / "t.bedGraph", records)
     spaced = tmp_path / "spaced.bedGraph"
     spaced.write_text("".join(f"{c} {s} {e} {v}\n" for c, s, e, v in records))
+    commented = tmp_path / "commented.bedGraph"  # '#' and track lines before the data, a comment among it
+    commented.write_text("# phyloP\ntrack type=bedGraph\n\n" + "".join(
+        f"{c}\t{s}\t{e}\t{v}\n" + ("# a comment\n" if k == 1 else "") for k, (c, s, e, v) in enumerate(records)))
     want = np.full(30, np.nan, np.float32)
     want[15:25], want[25] = 1.5, -2.0  # read [-5, 25): bases before 0 have no data
-    for path in (bg, spaced):
+    for path in (bg, spaced, commented):
         track = open_track("t", path)
         np.testing.assert_array_equal(track.read("c1", -5, 25), want)
         np.testing.assert_array_equal(track.read("c2", 3, 8), np.array([7, 7, np.nan, np.nan, np.nan], np.float32))

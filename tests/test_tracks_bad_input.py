@@ -220,6 +220,30 @@ def case_export_predictions_missing_columns(tracks, tmp):
             "lacks column(s) p_donor, p_acceptor")
 
 
+def case_export_dataset_not_a_build(tracks, tmp):
+    """A finished folder of another kind (e.g. fastbuild variants --rows): no build columns."""
+    (tmp / "rows" / "master").mkdir(parents=True)
+    pl.DataFrame({"variant_id": ["22:1:A:C"], "position": [1]}).write_parquet(tmp / "rows" / "master" / "part.parquet")
+    (tmp / "rows" / "_SUCCESS").write_text("{}")
+    return (["tracks", "--dataset", str(tmp / "rows"), "--out", str(tmp / "out")],
+            "is not a fastbuild build dataset: part.parquet has no column")
+
+
+def case_export_predictions_null_chrom(tracks, tmp):
+    pl.DataFrame({"gene_id": ["AT1G01010", "AT1G01010"], "chrom": [CONTIG, None], "strand": ["+", "+"],
+                  "position": [3700, 3701], "p_donor": [0.1, 0.2], "p_acceptor": [0.0, 0.1]}).write_parquet(
+        tmp / "p.parquet")
+    return (["tracks", "--predictions", str(tmp / "p.parquet"), "--out", str(tmp / "out")],
+            "row 2 has no chrom (null)")
+
+
+def case_export_predictions_position_below_one(tracks, tmp):
+    pl.DataFrame({"gene_id": ["AT1G01010"], "chrom": [CONTIG], "strand": ["+"], "position": [0],
+                  "p_donor": [0.1], "p_acceptor": [0.0]}).write_parquet(tmp / "p.parquet")
+    return (["tracks", "--predictions", str(tmp / "p.parquet"), "--out", str(tmp / "out")],
+            "position 0 is below 1")
+
+
 def case_export_two_sources(tracks, tmp):
     return (["tracks", "--scores", str(demo.demo_scores()), "--dataset", str(tmp), "--out", str(tmp / "out")],
             "give one of --scores, --dataset, --predictions")

@@ -116,6 +116,23 @@ def test_huge_indels_and_contig_ends(setup):
     assert _reason(out) == [["deletion_too_long"], [], [], ["near_contig_end"], ["near_contig_end"]]
 
 
+def test_deletion_longer_than_the_models_flank_is_skipped(tmp_path):
+    """With a short-flank model (OpenSpliceAI 80 nt: flank 40) a deletion of more than D + flank
+    bases reaches past the window: that allele is skipped with a reason, on either strand, and the
+    job goes on (it used to stop on a minus-strand gene)."""
+    model = SHARED_DATA / "openspliceai_models" / "arabidopsis" / "80nt"
+    need(TEST_FA, model)
+    seq = "".join(line.strip() for line in TEST_FA.read_text().splitlines()[1:])
+    ref = seq[93999:93999 + 96].upper()  # 95 deleted bases > D + flank = 90, <= 2D
+    for strand in "+-":
+        table = tmp_path / f"g{strand}.txt"
+        table.write_text(GENE.replace("\t+\t", f"\t{strand}\t"))
+        body = f"10\t94000\t.\t{ref}\t{ref[0]}\t.\t.\t.\n10\t94077\t.\tA\tC\t.\t.\t.\n"
+        out = run(tmp_path, HEADER + body, TEST_FA, table, model=str(model), reason_tag="SKIP")
+        assert _reason(out) == [["deletion_too_long"], []]
+        assert info_entries(records(out)[1], "SpliceAI")[0].startswith("C|BIG|")
+
+
 def test_outside_every_gene_passes_through(tmp_path):
     need(TEST_FA, HUMAN_TABLE)
     _weights()

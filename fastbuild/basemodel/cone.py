@@ -24,13 +24,11 @@ Coordinates ("alt coordinates"): a row ``t < p`` of the edited stream is the ref
 
 from __future__ import annotations
 
-import functools
-import threading
-
 import numpy as np
 
 from fastbuild.basemodel.forward_numba_fns import _dense64, direct_supported
 from fastbuild.basemodel.layers import _act, _c32, _softmax, _table
+from fastbuild.basemodel.runner import Runner
 from fastbuild.errors import FastbuildError
 
 __all__ = ["EDIT_COST_BASES", "ReferenceTrunk", "cone_supported", "score_edits"]
@@ -237,26 +235,18 @@ def score_edits(runner, references: list, edits: list) -> tuple[list, list]:
     nets = runner.networks
     engines = runner.solo_engines()
     if not all(cone_supported(engines[0], n) for n in nets):
-        from fastbuild.basemodel.runner import Runner
-
         return Runner.score_edits(runner, references, edits)
     refs = [np.asarray(r) for r in references]
     cost = [refs[i].shape[0] + EDIT_COST_BASES * len(edits[i]) for i in range(len(refs))]
     jobs = sorted(((i, k) for i in range(len(refs)) for k in range(len(nets))), key=lambda j: -cost[j[0]])
     results = [[None] * len(nets) for _ in refs]
-    lock, it = threading.Lock(), iter(jobs)
 
-    def work(engine):
-        while True:
-            with lock:
-                job = next(it, None)
-            if job is None:
-                return
-            i, k = job
-            trunk = ReferenceTrunk(engine, nets[k], refs[i])
-            results[i][k] = (trunk.scores, [trunk.edit(*e) for e in edits[i]])
+    def one(engine, job):
+        i, k = job
+        trunk = ReferenceTrunk(engine, nets[k], refs[i])
+        results[i][k] = (trunk.scores, [trunk.edit(*e) for e in edits[i]])
 
-    runner.engine._parallel([functools.partial(work, e) for e in engines[: max(1, min(len(engines), len(jobs)))]])
+    runner.pull_jobs(jobs, one)
     ref_out = [_mean([r[k][0] for k in range(len(nets))]) for r in results]
     edit_out = [[_mean([r[k][1][j] for k in range(len(nets))]) for j in range(len(edits[i]))]
                 for i, r in enumerate(results)]

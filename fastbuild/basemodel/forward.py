@@ -537,13 +537,10 @@ class NumpyRunner(Runner):
 
         return score_edits(self, references, edits)
 
-    def _score_solo(self, seqs) -> list:
-        """Per sequence, the list of its members' outputs, computed by single-threaded engines
-        pulling (sequence, member) jobs, largest sequence first."""
-        self.solo_engines()
-        jobs = sorted(((i, k) for i in range(len(seqs)) for k in range(len(self.networks))),
-                      key=lambda j: -len(seqs[j[0]]))
-        results = [[None] * len(self.networks) for _ in seqs]
+    def pull_jobs(self, jobs: list, fn) -> None:
+        """``fn(engine, job)`` for every job, on the single-threaded engines (:meth:`solo_engines`),
+        each engine pulling the next job when done with its last."""
+        engines = self.solo_engines()
         lock, it = threading.Lock(), iter(jobs)
 
         def work(engine):
@@ -552,8 +549,20 @@ class NumpyRunner(Runner):
                     job = next(it, None)
                 if job is None:
                     return
-                i, k = job
-                results[i][k] = engine.forward(self.networks[k], seqs[i])
+                fn(engine, job)
 
-        self.engine._parallel([functools.partial(work, e) for e in self._solo[: max(1, min(self.threads, len(jobs)))]])
+        self.engine._parallel([functools.partial(work, e) for e in engines[: max(1, min(self.threads, len(jobs)))]])
+
+    def _score_solo(self, seqs) -> list:
+        """Per sequence, the list of its members' outputs, computed by single-threaded engines
+        pulling (sequence, member) jobs, largest sequence first."""
+        jobs = sorted(((i, k) for i in range(len(seqs)) for k in range(len(self.networks))),
+                      key=lambda j: -len(seqs[j[0]]))
+        results = [[None] * len(self.networks) for _ in seqs]
+
+        def one(engine, job):
+            i, k = job
+            results[i][k] = engine.forward(self.networks[k], seqs[i])
+
+        self.pull_jobs(jobs, one)
         return results

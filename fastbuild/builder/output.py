@@ -34,7 +34,7 @@ from fastbuild.builder.config import describe_changes
 from fastbuild.builder.stats import BatchStats
 from fastbuild.builder.writer import checksum_path, link_master, master_name, read_footer, unit_checksum
 from fastbuild.errors import FastbuildError
-from fastbuild.report.config import REPORT_FILE  # written by finalise with the dataset card
+from fastbuild.report.config import CARD_FILE, CARD_MARKER, REPORT_FILE  # written by finalise
 from fastbuild.work import protocol
 
 PLAN_FILE = "plan.json"
@@ -168,6 +168,18 @@ def _clear(out: Path, old: dict | None) -> None:
     for name in _FIXED:
         if (out / name).exists():
             (out / name).unlink()
+    _clear_card(out / CARD_FILE)
+
+
+def _clear_card(card: Path) -> None:
+    """Delete the dataset card of the previous build, if fastbuild wrote it (never the user's README.md)."""
+    try:
+        with open(card, encoding="utf-8", errors="replace") as fh:
+            ours = fh.readline().rstrip("\n") == CARD_MARKER
+    except OSError:
+        return
+    if ours:
+        card.unlink()
 
 
 # ---------------------------------------------------------------------- units
@@ -203,6 +215,16 @@ def require_finished(out: Path) -> dict:
     done, problems = protocol.collect_states(plan["units"], lambda u: unit_problem(out, u, plan["hash"]))
     raise FastbuildError(protocol.unfinished_message(str(out), "build", len(done), len(plan["units"]),
                                                      problems or ["all units done, not finalised"]))
+
+
+def master_files(build_dir) -> list[Path]:
+    """The parquet files of a finished build folder (``_SUCCESS`` present), sorted by name."""
+    out = Path(build_dir)
+    require_finished(out)
+    files = sorted((out / MASTER).glob("*.parquet"))
+    if not files:
+        raise FastbuildError(f"{out / MASTER} holds no parquet file")
+    return files
 
 
 # ---------------------------------------------------------------------- finalise

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from fastbuild.builder.schema import PRED_TYPES, ROLES, SPLICE_TYPES
 from fastbuild.report import figures
+from fastbuild.report.config import CARD_MARKER
 from fastbuild.report.facts import DatasetFacts
 from fastbuild.report.figures import SHOWN_PRED
 
 #: First line of every card fastbuild writes: a README.md without it is the user's, never overwritten.
-MARKER = "<!-- dataset card written by fastbuild report; fastbuild rewrites this file -->"
+MARKER = CARD_MARKER
 
 
 def _md_table(headers: list[str], rows: list[list]) -> list[str]:

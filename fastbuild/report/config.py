@@ -8,6 +8,8 @@ from fastbuild.options import check_fields, option
 
 REPORT_FILE = "report.html"
 CARD_FILE = "README.md"
+#: First line of a dataset card fastbuild wrote (a README.md without it is the user's, never replaced).
+CARD_MARKER = "<!-- dataset card written by fastbuild report; fastbuild rewrites this file -->"
 
 
 @dataclass(frozen=True)

@@ -259,7 +259,10 @@ class _Entries:
 
 def _check_runs(path, sizes: dict[str, int], chrom: str, r: Runs) -> None:
     """What pybigtools would only print: intervals past a contig's end or out of order."""
-    if int(r.ends[-1]) > sizes[chrom] or int(r.starts[0]) < 0:
+    if int(r.starts[0]) < 0:
+        raise FastbuildError(f"cannot write {path}: {chrom}:{int(r.starts[0]) + 1} lies before the contig's start "
+                             "(positions are 1-based)")
+    if int(r.ends[-1]) > sizes[chrom]:
         raise FastbuildError(f"cannot write {path}: {chrom}:{int(r.ends[-1])} lies past the contig's end "
                              f"({sizes[chrom]} in the FASTA); is it the genome the scores were made on?")
     if (r.starts[1:] < r.ends[:-1]).any():

@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from fastbuild.atomic import atomic_path
-from fastbuild.builder.output import MASTER, require_finished
+from fastbuild.builder.output import master_files
 from fastbuild.errors import FastbuildError
 from fastbuild.files import sha256_file
 from fastbuild.tracks.contig_sizes import match_contigs
@@ -31,34 +31,38 @@ COLOURS = {"TP": "0,150,0", "FP": "220,0,0", "FN": "0,0,220"}
 _KEY = ["chrom", "strand", "position"]
 
 
-def dataset_files(dataset) -> list[Path]:
-    """The parquet files of a finished dataset folder."""
-    out = Path(dataset)
-    require_finished(out)
-    files = sorted((out / MASTER).glob("*.parquet"))
-    if not files:
-        raise FastbuildError(f"{out / MASTER} holds no parquet file")
-    return files
-
-
 def read_dataset(dataset, columns: list[str], where: pl.Expr | None = None) -> pl.DataFrame:
     """``columns`` of every row of a finished dataset (filtered by ``where``), one file at a time."""
     parts = []
-    for f in dataset_files(dataset):
-        df = pl.from_arrow(pq.read_table(f, columns=columns))
+    for f in master_files(dataset):
+        missing = [c for c in columns if c not in _schema(f).names]
+        if missing:
+            raise FastbuildError(f"{dataset} is not a fastbuild build dataset: {f.name} has no column "
+                                 f"{', '.join(missing)}")
+        try:
+            df = pl.from_arrow(pq.read_table(f, columns=columns))
+        except Exception as exc:  # a damaged file: one line naming it
+            raise FastbuildError(f"cannot read {f}: {str(exc).splitlines()[0][:200]}") from None
         parts.append(df.filter(where) if where is not None else df)
     return pl.concat(parts, how="vertical_relaxed")
 
 
 def check_columns(dataset, names) -> None:
     """FastbuildError unless every name is a numeric column of the dataset."""
-    schema = pq.read_schema(dataset_files(dataset)[0])
+    schema = _schema(master_files(dataset)[0])
     numeric = [f.name for f in schema if pa_numeric(f.type)]
     for name in names:
         if name not in numeric:
             what = "not a numeric column" if name in schema.names else "not a column"
             raise FastbuildError(f"--column {name} is {what} of dataset {dataset}; numeric columns are e.g. "
                                  f"{', '.join(numeric[:8])}")
+
+
+def _schema(path: Path):
+    try:
+        return pq.read_schema(path)
+    except Exception as exc:  # a damaged file: one line naming it
+        raise FastbuildError(f"cannot read {path}: {str(exc).splitlines()[0][:200]}") from None
 
 
 def pa_numeric(dtype) -> bool:

@@ -40,6 +40,7 @@ def read_predictions(path, dataset) -> pl.DataFrame:
         raise FastbuildError(f"predictions file {path}: column {bad[0]} is {df.schema[bad[0]]}, not numeric")
     if df.height == 0:
         raise FastbuildError(f"predictions file {path} has no rows; nothing to export")
+    _check_values(path, df)
     df = df.with_columns(pl.col("gene_id").cast(pl.Utf8))
     if "chrom" not in df.columns or "strand" not in df.columns:
         df = df.drop([c for c in ("chrom", "strand") if c in df.columns]).join(
@@ -53,6 +54,18 @@ def read_predictions(path, dataset) -> pl.DataFrame:
         raise FastbuildError(f"predictions file {path}: strand {sorted(map(str, strands))[0]!r} is not '+' or '-'")
     return df.select("gene_id", pl.col("chrom").cast(pl.Utf8), pl.col("strand").cast(pl.Utf8),
                      pl.col("position").cast(pl.Int64), *values)
+
+
+def _check_values(path, df: pl.DataFrame) -> None:
+    """One line for a null id or place, or a position below 1 (positions are 1-based)."""
+    for c in ("gene_id", "position", "chrom", "strand"):
+        if c in df.columns and df[c].null_count():
+            row = int(df[c].is_null().arg_max())
+            raise FastbuildError(f"predictions file {path}: row {row + 1} has no {c} (null)")
+    low = df.filter(pl.col("position") < 1)
+    if low.height:
+        raise FastbuildError(f"predictions file {path}: position {low['position'][0]} is below 1 (positions are "
+                             "1-based, as the loaders give them)")
 
 
 def _gene_places(path, dataset) -> pl.DataFrame:

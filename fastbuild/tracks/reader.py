@@ -273,7 +273,7 @@ class BedGraphTrack(Track):
         except READ_ERRORS as exc:
             raise self.error(f"cannot be read: {read_error_reason(exc)}") from None
         try:
-            df = pl.read_csv(source, has_header=False, separator=sep, skip_rows=skip, comment_prefix="#",
+            df = pl.read_csv(source, has_header=False, separator=sep, skip_lines=skip, comment_prefix="#",
                              new_columns=["chrom", "start", "end", "value"],
                              schema_overrides={"chrom": pl.Utf8, "start": pl.Int64, "end": pl.Int64,
                                                "value": pl.Float64})

@@ -106,7 +106,8 @@ def _record_reason(rec: Record, ctx: Context) -> tuple[str | None, str | None, l
     length = ctx.genome.contigs[chrom]
     if semantics.near_contig_end(rec.pos, length, ctx.distance):
         return chrom, "near_contig_end", genes
-    if len(rec.ref) > semantics.DELETION_FACTOR * ctx.distance + 1:
+    if len(rec.ref) > semantics.DELETION_FACTOR * ctx.distance + 1 or len(rec.ref) - 1 > ctx.distance + ctx.flank:
+        # (the second: models whose flank is shorter than the deletion; never for SpliceAI-10k, D < 5,000)
         return chrom, "deletion_too_long", genes
     bases = ctx.genome.fetch(chrom, rec.pos, rec.pos + len(rec.ref) - 1)
     if rec.ref != rec.ref.upper() or not np.array_equal(bases, kernels.encode(rec.ref)):
