@@ -34,7 +34,7 @@ from fastbuild.builder.config import describe_changes
 from fastbuild.builder.stats import BatchStats
 from fastbuild.builder.writer import checksum_path, link_master, master_name, read_footer, unit_checksum
 from fastbuild.errors import FastbuildError
-from fastbuild.report.config import CARD_FILE, CARD_MARKER, REPORT_FILE  # written by finalise
+from fastbuild.report.config import CARD_FILE, REPORT_FILE, is_fastbuild_card  # written by finalise
 from fastbuild.work import protocol
 
 PLAN_FILE = "plan.json"
@@ -173,12 +173,7 @@ def _clear(out: Path, old: dict | None) -> None:
 
 def _clear_card(card: Path) -> None:
     """Delete the dataset card of the previous build, if fastbuild wrote it (never the user's README.md)."""
-    try:
-        with open(card, encoding="utf-8", errors="replace") as fh:
-            ours = fh.readline().rstrip("\n") == CARD_MARKER
-    except OSError:
-        return
-    if ours:
+    if is_fastbuild_card(card):
         card.unlink()
 
 

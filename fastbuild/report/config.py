@@ -12,6 +12,15 @@ CARD_FILE = "README.md"
 CARD_MARKER = "<!-- dataset card written by fastbuild report; fastbuild rewrites this file -->"
 
 
+def is_fastbuild_card(path) -> bool:
+    """True when ``path`` is a file whose first line is :data:`CARD_MARKER` (a card fastbuild wrote)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.readline().rstrip("\n") == CARD_MARKER
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class ReportConfig:
     """Options of :func:`fastbuild.report.write_report` (``fastbuild report DATASET``).

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from fastbuild import atomic
 from fastbuild.errors import FastbuildError
-from fastbuild.report.card import MARKER, render_card
-from fastbuild.report.config import CARD_FILE, REPORT_FILE, ReportConfig
+from fastbuild.report.card import render_card
+from fastbuild.report.config import CARD_FILE, REPORT_FILE, ReportConfig, is_fastbuild_card
 from fastbuild.report.facts import DatasetFacts, facts_from_build, facts_from_folder
 from fastbuild.report.page import render
 
@@ -32,14 +32,8 @@ class ReportResult:
 
 
 def card_is_ours(path: Path) -> bool:
-    """True when ``path`` is absent or a card fastbuild wrote (its first line is :data:`MARKER`)."""
-    if not path.exists():
-        return True
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.readline().rstrip("\n") == MARKER
-    except OSError:
-        return False
+    """True when ``path`` is absent or a card fastbuild wrote (its first line is ``CARD_MARKER``)."""
+    return not path.exists() or is_fastbuild_card(path)
 
 
 def report_files(facts: DatasetFacts, card: bool = True) -> dict[str, str]:

@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import os
 import struct
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +24,11 @@ from fastbuild.atomic import atomic_path
 from fastbuild.errors import FastbuildError
 from fastbuild.files import check_input_file
 
-__all__ = ["BigWig", "Runs", "open_bigwig", "require_pybigtools", "runs_of", "write_bigwig"]
+__all__ = ["BIGBED_MAGIC", "BIGWIG_MAGIC", "BigWig", "Runs", "header_problem", "is_fatal", "magic_of", "open_bigwig",
+           "quiet_library", "require_pybigtools", "runs_of", "write_bigwig"]
 
-BIGWIG_MAGIC = (0x888FFC26).to_bytes(4, "little")
+BIGWIG_MAGIC = 0x888FFC26  # the first 4 bytes of a bigWig (little-endian)
+BIGBED_MAGIC = 0x8789F2EB
 _HEADER = struct.Struct("<IHHQQQHHQQIQ")  # the bigWig header (UCSC's BBI format), 64 bytes
 _ZOOM = struct.Struct("<IIQQ")  # one zoom level's header, 24 bytes
 _BLOCK = 1 << 16  # intervals handed to the writer as Python tuples at a time
@@ -41,48 +44,82 @@ def require_pybigtools():
     return pybigtools
 
 
+_QUIET = threading.Lock()
+_quiet_state = {"depth": 0, "saved": []}
+
+
 @contextlib.contextmanager
-def _quiet_stderr():
-    """Silence file descriptors 1 and 2 for the block: pybigtools prints its own lines (on standard
-    output or error) before it raises or instead of raising; fastbuild says what went wrong in one line."""
+def quiet_library():
+    """File descriptors 1 and 2 sent to /dev/null for the block: pybigtools prints its own lines
+    (error reports, Rust panics; on standard output or error) before it raises or instead of
+    raising, and fastbuild says what went wrong in one line. Re-entrant and safe across threads
+    (the first to enter redirects, the last to leave restores)."""
     import sys
 
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    saved = []
+    with _QUIET:
+        if _quiet_state["depth"] == 0:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            _quiet_state["saved"] = _redirect_to_null((1, 2))
+        _quiet_state["depth"] += 1
     try:
-        for fd in (1, 2):
-            saved.append((fd, os.dup(fd)))
-    except OSError:
-        for _, copy in saved:
-            os.close(copy)
         yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            for fd, _ in saved:
-                os.dup2(null.fileno(), fd)
-            yield
     finally:
-        for fd, copy in saved:
-            os.dup2(copy, fd)
-            os.close(copy)
+        with _QUIET:
+            _quiet_state["depth"] -= 1
+            if _quiet_state["depth"] == 0:
+                for fd, copy in _quiet_state["saved"]:
+                    os.dup2(copy, fd)
+                    os.close(copy)
+                _quiet_state["saved"] = []
 
 
-def _truncation(path: Path) -> str | None:
-    """Why a bigWig is cut short judging by its header: a section it points to lies past the file's end.
+def _redirect_to_null(fds) -> list:
+    """(fd, saved copy) of each of ``fds`` now writing to /dev/null (those that exist)."""
+    saved = []
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in fds:
+            try:
+                copy = os.dup(fd)
+            except OSError:  # no such descriptor: nothing to silence
+                continue
+            os.dup2(null, fd)
+            saved.append((fd, copy))
+    finally:
+        os.close(null)
+    return saved
 
-    The library opens such a file and reads the parts still there; a file cut in its zoom
-    levels or indexes would read without error, so the offsets are checked first.
-    """
+
+def magic_of(path: Path) -> int | None:
+    """The first 4 bytes of ``path`` as a little-endian number (None when shorter)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    return int.from_bytes(head, "little") if len(head) == 4 else None
+
+
+def header_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a whole bigWig judging by its header (None when it can): empty, not a
+    bigWig (a bigBed, other magic bytes), cut short, a section it points to past the file's end,
+    or no closing signature. The library opens a file cut in its zoom levels or indexes and reads
+    the parts still there, so the offsets are checked first."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(_HEADER.size)
+        if len(head) < 4:
+            return "is empty" if size == 0 else f"is not a bigWig file (too short: {size} bytes)"
+        magic = int.from_bytes(head[:4], "little")
+        if magic == BIGBED_MAGIC:
+            return "is a bigBed file, not a bigWig (tracks hold values: convert it, or give a bigWig)"
+        if magic != BIGWIG_MAGIC:
+            return "is not a bigWig file (wrong magic bytes)"
         if len(head) < _HEADER.size:
             return f"is truncated ({size} bytes, shorter than a bigWig header)"
         fields = _HEADER.unpack(head)
         zooms = fh.read(_ZOOM.size * fields[2])
+        fh.seek(max(size - 4, 0))
+        tail = fh.read(4)
     if len(zooms) < _ZOOM.size * fields[2]:
         return "is truncated (inside its header)"
     _, _, _, chrom_tree, data, index, _, _, auto_sql, summary, _, _ = fields
@@ -92,11 +129,18 @@ def _truncation(path: Path) -> str | None:
         ends += [zoom_data, zoom_index + _TREE_HEADER]
     if max(ends) > size:
         return f"is truncated (it ends at byte {size:,}, its header points to byte {max(ends):,})"
+    if tail != head[:4]:
+        return "is truncated (its closing bigWig signature is missing)"
     return None
 
 
+def is_fatal(exc: BaseException) -> bool:
+    """True for what must not be turned into a FastbuildError (Ctrl-C, SIGTERM, exit, no memory)."""
+    return isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError))
+
+
 def _reraise_interrupts(exc: BaseException) -> None:
-    if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+    if is_fatal(exc):
         raise exc
 
 
@@ -118,18 +162,12 @@ class BigWig:
     def __init__(self, path, what: str = "bigWig"):
         self.path = check_input_file(path, what)
         self.what = what
-        with open(self.path, "rb") as fh:
-            head = fh.read(4)
-        if len(head) < 4:
-            raise FastbuildError(f"{what} {self.path} is empty or truncated ({len(head)} bytes)")
-        if head != BIGWIG_MAGIC:
-            raise FastbuildError(f"{what} {self.path} is not a bigWig file (wrong magic bytes)")
-        cut = _truncation(self.path)
-        if cut:
-            raise FastbuildError(f"{what} {self.path} {cut}")
+        problem = header_problem(self.path)
+        if problem:
+            raise FastbuildError(f"{what} {self.path} {problem}")
         bt = require_pybigtools()
         try:
-            with _quiet_stderr():
+            with quiet_library():
                 self._reader = bt.open(str(self.path))
             if not self._reader.is_bigwig:
                 raise FastbuildError(f"{what} {self.path} is a bigBed, not a bigWig")
@@ -149,7 +187,7 @@ class BigWig:
         if chrom not in self.chroms or n <= 0:
             return np.full(max(n, 0), np.nan, dtype=np.float32)
         try:
-            with _quiet_stderr():
+            with quiet_library():
                 out = self._reader.values(chrom, start - 1, end, oob=float("nan"), fillna=None)
         except BaseException as exc:  # as in __init__: a panic on damaged data
             _reraise_interrupts(exc)
@@ -295,7 +333,7 @@ def write_bigwig(path, sizes: dict[str, int], runs) -> int:
     entries = _Entries(path, dict(sizes), runs)
     with _atomic_bigwig(path) as tmp:
         try:
-            with _quiet_stderr():
+            with quiet_library():
                 bt.open(str(tmp), "w").write(dict(sizes), iter(entries))
         except Exception as exc:
             raise FastbuildError(f"cannot write {path}: {_reason(exc)}") from None

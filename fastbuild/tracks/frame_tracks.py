@@ -11,9 +11,8 @@ from pathlib import Path
 import polars as pl
 
 from fastbuild.files import sha256_file
-from fastbuild.tracks.bigwig import write_bigwig
 from fastbuild.tracks.contig_sizes import check_ends
-from fastbuild.tracks.strands import groups, reducer, strand_runs, track_file
+from fastbuild.tracks.strands import groups, track_file, write_strand_track
 
 __all__ = ["write_frame_tracks"]
 
@@ -53,20 +52,8 @@ def write_frame_tracks(rows: pl.DataFrame, names: list[str], out: Path, sizes: d
                 empty.append(target.name)
                 continue
             by_contig = {c: df for (c,), df in part.group_by(["contig"], maintain_order=True)}
-            conflicts = 0
-
-            def runs_for(contig, by_contig=by_contig, name=name):
-                nonlocal conflicts
-                df = by_contig.get(contig)
-                if df is None:
-                    return None
-                by_strand = {s: (d["position"].to_numpy(), d[name].to_numpy())
-                             for (s,), d in df.group_by(["strand"], maintain_order=True)}
-                runs, found = strand_runs(by_strand, reducer(name))
-                conflicts += found
-                return runs
-
-            intervals = write_bigwig(target, sizes, runs_for)
+            intervals, conflicts = write_strand_track(
+                target, sizes, by_contig, name, lambda d, name=name: (d["position"].to_numpy(), d[name].to_numpy()))
             files.append({"file": target.name, "name": name, "strand": strand, "intervals": intervals,
                           "conflicts": conflicts, "sha256": sha256_file(target)})
     return files, empty

@@ -26,11 +26,6 @@ that match none of the genome's (:func:`match_contigs`).
 from __future__ import annotations
 
 import gzip
-import os
-import struct
-import sys
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,14 +33,10 @@ import numpy as np
 from fastbuild.contigs import reconcile
 from fastbuild.errors import FastbuildError
 from fastbuild.files import READ_ERRORS, check_input_file, is_gzip, read_error_reason
+from fastbuild.tracks.bigwig import BIGBED_MAGIC, BIGWIG_MAGIC, header_problem, is_fatal, magic_of, quiet_library
 
 __all__ = ["BIGWIG_MAGIC", "BedGraphTrack", "BigWigTrack", "Track", "match_contigs", "open_track"]
 
-BIGWIG_MAGIC = 0x888FFC26
-BIGBED_MAGIC = 0x8789F2EB
-_HEADER = struct.Struct("<IHHQQQHHQQIQ")  # magic, version, zoom levels, chrom tree, data, index, ..., extension
-_ZOOM = struct.Struct("<IIQQ")  # reduction level, reserved, data offset, index offset
-_RTREE_HEADER = 48
 EXTRA_HINT = "install the tracks extra: pip install 'fastbuild-splice[tracks]'"
 
 
@@ -108,76 +99,6 @@ class Track:
 
 
 # ---------------------------------------------------------------------------------------------- bigWig
-_QUIET = threading.Lock()
-_quiet_state = {"depth": 0, "saved": None}
-
-
-@contextmanager
-def _quiet_stderr():
-    """Standard error (file descriptor 2) sent to /dev/null: the Rust reader prints its own error
-    reports and panic messages there, and a bad file must stay one line. Re-entrant and safe
-    across threads (the first to enter redirects, the last to leave restores)."""
-    with _QUIET:
-        if _quiet_state["depth"] == 0:
-            try:
-                sys.stderr.flush()
-            except (AttributeError, OSError, ValueError):
-                pass
-            try:
-                saved = os.dup(2)
-                null = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(null, 2)
-                os.close(null)
-            except OSError:  # no descriptor 2 to redirect: nothing to silence
-                saved = None
-            _quiet_state["saved"] = saved
-        _quiet_state["depth"] += 1
-    try:
-        yield
-    finally:
-        with _QUIET:
-            _quiet_state["depth"] -= 1
-            saved = _quiet_state["saved"]
-            if _quiet_state["depth"] == 0 and saved is not None:
-                os.dup2(saved, 2)
-                os.close(saved)
-                _quiet_state["saved"] = None
-
-
-def _fatal(exc: BaseException) -> bool:
-    """True for what must not be turned into a FastbuildError (Ctrl-C, SIGTERM, exit)."""
-    return isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError))
-
-
-def _bbi_header_problem(path: Path, size: int) -> str | None:
-    """Why the bigWig header of ``path`` cannot be right (None when it can)."""
-    with open(path, "rb") as fh:
-        head = fh.read(_HEADER.size)
-        if len(head) < 4:
-            return "is empty" if size == 0 else "is not a bigWig file (too short)"
-        magic = struct.unpack("<I", head[:4])[0]
-        if magic == BIGBED_MAGIC:
-            return "is a bigBed file, not a bigWig (tracks hold values: convert it, or give a bigWig)"
-        if magic != BIGWIG_MAGIC:
-            return None  # not a bigWig: the caller reads it as text
-        if len(head) < _HEADER.size:
-            return "is truncated (its bigWig header is cut short)"
-        (_, _, zooms, chrom_tree, data, index, _, _, _, summary, _, _) = _HEADER.unpack(head)
-        zoom_heads = fh.read(_ZOOM.size * zooms)
-        fh.seek(max(size - 4, 0))
-        tail = fh.read(4)
-    offsets = [chrom_tree, data, index + _RTREE_HEADER, summary]
-    if len(zoom_heads) < _ZOOM.size * zooms:
-        return "is truncated (its zoom headers are cut short)"
-    for z in range(zooms):
-        _, _, zdata, zindex = _ZOOM.unpack_from(zoom_heads, z * _ZOOM.size)
-        offsets += [zdata, zindex + _RTREE_HEADER]
-    if max(offsets) > size or tail != head[:4]:
-        return f"is truncated ({size:,} bytes; its header points past the end, or the closing bigWig signature " \
-               "is missing)"
-    return None
-
-
 class BigWigTrack(Track):
     """A bigWig track, read with pybigtools (only the blocks overlapping each interval)."""
 
@@ -190,12 +111,12 @@ class BigWigTrack(Track):
         except ImportError:
             raise self.error(f"reading bigWig needs pybigtools; {EXTRA_HINT}") from None
         try:
-            with _quiet_stderr():
+            with quiet_library():
                 self._bw = pybigtools.open(str(self.path))
                 self._chroms = dict(self._bw.chroms())
                 info = self._bw.info()
         except BaseException as exc:
-            if _fatal(exc):
+            if is_fatal(exc):
                 raise
             raise self.error(f"is not a readable bigWig (corrupt: {_first_line(exc)})") from None
         if not self._chroms or not info.get("summary", {}).get("basesCovered", 1):
@@ -210,10 +131,10 @@ class BigWigTrack(Track):
 
     def _fill(self, chrom: str, start: int, end: int, out: np.ndarray) -> None:
         try:
-            with _quiet_stderr():
+            with quiet_library():
                 values = self._bw.values(chrom, start, end, fillna=None)
         except BaseException as exc:
-            if _fatal(exc):
+            if is_fatal(exc):
                 raise
             raise self.error(f"corrupt bigWig: cannot read {chrom}:{start + 1}-{end} ({_first_line(exc)})") from None
         if values.shape != out.shape:
@@ -380,10 +301,8 @@ def open_track(name: str, path, keep=None) -> Track:
     size = path.stat().st_size
     if size == 0:
         raise FastbuildError(f"track {name} ({path}): is empty (0 bytes)")
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if len(head) == 4 and struct.unpack("<I", head)[0] in (BIGWIG_MAGIC, BIGBED_MAGIC):
-        problem = _bbi_header_problem(path, size)
+    if magic_of(path) in (BIGWIG_MAGIC, BIGBED_MAGIC):
+        problem = header_problem(path)
         if problem:
             raise FastbuildError(f"track {name} ({path}): {problem}")
         return BigWigTrack(name, path)

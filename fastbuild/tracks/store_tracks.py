@@ -14,9 +14,8 @@ import polars as pl
 from fastbuild.basemodel.store import SCORE_COLUMNS, ScoreStore
 from fastbuild.errors import FastbuildError
 from fastbuild.files import sha256_file
-from fastbuild.tracks.bigwig import write_bigwig
 from fastbuild.tracks.contig_sizes import check_ends, match_contigs
-from fastbuild.tracks.strands import groups, reducer, strand_runs, track_file
+from fastbuild.tracks.strands import groups, track_file, write_strand_track
 
 __all__ = ["export_store"]
 
@@ -35,24 +34,13 @@ def _genes(store: ScoreStore, sizes: dict[str, int]) -> pl.DataFrame:
 
 def _write_one(store: ScoreStore, genes: pl.DataFrame, name: str, path: Path, sizes: dict[str, int]) -> dict:
     """Write the bigWig of score ``name`` for ``genes`` (already the file's strands); its record."""
-    conflicts = 0
     by_contig = {c: part for (c,), part in genes.group_by(["contig"], maintain_order=True)}
 
-    def runs_for(contig):
-        nonlocal conflicts
-        part = by_contig.get(contig)
-        if part is None:
-            return None
-        by_strand = {}
-        for (strand,), genes_of_strand in part.group_by(["strand"], maintain_order=True):
-            scores = store.load(genes_of_strand["gene_id"].to_list()).select("position", name)
-            by_strand[strand] = (scores["position"].to_numpy(), scores[name].to_numpy())
-            del scores
-        runs, found = strand_runs(by_strand, reducer(name))
-        conflicts += found
-        return runs
+    def load(genes_of_strand):
+        scores = store.load(genes_of_strand["gene_id"].to_list()).select("position", name)
+        return scores["position"].to_numpy(), scores[name].to_numpy()
 
-    intervals = write_bigwig(path, sizes, runs_for)
+    intervals, conflicts = write_strand_track(path, sizes, by_contig, name, load)
     return {"file": path.name, "name": name, "intervals": intervals, "conflicts": conflicts,
             "genes": genes.height, "sha256": sha256_file(path)}
 

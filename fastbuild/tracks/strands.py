@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastbuild.tracks.bigwig import Runs, runs_of
+from fastbuild.tracks.bigwig import Runs, runs_of, write_bigwig
 
-__all__ = ["STRAND_NAMES", "groups", "merge_values", "reducer", "strand_runs", "track_file"]
+__all__ = ["STRAND_NAMES", "groups", "merge_values", "reducer", "strand_runs", "track_file", "write_strand_track"]
 
 STRAND_NAMES = {"+": "plus", "-": "minus"}
 
@@ -93,3 +93,25 @@ def strand_runs(by_strand: dict[str, tuple[np.ndarray, np.ndarray]], how: str) -
     else:
         p, v = np.zeros(0, np.int64), np.zeros(0, np.float32)
     return runs_of(p, v), conflicts
+
+
+def write_strand_track(path, sizes: dict[str, int], by_contig: dict, name: str, load) -> tuple[int, int]:
+    """Write the bigWig of values ``name`` from rows grouped by FASTA contig, one contig at a time.
+
+    ``by_contig``: contig -> rows with a ``strand`` column; ``load(rows_of_one_strand)`` gives
+    their (positions, values). The strands of a position are merged by :func:`strand_runs` with
+    :func:`reducer` of ``name``. Returns (intervals written, positions whose strands disagreed).
+    """
+    conflicts = 0
+
+    def runs_for(contig):
+        nonlocal conflicts
+        part = by_contig.get(contig)
+        if part is None:
+            return None
+        by_strand = {s: load(rows) for (s,), rows in part.group_by(["strand"], maintain_order=True)}
+        runs, found = strand_runs(by_strand, reducer(name))
+        conflicts += found
+        return runs
+
+    return write_bigwig(path, sizes, runs_for), conflicts
