@@ -389,7 +389,8 @@ def run_fastbuild(args, work: Path, k: int, tag: str, tree: str | None = None) -
     argv = ["build", "--reference", str(args.reference), "--fasta", str(args.fasta), "--scores", str(args.scores),
             "--output-dir", str(out), "--no-progress", "--jobs", "1", "--kmer-sizes", str(k),
             "--subset-policy", "custom", "--gene-ids-file", str(work / "ids.txt")]
-    if tree is None:  # the reference keeps every gene type; fastbuild's training default leaves pseudogenes out
+    # the reference keeps every gene type; fastbuild's training default leaves pseudogenes out
+    if tree is None or "pseudogenes" in (Path(tree) / "fastbuild" / "builder" / "config.py").read_text():
         argv += ["--pseudogenes", "keep"]
     if k >= 5:
         argv += ["--kmer-layout", "sparse"]

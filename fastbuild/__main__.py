@@ -1,5 +1,5 @@
 """``python -m fastbuild`` runs the command line."""
 
-from fastbuild.cli import main
+from fastbuild.cli import run
 
-raise SystemExit(main())
+run()

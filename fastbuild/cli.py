@@ -10,8 +10,10 @@ status 143; both stop the worker processes and keep the finished units.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -90,3 +92,33 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("fastbuild: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+def _observed() -> bool:
+    """Whether a profiler, tracer or ``sys.monitoring`` tool (coverage) watches this process."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)
+    return monitoring is not None and any(monitoring.get_tool(i) is not None for i in range(6))
+
+
+def run() -> None:
+    """The ``fastbuild`` console script and ``python -m fastbuild``: :func:`main`, then exit.
+
+    When the command leaves no other Python thread running, the exit handlers run and the process
+    ends with ``os._exit`` instead of tearing its modules down one by one: ~0.15 s less per
+    command (numba, llvmlite, pyarrow and polars). Everything a command writes is closed, fsynced
+    and renamed before :func:`main` returns. With threads still alive, or under a profiler,
+    tracer or coverage tool (which write their results after the program ends), the normal exit
+    is kept.
+    """
+    code = main()
+    if threading.active_count() == 1 and not _observed():
+        atexit._run_exitfuncs()  # logging.shutdown, multiprocessing's and weakref.finalize's handlers
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: the normal exit reports it
+            raise SystemExit(code) from None
+        os._exit(code if isinstance(code, int) else 1)
+    raise SystemExit(code)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fastbuild.basemodel import weights_cache
 from fastbuild.errors import FastbuildError
 from fastbuild.files import sha256_file
 
@@ -456,9 +457,52 @@ def _h5_read(path) -> _H5Contents:
     return _H5Contents(config, layers, errors)
 
 
+_PACK_MAGIC = b"FBH5W1\n"
+
+
+def _contents_pack(c: _H5Contents) -> bytes:
+    """``c`` as bytes: a magic line, the length of a JSON manifest (config, errors, and for each
+    layer and weight its dtype, shape and offset), the manifest, then every array's bytes. The
+    isolated reader's output and the weights cache's files; unpacking is one ``np.frombuffer`` per
+    array (an .npz took ~0.1 s for SpliceAI's ~1,000 arrays)."""
+    index, parts, at = None if c.layers is None else {}, [], 0
+    for layer, ws in (c.layers or {}).items():
+        index[layer] = {}
+        for short, a in ws.items():
+            a = np.ascontiguousarray(a)
+            index[layer][short] = [a.dtype.str, list(a.shape), at]
+            parts.append(a.tobytes())
+            at += a.nbytes
+    manifest = json.dumps({"config": c.config, "layers": index, "errors": c.errors}).encode()
+    return b"".join([_PACK_MAGIC, len(manifest).to_bytes(8, "little"), manifest, *parts])
+
+
+def _contents_unpack(data: bytes) -> _H5Contents:
+    """Inverse of :func:`_contents_pack` (read-only arrays over ``data``); ValueError when ``data``
+    is not such bytes."""
+    head = len(_PACK_MAGIC)
+    if data[:head] != _PACK_MAGIC or len(data) < head + 8:
+        raise ValueError("not packed SpliceAI weights")
+    n = int.from_bytes(data[head:head + 8], "little")
+    m = json.loads(data[head + 8:head + 8 + n].decode())
+    base = head + 8 + n
+    layers = m["layers"]
+    if layers is not None:
+        out = {}
+        for layer, ws in layers.items():
+            out[layer] = {}
+            for short, (dtype, shape, at) in ws.items():
+                dt = np.dtype(dtype)
+                count = int(np.prod(shape, dtype=np.int64))
+                if base + at + count * dt.itemsize > len(data):
+                    raise ValueError("packed SpliceAI weights are truncated")
+                out[layer][short] = np.frombuffer(data, dt, count, base + at).reshape(shape)
+        layers = out
+    return _H5Contents(m["config"], layers, m["errors"])
+
+
 def _h5_child_main(path: str) -> None:
-    """Entry point of the isolated reader process: :func:`_h5_read` ``path``, write an .npz to stdout."""
-    import io
+    """Entry point of the isolated reader process: :func:`_h5_read` ``path``, write its packed contents to stdout."""
     import sys
 
     try:
@@ -467,16 +511,7 @@ def _h5_child_main(path: str) -> None:
         sys.exit(_one_line(exc, 2000))
     except Exception as exc:
         sys.exit(f"{path}: not a SpliceAI weights file ({_describe(exc)})")
-    arrays, index = {}, None if c.layers is None else {}
-    for layer, ws in (c.layers or {}).items():
-        index[layer] = {}
-        for short, a in ws.items():
-            index[layer][short] = key = f"a{len(arrays)}"
-            arrays[key] = a
-    manifest = json.dumps({"config": c.config, "layers": index, "errors": c.errors}).encode()
-    buf = io.BytesIO()
-    np.savez(buf, manifest=np.frombuffer(manifest, np.uint8), **arrays)
-    sys.stdout.buffer.write(buf.getvalue())
+    sys.stdout.buffer.write(_contents_pack(c))
 
 
 class _H5Reader:
@@ -509,7 +544,6 @@ class _H5Reader:
 
     def result(self) -> _H5Contents:
         """The file's contents, or a one-line FastbuildError naming the file."""
-        import io
         import subprocess
 
         path = self.path
@@ -528,12 +562,7 @@ class _H5Reader:
             lines = err.decode(errors="replace").strip().splitlines()
             last = _one_line(lines[-1], 2000) if lines else f"exit status {rc}"
             raise FastbuildError(last if last.startswith(str(path)) else f"{path}: cannot read Keras model ({last})")
-        with np.load(io.BytesIO(out), allow_pickle=False) as z:
-            m = json.loads(bytes(z["manifest"]).decode())
-            layers = m["layers"]
-            if layers is not None:
-                layers = {layer: {k: z[key] for k, key in ws.items()} for layer, ws in layers.items()}
-        return _H5Contents(m["config"], layers, m["errors"])
+        return _contents_unpack(out)
 
 
 def _keras_graph(raw, path):
@@ -672,18 +701,37 @@ def network_from_keras_h5(path, isolate: bool = True) -> tuple[Network, float, s
     return _keras_network(path, _H5Reader(path) if isolate and path.is_file() else None)
 
 
-def _keras_network(path: Path, reader: _H5Reader | None) -> tuple[Network, float, str]:
-    """:func:`network_from_keras_h5` of a file read by ``reader`` (None: read here)."""
+def _keras_network(path: Path, reader, sha256: str | None = None) -> tuple[Network, float, str]:
+    """:func:`network_from_keras_h5` of a file read by ``reader`` (None: read here; an
+    :class:`_H5Contents`: already read). ``sha256``: the file's checksum, to cache what was read
+    (:mod:`fastbuild.basemodel.weights_cache`)."""
     if not path.is_file():
         raise FastbuildError(f"model file not found: {path}")
     try:
-        contents = reader.result() if reader is not None else _h5_read(path)
+        if isinstance(reader, _H5Contents):
+            contents = reader
+        else:
+            contents = reader.result() if reader is not None else _h5_read(path)
+            if sha256 is not None:
+                weights_cache.remember(sha256, _contents_pack(contents))
         net, eps, act = _read_keras(_KerasModel(contents, path))
     except FastbuildError:
         raise
     except (KeyError, ValueError, TypeError, IndexError, AttributeError, OSError, RuntimeError, ArithmeticError) as exc:
         raise FastbuildError(f"{path}: not a SpliceAI weights file ({_describe(exc)})") from None
     return _check_network(net, path), eps, act
+
+
+def _cached_contents(sha256: str) -> _H5Contents | None:
+    """What the weights cache holds for a file of this checksum (None: nothing usable)."""
+    data = weights_cache.cached(sha256)
+    if data is None:
+        return None
+    try:
+        return _contents_unpack(data)
+    except Exception as exc:  # a damaged cache entry: read the file again (and rewrite the entry)
+        log.debug("weights cache entry for %s unreadable: %s", sha256[:12], exc)
+        return None
 
 
 def _read_keras(km: _KerasModel) -> tuple[Network, float, str]:
@@ -735,15 +783,18 @@ def find_spliceai_weights() -> list[Path]:
 def load_spliceai(paths=None, name: str = "spliceai") -> Model:
     """Load the SpliceAI Keras ensemble (default: the five files of the installed package)."""
     files = find_spliceai_weights() if paths is None else _expand(paths, "*.h5")
-    # the installed package's own files are as trusted as its code; any other file is read in
-    # child processes (see network_from_keras_h5), all started at once
-    readers = []
+    checksums = member_checksums(files)
+    # what the weights cache holds is used as read; the installed package's own files are as
+    # trusted as its code; any other file is read in child processes (see network_from_keras_h5),
+    # all started at once
+    readers: list = [_cached_contents(sha) for _, sha in checksums]
     try:
-        readers = [_H5Reader(p) for p in files] if paths is not None else [None] * len(files)
-        loaded = [_keras_network(p, r) for p, r in zip(files, readers, strict=True)]
+        readers = [r if r is not None else (_H5Reader(p) if paths is not None else None)
+                   for p, r in zip(files, readers, strict=True)]
+        loaded = [_keras_network(p, r, sha) for p, r, (_, sha) in zip(files, readers, checksums, strict=True)]
     finally:
         for r in readers:
-            if r is not None:
+            if r is not None and not isinstance(r, _H5Contents):
                 r.close()
     nets = [n for n, _, _ in loaded]
     eps = loaded[0][1]
@@ -754,7 +805,7 @@ def load_spliceai(paths=None, name: str = "spliceai") -> Model:
         activation="relu",
         negative_slope=0.0,
         bn_epsilon=eps,
-        files=member_checksums(files),
+        files=checksums,
     )
     return Model(spec, nets)
 
@@ -765,7 +816,10 @@ def member_checksums(files: list[Path]) -> tuple:
     Byte-identical members (e.g. ``model_10000nt_rs11.pt`` and ``rs14.pt`` of OpenSpliceAI's
     Arabidopsis 10000nt ensemble) make the ensemble average count one model twice.
     """
-    out = tuple((p.name, sha256_file(p)) for p in files)
+    try:
+        out = tuple((p.name, sha256_file(p)) for p in files)
+    except OSError as exc:
+        raise FastbuildError(f"{exc.filename or files}: cannot read model file ({exc.strerror or exc})") from None
     by_sha: dict[str, list[str]] = {}
     for p, (_, sha) in zip(files, out, strict=True):
         by_sha.setdefault(sha, []).append(str(p))

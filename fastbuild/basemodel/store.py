@@ -39,6 +39,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fastbuild.arrow_buffers import to_numpy
 from fastbuild.atomic import atomic_path, ensure_dir, write_text
 from fastbuild.coords import orient
 from fastbuild.errors import FastbuildError
@@ -541,7 +542,7 @@ def _read_wanted_row_groups(pf: pq.ParquetFile, ids: list[str], counts: np.ndarr
     if not groups:
         return {}
     table = pf.read_row_groups(groups, columns=["position", *SCORE_COLUMNS])
-    cols = [table.column(c).to_numpy() for c in ("position", *SCORE_COLUMNS)]
+    cols = [to_numpy(table.column(c)) for c in ("position", *SCORE_COLUMNS)]
     # row of the table where each selected row group starts
     at = dict(zip(groups, np.cumsum([0] + [meta.row_group(g).num_rows for g in groups[:-1]]).tolist(), strict=True))
     out = {}
@@ -554,13 +555,12 @@ def _read_wanted_row_groups(pf: pq.ParquetFile, ids: list[str], counts: np.ndarr
 def _runs_of_wanted(table: pa.Table, wanted: set) -> dict:
     """The spans of the wanted genes of a whole chunk table, found as runs of one gene id."""
     gene = table.column("gene_id").combine_chunks()
-    if pa.types.is_dictionary(gene.type):
-        names = gene.dictionary.to_pylist()
-        codes = gene.indices.to_numpy(zero_copy_only=False)
-    else:
-        names, codes = np.unique(gene.to_numpy(zero_copy_only=False), return_inverse=True)
-        names = names.tolist()
-    cols = [table.column(c).to_numpy() for c in ("position", *SCORE_COLUMNS)]
+    if not pa.types.is_dictionary(gene.type):
+        gene = gene.dictionary_encode()
+    names = gene.dictionary.to_pylist()
+    indices = gene.indices
+    codes = to_numpy(indices) if not indices.null_count else indices.to_numpy(zero_copy_only=False)
+    cols = [to_numpy(table.column(c)) for c in ("position", *SCORE_COLUMNS)]
     change = np.flatnonzero(np.diff(codes)) + 1
     starts = np.concatenate([[0], change]) if codes.size else np.zeros(0, np.int64)
     stops = np.concatenate([change, [codes.size]]) if codes.size else np.zeros(0, np.int64)

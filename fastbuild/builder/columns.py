@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from fastbuild.arrow_buffers import numpy_array, string_array
 from fastbuild.builder.schema import PRED_TYPES, SPLICE_TYPES
 
-_SPLICE = pa.array(SPLICE_TYPES)
-_PRED = pa.array(PRED_TYPES)
+_SPLICE = string_array(list(SPLICE_TYPES))
+_PRED = string_array(list(PRED_TYPES))
 CODED = {"splice_type": _SPLICE, "pred_type": _PRED}  # int8 codes -> strings
 
 
@@ -64,17 +65,17 @@ def to_record_batch(schema: pa.Schema, chunks: list[Chunk]) -> pa.RecordBatch:
                 continue
             index: dict = {}
             codes = np.repeat(np.array([index.setdefault(v, len(index)) for v in values], np.int32), counts)
-            dictionary = pa.array(list(index), type=pa.string())
-            cols.append(pa.DictionaryArray.from_arrays(pa.array(codes), dictionary).cast(f.type))
+            cols.append(pa.DictionaryArray.from_arrays(numpy_array(codes, pa.int32()), string_array(list(index)))
+                        .cast(f.type))
         elif name in first.arrays:
             data = np.concatenate([c.arrays[name] for c in chunks]) if len(chunks) > 1 else first.arrays[name]
             if name in CODED:
-                cols.append(CODED[name].take(pa.array(data)))
+                cols.append(CODED[name].take(numpy_array(data, pa.from_numpy_dtype(data.dtype))))
             elif name in first.masks:
                 mask = np.concatenate([c.masks[name] for c in chunks])
-                cols.append(pa.array(data, type=f.type, mask=mask))
+                cols.append(numpy_array(data, f.type, mask))
             else:
-                cols.append(pa.array(data, type=f.type))
+                cols.append(numpy_array(data, f.type))
         else:
             key, part = name.rsplit("_", 1)  # "{k}mer_ids" / "{k}mer_counts"
             indptrs, ids, cnts, base = [np.zeros(1, np.int64)], [], [], 0
@@ -84,9 +85,9 @@ def to_record_batch(schema: pa.Schema, chunks: list[Chunk]) -> pa.RecordBatch:
                 base += int(ip[-1])
                 ids.append(i)
                 cnts.append(n)
-            offsets = pa.array(np.concatenate(indptrs).astype(np.int32))
+            offsets = numpy_array(np.concatenate(indptrs), pa.int32())
             values = np.concatenate(ids if part == "ids" else cnts)
-            cols.append(pa.ListArray.from_arrays(offsets, pa.array(values, type=f.type.value_type)))
+            cols.append(pa.ListArray.from_arrays(offsets, numpy_array(values, f.type.value_type)))
     return pa.RecordBatch.from_arrays(cols, schema=schema)
 
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+import fastbuild_kernels as kernels
 from fastbuild.atomic import fsync_dir, io_error, tmp_path, write_text
 from fastbuild.builder.columns import Chunk, ColumnBuffer
 from fastbuild.builder.stats import STATS_KEY, BatchStats
@@ -33,16 +35,27 @@ def master_name(index: int) -> str:
     return f"batch_{index:05d}.parquet"
 
 
+#: Float columns written PLAIN and uncompressed: the base model's scores at a position and its
+#: +-2 neighbours and what is derived from them. Per-position float32 probabilities are close to
+#: incompressible (LZ4 over their BYTE_STREAM_SPLIT pages keeps 88-100% of the bytes on real
+#: Arabidopsis scores) yet took ~40% of the writer's CPU time.
+DENSE_FLOATS = frozenset(
+    [n for n in kernels.CONTEXT_FEATURES if not n.endswith("_is_local_peak")] + ["donor_score", "acceptor_score"])
+
+
 def parquet_options(schema: pa.Schema) -> dict:
     """``ParquetWriter`` options of a batch file.
 
-    LZ4 pages (pyarrow's ``lz4``: Parquet's LZ4_RAW codec) for every column, float columns
+    LZ4 pages (pyarrow's ``lz4``: Parquet's LZ4_RAW codec) for every column but the
+    :data:`DENSE_FLOATS`, which are stored PLAIN and uncompressed; the other float columns
     BYTE_STREAM_SPLIT-encoded (their bytes regrouped by significance, which LZ4 compresses better
-    than the plain floats), dictionary encoding for string columns only, statistics for
+    than the plain floats); dictionary encoding for string columns only; statistics for
     ``gene_id``, ``position`` and ``chrom`` only.  Against zstd level 1 with plain floats (the
-    layout before 2026-12-04) this writes a 167-column k=3 batch with a third less CPU time and
-    ~2% smaller, a sparse k=6 batch with a sixth less CPU time and ~25% larger (its k-mer list
-    columns compress less well with LZ4); the rows are the same (docs/benchmarks.md).
+    layout before 2026-12-04) LZ4 with BYTE_STREAM_SPLIT wrote a 167-column k=3 batch with a third
+    less CPU time and ~2% smaller, a sparse k=6 batch with a sixth less CPU time and ~25% larger
+    (its k-mer list columns compress less well with LZ4); leaving the dense floats uncompressed
+    (2026-12-05) took another ~17% off the k=3 writer's CPU time for a file ~4% larger. The rows
+    are the same (docs/benchmarks.md).
 
     Parameters
     ----------
@@ -56,8 +69,11 @@ def parquet_options(schema: pa.Schema) -> dict:
     """
     strings = [f.name for f in schema if pa.types.is_string(f.type)]
     floats = [f.name for f in schema if pa.types.is_floating(f.type)]
-    return dict(compression="lz4", use_dictionary=strings, write_statistics=["gene_id", "position", "chrom"],
-                column_encoding={name: "BYTE_STREAM_SPLIT" for name in floats})
+    # per-column settings name leaf columns: a list column's values are "NAME.list.element"
+    leaves = [f"{f.name}.list.element" if pa.types.is_list(f.type) else f.name for f in schema]
+    return dict(compression={leaf: "none" if leaf in DENSE_FLOATS else "lz4" for leaf in leaves},
+                use_dictionary=strings, write_statistics=["gene_id", "position", "chrom"],
+                column_encoding={name: "BYTE_STREAM_SPLIT" for name in floats if name not in DENSE_FLOATS})
 
 
 class BatchFileWriter:
@@ -89,14 +105,13 @@ class BatchFileWriter:
             self.buffer.flush()
             self._writer.add_key_value_metadata({STATS_KEY: stats.to_json()})
             self._writer.close()
-            with open(self.tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
+            digest = _hash_while(self.tmp, lambda: _fsync_file(self.tmp))
             os.replace(self.tmp, self.path)
             fsync_dir(self.path.parent)
         except OSError as exc:
             self.abort()
             raise io_error(self.path, exc) from None
-        record_checksum(self.path)
+        record_checksum(self.path, digest)
         return self.path
 
     def abort(self) -> None:
@@ -108,6 +123,33 @@ class BatchFileWriter:
             os.unlink(self.tmp)
         except OSError:
             pass
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _hash_while(path: Path, work) -> str:
+    """sha256 of ``path`` computed on another thread while ``work()`` runs (both release the GIL:
+    the hash of a fresh batch file, read from the page cache, overlaps its fsync)."""
+    box: list = []
+
+    def hash_it():
+        try:
+            box.append(sha256_file(path))
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            box.append(exc)
+
+    thread = threading.Thread(target=hash_it, name="fastbuild-sha256", daemon=True)
+    thread.start()
+    try:
+        work()
+    finally:
+        thread.join()
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0]
 
 
 def link_master(src: Path, dst: Path) -> None:
@@ -143,10 +185,11 @@ def checksum_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def record_checksum(path: Path) -> str:
+def record_checksum(path: Path, digest: str | None = None) -> str:
     """Hash a finished batch file (by the process that wrote it, while it is in the page cache) and
-    record the digest beside it with the file's size and mtime, so finalise need not reread it."""
-    digest = sha256_file(path)
+    record the digest beside it with the file's size and mtime, so finalise need not reread it.
+    ``digest``: the file's sha256 when the caller has it already."""
+    digest = digest or sha256_file(path)
     st = path.stat()
     write_text(checksum_path(path), json.dumps({"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}))
     return digest

@@ -1,0 +1,119 @@
+"""Arrow arrays from and to numpy through buffers (fastbuild.arrow_buffers) equal pyarrow's own
+conversions; a build imports neither pandas nor pyarrow.dataset; batch files' column layout."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastbuild.arrow_buffers import numpy_array, string_array, to_numpy
+from fastbuild.builder.writer import DENSE_FLOATS
+
+TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64(),
+         pa.float32(), pa.float64(), pa.bool_()]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, len(TYPES) - 1), st.integers(0, 70), st.booleans(), st.integers(0, 2**31))
+def test_numpy_array_equals_pa_array(t, n, with_mask, seed):
+    """Values, nulls and type equal ``pa.array(data, type=..., mask=...)`` (sizes across byte
+    boundaries of the bitmaps, with and without nulls)."""
+    rng = np.random.default_rng(seed)
+    typ = TYPES[t]
+    data = (rng.integers(0, 2, n).astype(bool) if pa.types.is_boolean(typ)
+            else rng.integers(0, 100, n).astype(typ.to_pandas_dtype()))
+    mask = rng.integers(0, 2, n).astype(bool) if with_mask else None
+    got = numpy_array(data, typ, mask)
+    got.validate(full=True)
+    assert got.equals(pa.array(data, type=typ, mask=mask))
+    assert got.null_count == (int(mask.sum()) if with_mask else 0)
+
+
+def test_numpy_array_converts_and_copies_strided_input():
+    """float64 into a float32 column rounds as pyarrow does; strided input is made contiguous."""
+    x = np.random.default_rng(1).random(101)
+    assert numpy_array(x, pa.float32()).equals(pa.array(x, type=pa.float32()))
+    assert numpy_array(x[::3], pa.float64()).equals(pa.array(x[::3]))
+    assert numpy_array(np.zeros(0, np.int32), pa.int32()).equals(pa.array([], pa.int32()))
+
+
+def test_string_array_equals_pa_array():
+    values = ["ENSG1", None, "", "gène", "AT1G01010", None]
+    got = string_array(values)
+    got.validate(full=True)
+    assert got.equals(pa.array(values, type=pa.string()))
+    assert string_array([]).equals(pa.array([], pa.string()))
+
+
+def test_to_numpy_equals_pyarrow():
+    """Slices (an offset into the buffer), several chunks, empty arrays."""
+    arr = pa.array(np.arange(50, dtype=np.float32))
+    for a in (arr, arr.slice(7, 20), arr.slice(50)):
+        assert np.array_equal(to_numpy(a), a.to_numpy())
+    chunked = pa.chunked_array([pa.array([1, 2, 3], pa.int64()), pa.array([4], pa.int64())])
+    got = to_numpy(chunked)
+    assert got.dtype == np.int64 and got.tolist() == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="without nulls"):
+        to_numpy(pa.array([1, None], pa.int32()))
+    with pytest.raises(ValueError, match="primitive"):
+        to_numpy(pa.array(["a"]))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pandas") is None,
+                    reason="pandas is not installed, so nothing could import it")
+def test_a_build_imports_neither_pandas_nor_pyarrow_dataset(tmp_path):
+    """pyarrow imports pandas (~0.17 s) on its first pa.array / to_numpy / read_table where pandas
+    is installed; a build uses none of them."""
+    code = ("import sys, fastbuild\n"
+            f"fastbuild.build_dataset(output_dir={str(tmp_path / 'out')!r}, progress=False)\n"
+            "print(sorted(m for m in ('pandas', 'pyarrow.dataset') if m in sys.modules))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "[]", res.stdout
+
+
+def test_batch_file_layout(tmp_path):
+    """Dense score-context floats are stored PLAIN and uncompressed; every other column, the sparse
+    k-mer lists' values included, LZ4 (a per-column setting that named a list column by its field
+    name instead of its leaf path would leave the lists uncompressed: 9x larger files)."""
+    import fastbuild
+
+    # (a pathlib.Path as output_dir: the configuration's JSON form once failed on it)
+    fastbuild.build_dataset(output_dir=tmp_path / "out", progress=False, kmer_sizes=(6,), kmer_layout="sparse")
+    path = sorted((tmp_path / "out").glob("batch_*_trim.parquet"))[0]
+    md = pq.ParquetFile(path).metadata.row_group(0)
+    layout = {md.column(i).path_in_schema: (md.column(i).compression, md.column(i).encodings)
+              for i in range(md.num_columns)}
+    assert layout["6mer_ids.list.element"][0] == "LZ4"
+    assert layout["6mer_counts.list.element"][0] == "LZ4"
+    dense = [c for c in layout if c in DENSE_FLOATS]
+    assert "donor_score" in dense and "donor_m1" in dense and len(dense) >= 40
+    for c, (codec, encodings) in layout.items():
+        assert codec == ("UNCOMPRESSED" if c in DENSE_FLOATS else "LZ4"), c
+        if c in DENSE_FLOATS:
+            assert "BYTE_STREAM_SPLIT" not in encodings, c
+    assert "BYTE_STREAM_SPLIT" in layout["donor_sum_up30"][1]
+
+
+def test_console_exit_keeps_status_and_output(tmp_path):
+    """``python -m fastbuild`` ends with ``os._exit`` after a command: the exit status and every
+    line written are kept (success, a user error, a broken option)."""
+    ok = subprocess.run([sys.executable, "-m", "fastbuild", "build", "--n-genes", "3", "--output-dir",
+                         str(tmp_path / "o"), "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert "rows by pred_type" in ok.stdout and ok.stdout.endswith("\n")
+    assert (tmp_path / "o" / "_SUCCESS").is_file()
+    bad = subprocess.run([sys.executable, "-m", "fastbuild", "build", "--reference", str(tmp_path / "missing")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "fastbuild: error:" in bad.stderr
+    usage = subprocess.run([sys.executable, "-m", "fastbuild", "build", "--no-such-option"],
+                           capture_output=True, text=True, timeout=300)
+    assert usage.returncode == 2 and "unrecognized arguments" in usage.stderr
