@@ -17,6 +17,7 @@ an option (it is internal, or a nested part).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
@@ -112,6 +113,8 @@ def replace_flat(config, options: dict, what: str):
     ------
     TypeError
         For a name that is no option of the configuration (``unknown build option 'x'``).
+
+    Path-like values (``pathlib.Path``) are taken as their strings.
     """
     own = {f.name for f in fields(config)}
     part_of = {}
@@ -121,6 +124,8 @@ def replace_flat(config, options: dict, what: str):
             part_of.update({sub.name: f.name for sub in fields(value)})
     direct, parts = {}, {}
     for key, value in options.items():
+        if isinstance(value, os.PathLike):  # paths are options' strings (pathlib.Path accepted everywhere)
+            value = os.fspath(value)
         if key in part_of and key not in own:
             parts.setdefault(part_of[key], {})[key] = value
         elif key in own and key not in {p for p in part_of.values()}:

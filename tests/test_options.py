@@ -153,3 +153,15 @@ def test_an_old_demo_build_folder_resumes(tmp_path):
     assert plan.config_hash == old["hash"] and plan.units() == old["units"]
     result = build_dataset(output_dir=str(out), progress=False)
     assert result.info["rows"] > 0 and (out / "_SUCCESS").exists()
+
+
+def test_path_objects_are_taken_as_strings(tmp_path):
+    """pathlib.Path values are accepted for every path option, as their strings (the library's
+    ``**options`` path; a build's configuration once failed to serialise one, variants to check one)."""
+    from fastbuild.variants.config import VariantsConfig
+
+    p = tmp_path / "x"
+    assert BuildConfig.from_options(output_dir=p, reference=p).to_dict()["output_dir"] == str(p)
+    assert PredictConfig().replace(scores=p).scores == str(p)
+    v = VariantsConfig().replace(vcf=p, out=p, fasta=p, annotation=p)
+    assert (v.vcf, v.out, v.inputs.annotation) == (str(p), str(p), str(p))
