@@ -15,17 +15,24 @@ __all__ = ["numpy_array", "string_array", "to_numpy"]
 
 
 def numpy_array(data: np.ndarray, type: pa.DataType, mask: np.ndarray | None = None) -> pa.Array:
-    """An Arrow array of a primitive ``type`` over numpy ``data`` (converted to the type's dtype),
-    null where ``mask`` is True, made from buffers (zero-copy where the dtype already matches).
+    """An Arrow array of a primitive ``type`` over the 1-D numpy ``data``, null where ``mask`` is
+    True, made from buffers (zero-copy for a contiguous array of the type's own dtype).
 
-    ``pa.array`` would give the same array, but on its first call it imports pandas wherever
-    pandas is installed (pyarrow's pandas shim, ~0.17 s of every build's start-up).
+    ``pa.array`` gives the same array, but on its first call it imports pandas wherever pandas is
+    installed (pyarrow's pandas shim, ~0.17 s of every build's start-up). Data of another dtype is
+    handed to ``pa.array`` (its checked conversion: no silent narrowing).
     """
+    data = np.asarray(data)
+    if data.ndim != 1:
+        raise ValueError(f"numpy_array: needs 1-D data, got shape {data.shape}")
+    dtype = np.dtype(bool) if pa.types.is_boolean(type) else np.dtype(type.to_pandas_dtype())
+    if data.dtype != dtype:
+        return pa.array(data, type=type, mask=None if mask is None else np.asarray(mask, dtype=bool))
     n = int(data.shape[0])
-    if pa.types.is_boolean(type):
-        values = pa.py_buffer(np.packbits(np.asarray(data, dtype=bool), bitorder="little"))
+    if dtype.kind == "b":
+        values = pa.py_buffer(np.packbits(data, bitorder="little"))
     else:
-        values = pa.py_buffer(np.ascontiguousarray(data, dtype=type.to_pandas_dtype()))
+        values = pa.py_buffer(np.ascontiguousarray(data))
     validity, nulls = None, 0
     if mask is not None:
         nulls = int(np.count_nonzero(mask))
@@ -47,21 +54,16 @@ def string_array(values: list) -> pa.Array:
 
 
 def to_numpy(column) -> np.ndarray:
-    """The values of a primitive Arrow array or chunked array without nulls, as a read-only numpy
-    array (zero-copy for one chunk), as ``column.to_numpy()`` gives them.
-
-    Raises
-    ------
-    ValueError
-        For nulls or a type with no fixed-width numpy dtype (bool, strings, lists): use
-        ``to_numpy()`` there.
+    """The values of an Arrow array or chunked array as numpy, as ``column.to_numpy()`` gives them:
+    for a primitive column without nulls a read-only view of its buffer (one chunk) or one copy;
+    anything else (nulls, bool, strings, lists) through pyarrow's own conversion
+    (``to_numpy(zero_copy_only=False)``: nulls as NaN or None).
     """
     arr = column
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
     if arr.null_count or not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
-        raise ValueError(f"to_numpy: needs a primitive column without nulls, got {arr.type} "
-                         f"with {arr.null_count} nulls")
+        return arr.to_numpy(zero_copy_only=False)
     dtype = np.dtype(arr.type.to_pandas_dtype())
     buf = arr.buffers()[1]
     if buf is None:  # an empty array may have no data buffer

@@ -108,17 +108,18 @@ def run() -> None:
     When the command leaves no other Python thread running, the exit handlers run and the process
     ends with ``os._exit`` instead of tearing its modules down one by one: ~0.15 s less per
     command (numba, llvmlite, pyarrow and polars). Everything a command writes is closed, fsynced
-    and renamed before :func:`main` returns. With threads still alive, or under a profiler,
-    tracer or coverage tool (which write their results after the program ends), the normal exit
-    is kept.
+    and renamed before :func:`main` returns. With threads still alive, under a profiler, tracer
+    or coverage tool (which write their results after the program ends), with ``python -i``, or
+    when flushing the output fails, the normal exit is kept.
     """
     code = main()
-    if threading.active_count() == 1 and not _observed():
+    if threading.active_count() == 1 and not _observed() and not sys.flags.inspect:
         atexit._run_exitfuncs()  # logging.shutdown, multiprocessing's and weakref.finalize's handlers
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except (OSError, ValueError):  # a closed or broken pipe: the normal exit reports it
+            for stream in (sys.stdout, sys.stderr):  # None when the stream was closed at start (>&-)
+                if stream is not None:
+                    stream.flush()
+        except Exception:  # a closed or broken pipe...: the normal exit handles and reports it
             raise SystemExit(code) from None
         os._exit(code if isinstance(code, int) else 1)
     raise SystemExit(code)

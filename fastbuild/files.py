@@ -202,7 +202,8 @@ def read_parquet(path, what: str):
         try:
             # ParquetFile rather than pq.read_table: the latter imports pyarrow.dataset (and with it
             # pandas where installed, ~0.17 s) for what is one file
-            table = pq.ParquetFile(path, page_checksum_verification=True).read()
+            with pq.ParquetFile(path, page_checksum_verification=True) as pf:
+                table = pf.read()
         except (pa.ArrowException, OSError, ValueError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise FastbuildError(f"{what} {path} is damaged ({reason})") from None

@@ -59,7 +59,8 @@ def cache_root() -> Path:
     """The user cache folder of fastbuild: the one place that says where it is.
 
     Holds numba's compiled kernels (``numba/``), decompressed gzip FASTAs and FASTA indexes
-    (``fasta/``, see ``fastbuild.genome``).  The first of these that is set wins:
+    (``fasta/``, see ``fastbuild.genome``) and SpliceAI weights read from .h5 files (``weights/``,
+    see ``fastbuild.basemodel.weights_cache``).  The first of these that is set wins:
 
     1. ``$FASTBUILD_CACHE_DIR``;
     2. ``$FASTBUILD_CACHE`` (the older name, still honoured);

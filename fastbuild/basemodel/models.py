@@ -701,19 +701,29 @@ def network_from_keras_h5(path, isolate: bool = True) -> tuple[Network, float, s
     return _keras_network(path, _H5Reader(path) if isolate and path.is_file() else None)
 
 
-def _keras_network(path: Path, reader, sha256: str | None = None) -> tuple[Network, float, str]:
+def _keras_network(path: Path, reader, sha256: str | None = None, isolate: bool = False) -> tuple[Network, float, str]:
     """:func:`network_from_keras_h5` of a file read by ``reader`` (None: read here; an
-    :class:`_H5Contents`: already read). ``sha256``: the file's checksum, to cache what was read
-    (:mod:`fastbuild.basemodel.weights_cache`)."""
+    :class:`_H5Contents`: already read, from the weights cache). ``sha256``: the file's checksum,
+    to cache what was read (:mod:`fastbuild.basemodel.weights_cache`); ``isolate``: read the file
+    in a child process should cached contents fail to make a network."""
     if not path.is_file():
         raise FastbuildError(f"model file not found: {path}")
     try:
         if isinstance(reader, _H5Contents):
-            contents = reader
-        else:
+            try:
+                net, eps, act = _read_keras(_KerasModel(reader, path))
+                return _check_network(net, path), eps, act
+            except Exception:  # a cached entry that no longer reads as this file: forget it, read the file
+                if sha256 is not None:
+                    weights_cache.forget(sha256)
+                reader = _H5Reader(path) if isolate else None
+        try:
             contents = reader.result() if reader is not None else _h5_read(path)
-            if sha256 is not None:
-                weights_cache.remember(sha256, _contents_pack(contents))
+        finally:
+            if reader is not None:
+                reader.close()
+        if sha256 is not None and weights_cache.weights_cache_dir() is not None:
+            weights_cache.remember(sha256, _contents_pack(contents))
         net, eps, act = _read_keras(_KerasModel(contents, path))
     except FastbuildError:
         raise
@@ -791,7 +801,8 @@ def load_spliceai(paths=None, name: str = "spliceai") -> Model:
     try:
         readers = [r if r is not None else (_H5Reader(p) if paths is not None else None)
                    for p, r in zip(files, readers, strict=True)]
-        loaded = [_keras_network(p, r, sha) for p, r, (_, sha) in zip(files, readers, checksums, strict=True)]
+        loaded = [_keras_network(p, r, sha, isolate=paths is not None)
+                  for p, r, (_, sha) in zip(files, readers, checksums, strict=True)]
     finally:
         for r in readers:
             if r is not None and not isinstance(r, _H5Contents):

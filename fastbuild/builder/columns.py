@@ -85,7 +85,7 @@ def to_record_batch(schema: pa.Schema, chunks: list[Chunk]) -> pa.RecordBatch:
                 base += int(ip[-1])
                 ids.append(i)
                 cnts.append(n)
-            offsets = numpy_array(np.concatenate(indptrs), pa.int32())
+            offsets = numpy_array(np.concatenate(indptrs).astype(np.int32), pa.int32())  # < batch_rows * 4**k
             values = np.concatenate(ids if part == "ids" else cnts)
             cols.append(pa.ListArray.from_arrays(offsets, numpy_array(values, f.type.value_type)))
     return pa.RecordBatch.from_arrays(cols, schema=schema)

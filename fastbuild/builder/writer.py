@@ -54,7 +54,7 @@ def parquet_options(schema: pa.Schema) -> dict:
     layout before 2026-12-04) LZ4 with BYTE_STREAM_SPLIT wrote a 167-column k=3 batch with a third
     less CPU time and ~2% smaller, a sparse k=6 batch with a sixth less CPU time and ~25% larger
     (its k-mer list columns compress less well with LZ4); leaving the dense floats uncompressed
-    (2026-12-05) took another ~17% off the k=3 writer's CPU time for a file ~4% larger. The rows
+    (2026-12-05) took another ~17% off the k=3 writer's CPU time for a file ~5% larger. The rows
     are the same (docs/benchmarks.md).
 
     Parameters
@@ -69,7 +69,11 @@ def parquet_options(schema: pa.Schema) -> dict:
     """
     strings = [f.name for f in schema if pa.types.is_string(f.type)]
     floats = [f.name for f in schema if pa.types.is_floating(f.type)]
-    # per-column settings name leaf columns: a list column's values are "NAME.list.element"
+    # per-column settings name leaf columns: a list column's values are "NAME.list.element"; a
+    # column not named gets no compression at all, so other nested types are refused here
+    for f in schema:
+        if pa.types.is_nested(f.type) and not pa.types.is_list(f.type):
+            raise TypeError(f"parquet_options: no leaf path known for column {f.name!r} of type {f.type}")
     leaves = [f"{f.name}.list.element" if pa.types.is_list(f.type) else f.name for f in schema]
     return dict(compression={leaf: "none" if leaf in DENSE_FLOATS else "lz4" for leaf in leaves},
                 use_dictionary=strings, write_statistics=["gene_id", "position", "chrom"],

@@ -56,10 +56,26 @@ def test_damaged_entry_and_edited_file_are_read_again(h5_files):
     first = models.load_spliceai(h5_files)
     sha = first.spec.files[0][1]
     entry = weights_cache.weights_cache_dir() / f"{sha}.h5w"
+    good = entry.read_bytes()
     entry.write_bytes(b"not packed weights")
     again = models.load_spliceai(h5_files)
     _same_networks(first, again)
-    assert entry.read_bytes().startswith(models._PACK_MAGIC)  # rewritten from the file
+    assert entry.read_bytes() == good  # rewritten from the file
+
+    # bytes changed inside the weights (the entry still parses): caught by the entry's checksum
+    damaged = bytearray(good)
+    damaged[len(good) // 2:len(good) // 2 + 4096] = bytes(4096)
+    entry.write_bytes(bytes(damaged))
+    _same_networks(first, models.load_spliceai(h5_files))
+    assert entry.read_bytes() == good
+
+    # an entry with a valid checksum whose contents make no network (a layer missing): forgotten,
+    # the file read again in its child process
+    contents = models._contents_unpack(weights_cache.cached(sha))
+    contents.layers.pop(next(name for name in sorted(contents.layers) if "kernel" in contents.layers[name]))
+    weights_cache.remember(sha, models._contents_pack(contents))
+    _same_networks(first, models.load_spliceai(h5_files))
+    assert entry.read_bytes() == good
 
     # an edited file has another checksum: never served the old entry (here it no longer parses)
     with open(h5_files[0], "r+b") as fh:
