@@ -84,6 +84,9 @@ VARIANTS = {
     "rich_context": {"build": {}, "flank": 0, "extra": "rich"},
     "rich_context_w25": {"build": {"window": 25}, "flank": 0, "extra": "rich"},
 }
+#: --feature-set of the region mode -> the schema metadata key listing the columns it drops.
+FEATURE_SETS = {"sequence": "fastbuild.drop_for_training", "annotated": "fastbuild.drop_for_annotated_training"}
+
 #: Variants run unless --variants says otherwise (keep_all trains on every position: slow on big sets;
 #: long_context_w25 is rich_context_w25 with fewer columns).
 DEFAULT_VARIANTS = ("default", "flank20", "no_peaks", "floor0", "hard0.05", "window25", "long_context",
@@ -505,6 +508,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="region mode: a held-out region, built with --eval-mode (repeatable)")
     p.add_argument("--compositions", default=",".join(DEFAULT_COMPOSITIONS),
                    help=f"region mode: gene-type compositions of the training genes ({', '.join(COMPOSITIONS)})")
+    p.add_argument("--feature-set", choices=sorted(FEATURE_SETS), default="sequence",
+                   help="region mode: the sequence-available features (schema's fastbuild.drop_for_training "
+                        "dropped), or every feature, annotation-derived ones (gene_type ...) included "
+                        "(fastbuild.drop_for_annotated_training dropped)")
     p.add_argument("--json", help="write every number here")
     args = p.parse_args(argv)
     if bool(args.train_region) != bool(args.test_region):
@@ -807,7 +814,7 @@ def train_region(args, builder: Builder, name: str, g: pl.DataFrame, regions: di
         df = sets[comp]
         sig = _signature(df)
         if sig not in done:
-            fit = train(df, valid_df, feature_names(df, meta, "fastbuild.drop_for_training", 0), args)
+            fit = train(df, valid_df, feature_names(df, meta, FEATURE_SETS[args.feature_set], 0), args)
             tuned = tune_thresholds(valid_ev, fit.predict(valid_df))
             test = {n: _region_scores(r, base[n], r.probs(fit), tuned) for n, r in regions.items()}
             types = list(gene_types_of(df).values())
