@@ -1,0 +1,72 @@
+"""The batch-file writer's thread (fastbuild.builder.writer.BatchFileWriter): record batches are
+written while the next is made, and every exit waits for the write in flight."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from fastbuild.builder.columns import Chunk
+from fastbuild.builder.stats import BatchStats
+from fastbuild.builder.writer import BatchFileWriter
+from fastbuild.errors import FastbuildError
+
+SCHEMA = pa.schema([("position", pa.int64()), ("donor_score", pa.float32())])
+
+
+def _chunk(a: int, m: int) -> Chunk:
+    return Chunk(m, {"position": np.arange(a, a + m, dtype=np.int64),
+                     "donor_score": np.linspace(0, 1, m, dtype=np.float32)})
+
+
+def _slow(writer: BatchFileWriter, seconds: float, log: list, fail: bool = False):
+    real = writer._writer.write_batch
+
+    def write_batch(rb, **kw):
+        log.append(("start", threading.current_thread().name))
+        time.sleep(seconds)
+        if fail:
+            raise OSError(28, "No space left on device")
+        real(rb, **kw)
+        log.append(("end", rb.num_rows))
+
+    writer._writer.write_batch = write_batch
+
+
+def test_batches_are_written_on_the_thread_in_order(tmp_path):
+    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=100)
+    log: list = []
+    _slow(w, 0.01, log)
+    for a in range(0, 1000, 70):
+        w.add(_chunk(a, min(70, 1000 - a)))
+    path = w.finish(BatchStats(index=1, config_hash="test", rows=1000, positions=1000, counts=(), genes=()))
+    assert all(name.startswith("fastbuild-writer") for kind, name in log if kind == "start")
+    got = pq.read_table(path)
+    assert got.num_rows == 1000 and got["position"].to_pylist() == list(range(1000))
+    assert not any(t.is_alive() for t in w._pool._threads)  # the thread is gone: the fast exit can run
+
+
+def test_abort_waits_for_the_write_in_flight_and_leaves_no_file(tmp_path):
+    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=50)
+    log: list = []
+    _slow(w, 0.4, log)
+    w.add(_chunk(0, 50))  # one record batch handed to the thread
+    assert w._pending is not None and not w._pending.done()
+    w.abort()  # as run_batch does on SIGTERM or an error
+    assert log[-1] == ("end", 50), "abort closed the file while a record batch was being written"
+    assert not list(tmp_path.iterdir()), "an aborted unit left a file"
+    assert not any(t.is_alive() for t in w._pool._threads)
+
+
+def test_a_write_error_on_the_thread_is_one_line_and_removes_the_file(tmp_path):
+    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=50)
+    _slow(w, 0.0, [], fail=True)
+    w.add(_chunk(0, 50))
+    with pytest.raises(FastbuildError, match="disk is full"):
+        w.add(_chunk(50, 50))  # the next record batch meets the first one's error
+    assert not list(tmp_path.iterdir())
