@@ -799,8 +799,9 @@ def load_spliceai(paths=None, name: str = "spliceai") -> Model:
     # all started at once
     readers: list = [_cached_contents(sha) for _, sha in checksums]
     try:
-        readers = [r if r is not None else (_H5Reader(p) if paths is not None else None)
-                   for p, r in zip(files, readers, strict=True)]
+        for i, p in enumerate(files):  # in place: a reader that fails to start leaves the others closable
+            if readers[i] is None and paths is not None:
+                readers[i] = _H5Reader(p)
         loaded = [_keras_network(p, r, sha, isolate=paths is not None)
                   for p, r, (_, sha) in zip(files, readers, checksums, strict=True)]
     finally:
