@@ -80,10 +80,17 @@ def declaration(f: dataclasses.Field) -> dict | None:
 
 
 def check_fields(obj) -> None:
-    """Run the ``check`` of every declared option of ``obj`` (None passes where it is the default)."""
+    """Run the ``check`` of every declared option of ``obj`` (None passes where it is the default).
+
+    Path-like values (``pathlib.Path``) are taken as their strings first, so every configuration
+    holds, checks, hashes and writes paths alike however they were given.
+    """
     for f in fields(obj):
         meta = declaration(f)
         value = getattr(obj, f.name)
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+            object.__setattr__(obj, f.name, value)  # (configurations are frozen dataclasses)
         if meta and meta["check"] is not None and not (value is None and f.default is None):
             meta["check"](f.name, value)
 
@@ -113,8 +120,6 @@ def replace_flat(config, options: dict, what: str):
     ------
     TypeError
         For a name that is no option of the configuration (``unknown build option 'x'``).
-
-    Path-like values (``pathlib.Path``) are taken as their strings.
     """
     own = {f.name for f in fields(config)}
     part_of = {}
@@ -124,8 +129,6 @@ def replace_flat(config, options: dict, what: str):
             part_of.update({sub.name: f.name for sub in fields(value)})
     direct, parts = {}, {}
     for key, value in options.items():
-        if isinstance(value, os.PathLike):  # paths are options' strings (pathlib.Path accepted everywhere)
-            value = os.fspath(value)
         if key in part_of and key not in own:
             parts.setdefault(part_of[key], {})[key] = value
         elif key in own and key not in {p for p in part_of.values()}:

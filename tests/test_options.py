@@ -162,6 +162,7 @@ def test_path_objects_are_taken_as_strings(tmp_path):
 
     p = tmp_path / "x"
     assert BuildConfig.from_options(output_dir=p, reference=p).to_dict()["output_dir"] == str(p)
+    assert BuildConfig(output_dir=p).to_dict()["output_dir"] == str(p)  # constructed directly, too
     assert PredictConfig().replace(scores=p).scores == str(p)
     v = VariantsConfig().replace(vcf=p, out=p, fasta=p, annotation=p)
     assert (v.vcf, v.out, v.inputs.annotation) == (str(p), str(p), str(p))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field, fields
 
@@ -117,11 +116,6 @@ def _bool(name: str, value) -> None:
 def _easy_ratio(name: str, value) -> None:
     inf_hint = " (a large finite ratio such as 1e9 keeps every easy negative)"
     number(name, value, 0.0, hint=inf_hint if value == math.inf else "")
-
-
-def _json_value(value):
-    """JSON form of an option value json cannot write: paths as strings, tuples and sets as lists."""
-    return os.fspath(value) if isinstance(value, os.PathLike) else list(value)
 
 
 @dataclass(frozen=True)
@@ -277,7 +271,7 @@ class BuildConfig:
 
     def to_dict(self) -> dict:
         """Every option, flat, JSON-ready (tuples as lists)."""
-        return json.loads(json.dumps(to_flat_dict(self), default=_json_value))
+        return json.loads(json.dumps(to_flat_dict(self), default=list))
 
     def rows_relevant(self) -> dict:
         """The options that decide the rows written (what a resumed build must match)."""

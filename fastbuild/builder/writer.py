@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -140,10 +139,15 @@ class BatchFileWriter:
         try:
             self.buffer.flush()
             self._wait()
-            self._settle()
             self._writer.add_key_value_metadata({STATS_KEY: stats.to_json()})
             self._writer.close()
-            digest = _hash_while(self.tmp, lambda: _fsync_file(self.tmp))
+            # hashed on the writer thread while fsynced here (both release the GIL); every exit
+            # waits for it as for a write in flight
+            self._pending = self._pool.submit(sha256_file, self.tmp)
+            with open(self.tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            digest = self._pending.result()
+            self._settle()
             os.replace(self.tmp, self.path)
             fsync_dir(self.path.parent)
         except OSError as exc:
@@ -162,33 +166,6 @@ class BatchFileWriter:
             os.unlink(self.tmp)
         except OSError:
             pass
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb+") as fh:
-        os.fsync(fh.fileno())
-
-
-def _hash_while(path: Path, work) -> str:
-    """sha256 of ``path`` computed on another thread while ``work()`` runs (both release the GIL:
-    the hash of a fresh batch file, read from the page cache, overlaps its fsync)."""
-    box: list = []
-
-    def hash_it():
-        try:
-            box.append(sha256_file(path))
-        except BaseException as exc:  # re-raised below, in the caller's thread
-            box.append(exc)
-
-    thread = threading.Thread(target=hash_it, name="fastbuild-sha256", daemon=True)
-    thread.start()
-    try:
-        work()
-    finally:
-        thread.join()
-    if isinstance(box[0], BaseException):
-        raise box[0]
-    return box[0]
 
 
 def link_master(src: Path, dst: Path) -> None:
