@@ -13,7 +13,7 @@ from fastbuild.builder.schema import PRED_TYPES
 from fastbuild.builder.stats import SCORE_BINS, BatchStats, GeneStats
 from fastbuild.cli import main
 from fastbuild.report import svg
-from fastbuild.report.card import MARKER
+from fastbuild.report.config import CARD_MARKER
 from fastbuild.report.facts import facts_from_folder
 from fastbuild.report.figures import FIGURE_IDS
 from fastbuild.report.write import build_report_files, report_files
@@ -41,7 +41,7 @@ def test_build_writes_a_self_contained_report_and_a_card(built):
     for section in ("overview", "profile", "technical", "validate"):
         assert f'<section id="{section}">' in html
     card = (built / "README.md").read_text()
-    assert card.splitlines()[0] == MARKER
+    assert card.splitlines()[0] == CARD_MARKER
     for heading in ("## Overview", "## Profile", "## Technical specification", "## How to validate"):
         assert heading in card
     assert f"fastbuild validate {built.name}" in card
@@ -148,7 +148,6 @@ def test_svg_scales_and_escaping():
 def test_overwrite_clears_only_a_card_fastbuild_wrote(tmp_path):
     """--overwrite deletes the previous build's README.md card, never a README.md of the user's."""
     from fastbuild.builder.output import _clear_card
-    from fastbuild.report.config import CARD_MARKER
 
     ours, theirs = tmp_path / "ours.md", tmp_path / "theirs.md"
     ours.write_text(CARD_MARKER + "\n# demo\n")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastbuild.basemodel.forward_numba_fns import _dense64, direct_supported
-from fastbuild.basemodel.layers import _act, _c32, _softmax, _table
+from fastbuild.basemodel.layers import _act, _c32, _member_mean, _softmax, _table
 from fastbuild.basemodel.runner import Runner
 from fastbuild.errors import FastbuildError
 
@@ -247,14 +247,7 @@ def score_edits(runner, references: list, edits: list) -> tuple[list, list]:
         results[i][k] = (trunk.scores, [trunk.edit(*e) for e in edits[i]])
 
     runner.pull_jobs(jobs, one)
-    ref_out = [_mean([r[k][0] for k in range(len(nets))]) for r in results]
-    edit_out = [[_mean([r[k][1][j] for k in range(len(nets))]) for j in range(len(edits[i]))]
+    ref_out = [_member_mean([r[k][0] for k in range(len(nets))]) for r in results]
+    edit_out = [[_member_mean([r[k][1][j] for k in range(len(nets))]) for j in range(len(edits[i]))]
                 for i, r in enumerate(results)]
     return ref_out, edit_out
-
-
-def _mean(parts: list) -> np.ndarray:
-    acc = np.zeros(parts[0].shape, dtype=np.float64)
-    for p in parts:
-        acc += p
-    return (acc / len(parts)).astype(np.float32)

@@ -66,7 +66,7 @@ from fastbuild.basemodel.forward_numba_fns import (
     pair_tile_rows,
     tile_rows,
 )
-from fastbuild.basemodel.layers import _act, _c32, _softmax, _table
+from fastbuild.basemodel.layers import _act, _c32, _member_mean, _softmax, _table
 from fastbuild.basemodel.runner import Runner, check_codes, default_threads, networks_of
 from fastbuild.errors import FastbuildError
 
@@ -497,10 +497,7 @@ class NumpyRunner(Runner):
         if solo:
             parts = self._score_solo([checked[i][0] for i in solo])
             for i, per_net in zip(solo, parts, strict=True):
-                acc = np.zeros(per_net[0].shape, dtype=np.float64)
-                for p in per_net:  # members in order, as score_sequence sums them
-                    acc += p
-                out[i] = (acc / len(self.networks)).astype(np.float32)
+                out[i] = _member_mean(per_net)  # members in order, as score_sequence sums them
         return out
 
     def _solo_set(self, lengths) -> set:

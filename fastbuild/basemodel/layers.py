@@ -1,5 +1,6 @@
 """Python-level pieces of the numpy engine's forward pass, shared by :mod:`forward` and :mod:`cone`:
-the input layer as a lookup table, the activation, the softmax head, float32 contiguity."""
+the input layer as a lookup table, the activation, the softmax head, float32 contiguity, and the
+ensemble's mean over members."""
 
 from __future__ import annotations
 
@@ -31,3 +32,12 @@ def _c32(a: np.ndarray) -> np.ndarray:
 def _act(v: np.ndarray, slope) -> np.ndarray:
     """max(v, slope*v): ReLU (slope 0) or LeakyReLU."""
     return np.maximum(v, v * slope)
+
+
+def _member_mean(parts: list) -> np.ndarray:
+    """The ensemble's scores: members summed in float64 in member order, divided by their number,
+    as float32 (one definition, so that every path averages members bit for bit alike)."""
+    acc = np.zeros(parts[0].shape, dtype=np.float64)
+    for p in parts:
+        acc += p
+    return (acc / len(parts)).astype(np.float32)

@@ -11,9 +11,6 @@ from fastbuild.report.config import CARD_MARKER
 from fastbuild.report.facts import DatasetFacts
 from fastbuild.report.figures import SHOWN_PRED
 
-#: First line of every card fastbuild writes: a README.md without it is the user's, never overwritten.
-MARKER = CARD_MARKER
-
 
 def _md_table(headers: list[str], rows: list[list]) -> list[str]:
     def cell(v):
@@ -98,7 +95,7 @@ def _validate(facts: DatasetFacts) -> list[str]:
 
 
 def render_card(facts: DatasetFacts) -> str:
-    """The dataset card's Markdown (first line: :data:`MARKER`)."""
-    lines = [MARKER, f"# {facts.name}", "", *_overview(facts), *_profile(facts), *_technical(facts),
+    """The dataset card's Markdown (first line: :data:`~fastbuild.report.config.CARD_MARKER`)."""
+    lines = [CARD_MARKER, f"# {facts.name}", "", *_overview(facts), *_profile(facts), *_technical(facts),
              *_validate(facts)]
     return "\n".join(lines).rstrip() + "\n"

@@ -10,6 +10,7 @@ and the report says so.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,8 +78,13 @@ class DatasetFacts:
     # ------------------------------------------------------------------ genes
     def genes(self) -> pl.DataFrame:
         """One row per gene: gene_id, rows, positions, split and, where recorded, kept rows by pred_type
-        (TN, TP, FP, FN) and the manifest's gene_type, gene_length and splice_density_per_kb."""
-        recorded = all(g.counts for b in self.batches for g in b.genes)
+        (TN, TP, FP, FN) and the manifest's gene_type, gene_length and splice_density_per_kb
+        (made once per report: the page and the card read it several times)."""
+        return self._genes
+
+    @functools.cached_property
+    def _genes(self) -> pl.DataFrame:
+        recorded = self.gene_counts_recorded()
         rows = []
         for b in self.batches:
             for g in b.genes:

@@ -24,7 +24,7 @@ from fastbuild.atomic import atomic_path
 from fastbuild.errors import FastbuildError
 from fastbuild.files import check_input_file
 
-__all__ = ["BIGBED_MAGIC", "BIGWIG_MAGIC", "BigWig", "Runs", "header_problem", "is_fatal", "magic_of", "open_bigwig",
+__all__ = ["BIGBED_MAGIC", "BIGWIG_MAGIC", "BigWig", "Runs", "header_problem", "is_fatal", "magic_of",
            "quiet_library", "require_pybigtools", "runs_of", "write_bigwig"]
 
 BIGWIG_MAGIC = 0x888FFC26  # the first 4 bytes of a bigWig (little-endian)
@@ -150,7 +150,8 @@ def _reason(exc: BaseException) -> str:
 
 
 class BigWig:
-    """A bigWig opened for reading, checked to be one (see :func:`open_bigwig`).
+    """A bigWig opened for reading, checked to be one: a missing, empty, truncated or non-bigWig
+    file is one line.
 
     Attributes
     ----------
@@ -212,11 +213,6 @@ class BigWig:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def open_bigwig(path, what: str = "bigWig") -> BigWig:
-    """Open a bigWig for reading: a missing, empty, truncated or non-bigWig file is one line."""
-    return BigWig(path, what)
 
 
 class Runs:

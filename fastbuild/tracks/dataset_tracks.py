@@ -35,7 +35,8 @@ def read_dataset(dataset, columns: list[str], where: pl.Expr | None = None) -> p
     """``columns`` of every row of a finished dataset (filtered by ``where``), one file at a time."""
     parts = []
     for f in master_files(dataset):
-        missing = [c for c in columns if c not in _schema(f).names]
+        names = set(_schema(f).names)
+        missing = [c for c in columns if c not in names]
         if missing:
             raise FastbuildError(f"{dataset} is not a fastbuild build dataset: {f.name} has no column "
                                  f"{', '.join(missing)}")

@@ -156,12 +156,13 @@ def _clusters(positions: list[int], gap: int, span: int) -> list[tuple[int, int]
     return out
 
 
-def _padded(ctx: Context, chrom: str, gene: Gene, lo: int, hi: int) -> np.ndarray:
-    """Genome codes of ``lo..hi`` with every base outside the gene's span read as N."""
-    codes = ctx.genome.fetch(chrom, lo, hi).copy()
-    a, b = max(gene.start - lo, 0), min(gene.end - lo + 1, codes.size)
+def padded_codes(genome, gene: Gene, lo: int, hi: int) -> np.ndarray:
+    """Genome codes of ``gene.chrom:lo..hi`` (1-based, inclusive) with every base outside the
+    gene's span (and the contig) read as N."""
+    codes = genome.fetch(gene.chrom, lo, hi).copy()
+    a, b = max(gene.start - lo, 0), max(min(gene.end - lo + 1, codes.size), 0)
     codes[:a] = N_CODE
-    codes[max(b, 0):] = N_CODE
+    codes[b:] = N_CODE
     return codes
 
 
@@ -218,7 +219,7 @@ def _ref_windows(requests: list[_Request], records: list[Record], chroms: dict, 
             first, last = next(s for s in spans if s[0] <= pos <= s[1])
             lo, hi = first - d - f, last + d + f
             key = ("ref", chrom, gene.strand, lo, hi, max(gene.start, lo), min(gene.end, hi))
-            slot = batch.add(key, lambda c=chrom, g=gene, a=lo, b=hi: _padded(ctx, c, g, a, b), gene.strand)
+            slot = batch.add(key, lambda g=gene, a=lo, b=hi: padded_codes(ctx.genome, g, a, b), gene.strand)
             q.ref_key = (slot, lo, hi - lo + 1)
 
 

@@ -50,11 +50,11 @@ import pyarrow as pa
 
 import fastbuild_kernels as kernels
 from fastbuild.builder.schema import LONG_CONTEXT_MAX, kmer_names
+from fastbuild.variants.annotate import padded_codes
 from fastbuild.variants.config import ROWS_CONTEXT_FLANK, ROWS_KMER_SIZES
 
-__all__ = ["LONG_SUM_WIDTH", "RowFeatures", "alt_index", "gene_codes", "long_names", "score_features"]
+__all__ = ["LONG_SUM_WIDTH", "RowFeatures", "alt_index", "long_names", "score_features"]
 
-N_CODE = 4
 ALLELES = ("ref", "alt")
 #: Width of the long-range sums a variant's window holds for most D (the build's first width).
 LONG_SUM_WIDTH = 30
@@ -115,7 +115,7 @@ class RowFeatures:
         """k-mers and composition of both alleles (module docstring), transcript orientation."""
         up, down = self.context_flank
         lo, hi = pos - distance - max(up, down), pos + distance + max(up, down) + len(ref)
-        ref_codes = gene_codes(genome, gene, lo, hi)
+        ref_codes = padded_codes(genome, gene, lo, hi)
         at = pos - lo
         alt_codes = np.concatenate([ref_codes[:at], kernels.encode(alt), ref_codes[at + len(ref):]])
         rows = np.arange(pos - distance, pos + distance + 1, dtype=np.int64)
@@ -127,15 +127,6 @@ class RowFeatures:
                 codes, index = kernels.reverse_complement(codes), codes.size - 1 - index
             cols.update(_composition(allele, codes, index, up, down, self.kmer_sizes))
         return cols
-
-
-def gene_codes(genome, gene, lo: int, hi: int) -> np.ndarray:
-    """Genome codes of ``gene.chrom:lo..hi`` (1-based, inclusive), N outside the gene's span and the contig."""
-    codes = genome.fetch(gene.chrom, lo, hi).copy()
-    a, b = max(gene.start - lo, 0), max(min(gene.end - lo + 1, codes.size), 0)
-    codes[:a] = N_CODE
-    codes[b:] = N_CODE
-    return codes
 
 
 def score_features(allele: str, y: np.ndarray, strand: str, distance: int) -> dict:
