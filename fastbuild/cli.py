@@ -51,25 +51,44 @@ def _setup_logging(verbosity: int) -> None:
 
 @contextlib.contextmanager
 def sigterm_raises():
-    """While the block runs, SIGTERM raises :class:`~fastbuild.errors.Terminated` in the main thread.
+    """While the block runs, SIGTERM raises :class:`~fastbuild.errors.Terminated` in the main thread,
+    and Ctrl-C :class:`KeyboardInterrupt`, never inside the thread machinery.
 
-    Only the first SIGTERM raises (a second one must not interrupt the cleanup the first started);
-    the previous handler is restored afterwards. Does nothing outside the main thread.
+    The first stop signal raises where raising is safe (:class:`fastbuild.work.signals.StopRequest`:
+    not between a lock's release and its re-acquisition in ``threading``); a second SIGTERM raises
+    nothing (it must not interrupt the cleanup the first started); a second Ctrl-C raises at once,
+    wherever the main thread is (a user insisting). Ctrl-C is taken only from Python's default
+    handler. The previous handlers are restored afterwards. Does nothing outside the main thread.
     """
-    raised = []
+    if threading.current_thread() is not threading.main_thread():  # signals cannot be handled here
+        yield
+        return
+    from fastbuild.work.signals import StopRequest
+
+    first = []
+
+    def stop():
+        raise Terminated() if first[0] == signal.SIGTERM else KeyboardInterrupt()
+
+    request = StopRequest(stop)
 
     def handler(signum, frame):
-        if not raised:
-            raised.append(signum)
-            raise Terminated()
+        if not first:
+            first.append(signum)
+            request.request(frame)
+        elif signum == signal.SIGINT:
+            raise KeyboardInterrupt()
 
-    here = threading.current_thread() is threading.main_thread()  # else signals cannot be handled
-    previous = signal.signal(signal.SIGTERM, handler) if here else None
+    request.install()
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, handler)}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
-        if here:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        request.uninstall()
+        for signum, was in previous.items():
+            signal.signal(signum, signal.SIG_DFL if was is None else was)
 
 
 def main(argv=None) -> int:

@@ -25,7 +25,7 @@ def _chunk(a: int, m: int) -> Chunk:
 
 
 def _slow(writer: BatchFileWriter, seconds: float, log: list, fail: bool = False):
-    real = writer._writer.write_batch
+    real = writer._open().write_batch
 
     def write_batch(rb, **kw):
         log.append(("start", threading.current_thread().name))
@@ -35,7 +35,7 @@ def _slow(writer: BatchFileWriter, seconds: float, log: list, fail: bool = False
         real(rb, **kw)
         log.append(("end", rb.num_rows))
 
-    writer._writer.write_batch = write_batch
+    writer._open().write_batch = write_batch
 
 
 def test_batches_are_written_on_the_thread_in_order(tmp_path):
@@ -70,3 +70,26 @@ def test_a_write_error_on_the_thread_is_one_line_and_removes_the_file(tmp_path):
     with pytest.raises(FastbuildError, match="disk is full"):
         w.add(_chunk(50, 50))  # the next record batch meets the first one's error
     assert not list(tmp_path.iterdir())
+
+
+def test_the_file_is_created_by_the_first_write_and_abort_before_it_leaves_nothing(tmp_path):
+    """An interruption right after the constructor returns (before the caller holds the writer)
+    must not leave a file: nothing exists on disk until the first record batch."""
+    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=50)
+    assert list(tmp_path.iterdir()) == []
+    w.add(_chunk(0, 20))  # buffered, not yet a record batch
+    assert list(tmp_path.iterdir()) == []
+    w.abort()
+    assert list(tmp_path.iterdir()) == []
+    w = BatchFileWriter(tmp_path, 2, SCHEMA, batch_rows=50)
+    w.add(_chunk(0, 50))
+    assert [p.name for p in tmp_path.iterdir()] == [w.tmp.name]
+    w.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_batch_of_no_rows_is_a_whole_file(tmp_path):
+    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=50)
+    path = w.finish(BatchStats(index=1, config_hash="test", rows=0, positions=0, counts=(), genes=()))
+    assert pq.read_table(path).num_rows == 0 and pq.read_table(path).schema.names == SCHEMA.names
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name, path.name + ".sha256"]

@@ -96,13 +96,25 @@ class BatchFileWriter:
         self.path = Path(out_dir) / batch_name(index)
         self.tmp = tmp_path(self.path)
         self.schema = schema
-        try:
-            self._writer = pq.ParquetWriter(self.tmp, schema, **parquet_options(schema))
-        except OSError as exc:
-            raise io_error(self.tmp, exc) from None
         self.buffer = ColumnBuffer(schema, batch_rows, self._write)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="fastbuild-writer")
         self._pending = None
+        self._writer = None  # the file is created by the first write (see _open)
+
+    def _open(self) -> pq.ParquetWriter:
+        """The Parquet writer, created (and with it the temporary file) on first use.
+
+        Not in ``__init__``: an interruption between the constructor's return and the caller's
+        assignment would leave a file that no :meth:`abort` knows of. Interrupted while opening,
+        :meth:`abort` still removes the file (its name is known from the start).
+        """
+        if self._writer is None:
+            try:
+                self._writer = pq.ParquetWriter(self.tmp, self.schema, **parquet_options(self.schema))
+            except OSError as exc:
+                self.abort()
+                raise io_error(self.tmp, exc) from None
+        return self._writer
 
     def _wait(self) -> None:
         """Wait for the record batch in flight; re-raise its error here. (Interrupted, the write
@@ -126,7 +138,7 @@ class BatchFileWriter:
     def _write(self, rb: pa.RecordBatch) -> None:
         try:
             self._wait()
-            self._pending = self._pool.submit(self._writer.write_batch, rb, row_group_size=rb.num_rows)
+            self._pending = self._pool.submit(self._open().write_batch, rb, row_group_size=rb.num_rows)
         except OSError as exc:
             self.abort()
             raise io_error(self.tmp, exc) from None
@@ -139,8 +151,9 @@ class BatchFileWriter:
         try:
             self.buffer.flush()
             self._wait()
-            self._writer.add_key_value_metadata({STATS_KEY: stats.to_json()})
-            self._writer.close()
+            writer = self._open()  # a batch of no rows is a file too
+            writer.add_key_value_metadata({STATS_KEY: stats.to_json()})
+            writer.close()
             # hashed on the writer thread while fsynced here (both release the GIL); every exit
             # waits for it as for a write in flight
             self._pending = self._pool.submit(sha256_file, self.tmp)
@@ -159,7 +172,8 @@ class BatchFileWriter:
     def abort(self) -> None:
         self._settle()
         try:
-            self._writer.close()
+            if self._writer is not None:
+                self._writer.close()
         except Exception:
             pass
         try:

@@ -25,6 +25,7 @@ import threading
 import time
 
 from fastbuild.errors import Terminated
+from fastbuild.work.signals import StopRequest
 from fastbuild.work.tasks import set_reporter
 
 PR_SET_PDEATHSIG = 1
@@ -54,6 +55,7 @@ def init_worker(queue, parent_pid: int, guard: str | None) -> None:
     """Initializer of every local worker process (see the module docstring)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     signal.signal(signal.SIGTERM, _on_sigterm)
+    _stop_request.install()
     _die_with_parent(parent_pid)
     if guard is not None:
         fd = os.open(guard, os.O_RDWR | os.O_CREAT, 0o644)
@@ -63,12 +65,27 @@ def init_worker(queue, parent_pid: int, guard: str | None) -> None:
 
 
 def _on_sigterm(signum, frame) -> None:
-    """SIGTERM: stop the running unit (its cleanup runs, see :func:`call_unit`), or die now when idle."""
+    """SIGTERM: stop the running unit (its cleanup runs, see :func:`call_unit`), or die now when idle.
+
+    The unit is stopped by :class:`~fastbuild.errors.Terminated` raised where raising is safe
+    (:mod:`fastbuild.work.signals`): an exception inside ``Thread.start`` or a future's wait would
+    leave the batch writer's thread writing after the unit's cleanup removed its file.
+    """
     if not _state["unit"]:
         _die_of_sigterm()
     if not _state["signalled"]:  # a second SIGTERM must not interrupt the unit's cleanup
         _state["signalled"] = True
-        raise Terminated()
+        _stop_request.request(frame)
+
+
+def _stop_unit() -> None:
+    """The deferred stop: raise in the unit, or die when the unit ended meanwhile."""
+    if not _state["unit"]:
+        _die_of_sigterm()
+    raise Terminated()
+
+
+_stop_request = StopRequest(_stop_unit)
 
 
 def _die_of_sigterm() -> None:

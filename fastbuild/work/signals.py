@@ -1,0 +1,177 @@
+"""Stop signals (Ctrl-C, SIGTERM) raised only where raising cannot corrupt a lock.
+
+A Python signal handler runs in the main thread between two bytecodes of whatever runs there. An
+exception raised inside the standard library's thread machinery (``threading.Condition.wait``
+between releasing its lock and the ``try`` that takes it back, ``Thread.start`` before the thread
+is registered, a ``concurrent.futures`` waiter, a ``multiprocessing`` queue) leaves a lock
+released twice or a thread nobody joins: the command then ends with ``RuntimeError: release
+unlocked lock`` instead of one line, or a writer thread outlives the cleanup that should have
+waited for it (a temporary file left behind). Both were seen, about once in 40 SIGTERMs, on a
+``--jobs 2`` build. Raised in a weak reference's callback or a ``__del__`` method (run by the
+garbage collector), the exception is printed and dropped, and the command runs on to its end.
+
+:class:`StopRequest` raises at once when the main thread runs ordinary code. Inside that
+machinery it raises in the nearest ordinary frame that called it, as soon as the call returns
+there: that frame is given a trace function (``frame.f_trace``, as ``pdb`` does; not while a
+tracer such as coverage holds ``sys.settrace``), and ``SIGALRM`` re-checks every
+:data:`POLL_S` seconds besides. A wait that never returns (a Dask client blocked on a dead
+scheduler) would defer forever, so after :data:`MAX_DEFER_S` the raise happens wherever the main
+thread is, as it did before.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+import types
+import weakref
+from collections.abc import Callable
+
+POLL_S = 0.01
+MAX_DEFER_S = 2.0
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # fastbuild/
+# weakref callbacks and __del__ methods swallow what they raise ("Exception ignored in"): a stop
+# raised there would be lost
+_MACHINERY_FILES = frozenset(os.path.abspath(m.__file__) for m in (threading, queue, weakref)) | {
+    os.path.abspath(weakref.WeakSet.__init__.__code__.co_filename)}
+_MACHINERY_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+                        for m in (concurrent.futures, multiprocessing))
+
+
+def _machinery(frame: types.FrameType) -> bool:
+    name = os.path.abspath(frame.f_code.co_filename)
+    return name in _MACHINERY_FILES or name.startswith(_MACHINERY_DIRS) or frame.f_code.co_name == "__del__"
+
+
+def locate(frame: types.FrameType | None) -> tuple[bool, types.FrameType | None]:
+    """Where a stop may be raised when the main thread runs ``frame``.
+
+    Returns ``(inside, resume)``: ``inside`` is whether ``frame`` runs in (or was called, with no
+    fastbuild code in between, from) the standard library's thread or process machinery
+    (``threading``, ``queue``, ``concurrent.futures``, ``multiprocessing``), a weak reference's
+    callback or a ``__del__`` method; ``resume`` is the nearest frame outside it that called it
+    (None when ``inside`` is false, or when no such frame exists).
+
+    The frames are walked from ``frame`` outwards; the walk stops at the first frame of fastbuild
+    itself met before any machinery: a unit runs inside ``concurrent.futures.process`` in a
+    worker, and that outer frame must not make every raise unsafe.
+    """
+    inside = False
+    while frame is not None:
+        if _machinery(frame):
+            inside = True
+        elif inside:
+            return True, frame
+        elif os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+            return False, None
+        frame = frame.f_back
+    return inside, None
+
+
+def in_machinery(frame: types.FrameType | None) -> bool:
+    """Whether a stop raised while the main thread runs ``frame`` could corrupt a lock or be lost
+    (see :func:`locate`)."""
+    return locate(frame)[0]
+
+
+def _no_trace(frame, event, arg):  # the global trace function while a frame waits to be stopped
+    return None
+
+
+class StopRequest:
+    """Turns a stop signal into ``stop()`` called in the main thread where that is safe.
+
+    Parameters
+    ----------
+    stop : callable
+        Called with no argument once the main thread is outside the thread machinery (see
+        :func:`locate`), or after :data:`MAX_DEFER_S` seconds whatever it runs; it raises
+        (``Terminated``, ``KeyboardInterrupt``) or ends the process.
+
+    Notes
+    -----
+    Use :meth:`request` from a signal handler, :meth:`install` / :meth:`uninstall` around the
+    time ``SIGALRM`` is this object's. Only the main thread may do either.
+    """
+
+    def __init__(self, stop: Callable[[], None]):
+        self._stop = stop
+        self._since: float | None = None  # when a deferred request was made
+        self._previous = None
+        self._traced: types.FrameType | None = None  # the frame that raises once the call returns
+
+    @property
+    def pending(self) -> bool:
+        """Whether a request is deferred and not yet delivered."""
+        return self._since is not None
+
+    def install(self) -> None:
+        """Take ``SIGALRM`` (the deferred request's timer) for this object."""
+        self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
+
+    def uninstall(self) -> None:
+        """Cancel a deferred request and give ``SIGALRM`` back."""
+        self.cancel()
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if self._previous is None else self._previous)
+
+    def cancel(self) -> None:
+        """Forget a deferred request (its work ended before it could be stopped)."""
+        self._since = None
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        self._untrace()
+
+    def request(self, frame: types.FrameType | None) -> None:
+        """Call ``stop`` now when ``frame`` is ordinary code, else defer it (see the module docstring)."""
+        inside, resume = locate(frame)
+        if not inside:
+            self._deliver()
+            return
+        self._since = time.monotonic()
+        self._defer(resume)
+
+    def _defer(self, resume: types.FrameType | None) -> None:
+        signal.setitimer(signal.ITIMER_REAL, POLL_S)
+        if resume is None or resume is self._traced:
+            return
+        self._untrace()
+        if sys.gettrace() is not None:  # a debugger or coverage tool: leave it be, poll only
+            return
+
+        def on_event(f, event, arg):
+            if self._since is not None and f is self._traced:
+                self._deliver()
+            return on_event
+
+        resume.f_trace = on_event
+        resume.f_trace_lines = True
+        self._traced = resume
+        sys.settrace(_no_trace)  # needed for f_trace to be called; new frames stay untraced
+
+    def _untrace(self) -> None:
+        if self._traced is not None:
+            self._traced.f_trace = None
+            self._traced = None
+            if sys.gettrace() is _no_trace:
+                sys.settrace(None)
+
+    def _on_alarm(self, signum, frame) -> None:
+        if self._since is None:
+            return
+        inside, resume = locate(frame)
+        if not inside or time.monotonic() - self._since > MAX_DEFER_S:
+            self._deliver()
+            return
+        self._defer(resume)
+
+    def _deliver(self) -> None:
+        self._since = None
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        self._untrace()
+        self._stop()

@@ -1,0 +1,144 @@
+"""Stop signals raise only outside the thread machinery (fastbuild.work.signals).
+
+A SIGTERM or Ctrl-C raised inside ``threading`` (between a Condition's release of its lock and
+the ``try`` that takes it back) ended a ``--jobs 2`` build with ``RuntimeError: release unlocked
+lock``, and inside a writer's ``Thread.start`` left a temporary file behind (about 1 in 40
+SIGTERMs). These tests send real signals to this process while its main thread waits in that
+machinery.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import Future
+
+import pytest
+
+from fastbuild.cli import sigterm_raises
+from fastbuild.errors import Terminated
+from fastbuild.work import signals
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer (POSIX)")
+
+
+def _later(seconds: float, fn) -> threading.Thread:
+    t = threading.Thread(target=lambda: (time.sleep(seconds), fn()), daemon=True)
+    t.start()
+    return t
+
+
+def _innermost_file(exc: BaseException) -> str:
+    """The file of the code the signal handler interrupted (the handler's own frames left out)."""
+    handler = (os.path.abspath(signals.__file__), os.path.abspath(sys.modules["fastbuild.cli"].__file__))
+    frames = traceback.extract_tb(exc.__traceback__)
+    return [f.filename for f in frames if os.path.abspath(f.filename) not in handler][-1]
+
+
+@pytest.mark.parametrize("signum, expected", [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)])
+def test_a_stop_signal_during_a_future_wait_raises_after_the_wait(signum, expected):
+    fut: Future = Future()
+    _later(0.1, lambda: os.kill(os.getpid(), signum))  # while the main thread waits below
+    _later(0.6, lambda: fut.set_result(7))
+    t0 = time.monotonic()
+    with pytest.raises(expected) as info, sigterm_raises():
+        got = fut.result()  # a write in flight, say: must not be broken into
+        time.sleep(5)  # ordinary code: the deferred stop lands here
+    elapsed = time.monotonic() - t0
+    assert got == 7 and 0.55 < elapsed < 3, elapsed
+    assert _innermost_file(info.value) == __file__, "raised inside the thread machinery"
+    cond = fut._condition  # the future's lock was released, as after any wait
+    assert cond.acquire(blocking=False)
+    cond.release()
+
+
+def test_the_stop_lands_in_the_caller_as_soon_as_the_wait_returns():
+    """A harvest loop spends nearly all its time inside the machinery: polling alone would rarely
+    find the main thread outside it; the caller's frame raises at its next line instead."""
+    fut: Future = Future()
+    _later(0.1, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    _later(0.4, lambda: fut.set_result(None))
+    calls = 0
+    t0 = time.monotonic()
+    with pytest.raises(Terminated) as info, sigterm_raises():
+        fut.result()
+        while True:
+            calls += 1
+            threading.Event().wait(0.002)
+    assert calls == 0 and time.monotonic() - t0 < 1.5
+    assert _innermost_file(info.value) == __file__
+    assert sys.gettrace() is None  # the trace function used to stop the frame is gone
+
+
+def test_a_wait_that_never_ends_is_stopped_after_the_grace(monkeypatch):
+    monkeypatch.setattr(signals, "MAX_DEFER_S", 0.3)
+    _later(0.1, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    t0 = time.monotonic()
+    with pytest.raises(Terminated), sigterm_raises():
+        threading.Event().wait(10)  # a Dask client blocked on a dead scheduler, say
+    assert 0.35 < time.monotonic() - t0 < 3
+
+
+def test_a_signal_in_ordinary_code_raises_at_once_and_handlers_are_restored():
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM)}
+    t0 = time.monotonic()
+    with pytest.raises(Terminated) as info, sigterm_raises():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    assert time.monotonic() - t0 < 1 and _innermost_file(info.value) == __file__
+    assert {s: signal.getsignal(s) for s in before} == before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_a_second_ctrl_c_raises_at_once_a_second_sigterm_not_at_all():
+    with pytest.raises(KeyboardInterrupt), sigterm_raises():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            pass
+        fut: Future = Future()
+        _later(0.1, lambda: os.kill(os.getpid(), signal.SIGINT))
+        fut.result(timeout=5)  # a user pressing Ctrl-C again during the cleanup: not deferred
+    with pytest.raises(Terminated), sigterm_raises():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)  # ignored: the cleanup runs to its end
+            time.sleep(0.05)
+
+
+def test_in_machinery_stops_at_fastbuild_code():
+    assert not signals.in_machinery(sys._getframe())
+    seen = []
+
+    def probe():
+        seen.append(signals.in_machinery(sys._getframe()))
+
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join()
+    assert seen == [True]  # called from threading.Thread.run with no fastbuild code in between
+    assert not signals.in_machinery(None)
+
+
+def test_finalizers_count_as_machinery():
+    """A stop raised in a __del__ method or a weak reference's callback would be printed and lost."""
+    import weakref
+
+    seen = []
+
+    class Owner:
+        def __del__(self):
+            seen.append(signals.in_machinery(sys._getframe()))
+
+    Owner()
+    other = Owner.__new__(Owner)
+    weakref.finalize(other, lambda: seen.append(signals.in_machinery(sys._getframe())))
+    del other  # the finaliser's callback (called from weakref.py), then __del__
+    assert seen == [True, True, True]
