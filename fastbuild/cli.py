@@ -63,15 +63,16 @@ def sigterm_raises():
     if threading.current_thread() is not threading.main_thread():  # signals cannot be handled here
         yield
         return
-    from fastbuild.work.signals import StopRequest
+    from fastbuild.work import signals
 
     first = []
 
     def stop():
         raise Terminated() if first[0] == signal.SIGTERM else KeyboardInterrupt()
 
-    request = StopRequest(stop)
+    request = signals.StopRequest(stop)
 
+    @signals.handler
     def handler(signum, frame):
         if not first:
             first.append(signum)
@@ -86,9 +87,9 @@ def sigterm_raises():
     try:
         yield
     finally:
-        request.uninstall()
-        for signum, was in previous.items():
+        for signum, was in previous.items():  # first: no new request once SIGALRM is given back
             signal.signal(signum, signal.SIG_DFL if was is None else was)
+        request.uninstall()
 
 
 def main(argv=None) -> int:

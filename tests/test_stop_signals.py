@@ -56,6 +56,8 @@ def test_a_stop_signal_during_a_future_wait_raises_after_the_wait(signum, expect
     cond.release()
 
 
+@pytest.mark.skipif(sys.gettrace() is not None, reason="a tracer (coverage, a debugger) holds sys.settrace: "
+                    "stops are found by polling only")
 def test_the_stop_lands_in_the_caller_as_soon_as_the_wait_returns():
     """A harvest loop spends nearly all its time inside the machinery: polling alone would rarely
     find the main thread outside it; the caller's frame raises at its next line instead."""
@@ -142,3 +144,36 @@ def test_finalizers_count_as_machinery():
     weakref.finalize(other, lambda: seen.append(signals.in_machinery(sys._getframe())))
     del other  # the finaliser's callback (called from weakref.py), then __del__
     assert seen == [True, True, True]
+
+
+def _as_if_in(path: str, src: str, name: str):
+    """A function whose frames report ``path`` as their file (code of that module, for locate)."""
+    scope: dict = {"sys": sys, "signals": signals}
+    exec(compile(src, path, "exec"), scope)
+    return scope[name]
+
+
+def test_a_handler_frame_is_looked_through():
+    """A SIGALRM landing in the SIGTERM handler (itself on top of a lock wait) must see the wait."""
+    seen = []
+    probe = _as_if_in(signals.__file__, "def probe(seen):\n    seen.append(signals.locate(sys._getframe()))\n",
+                      "probe")
+    here = sys._getframe()
+    threading.Thread(target=probe, args=(seen,)).run()  # run() in this thread: threading.py calls it
+    assert seen == [(True, here)]
+
+
+def test_a_finaliser_further_out_moves_the_raise_to_its_caller():
+    """fastbuild code (a pool's close) run by a __del__: raised there, the stop would be dropped."""
+    seen = []
+    close = _as_if_in(sys.modules["fastbuild.cli"].__file__,
+                      "def close(seen):\n    seen.append(signals.locate(sys._getframe()))\n", "close")
+
+    class Owner:
+        def __del__(self):
+            close(seen)
+
+    here = sys._getframe()
+    Owner()
+    assert seen == [(True, here)]
+    assert signals.locate(here) == (False, None)

@@ -93,3 +93,28 @@ def test_a_batch_of_no_rows_is_a_whole_file(tmp_path):
     path = w.finish(BatchStats(index=1, config_hash="test", rows=0, positions=0, counts=(), genes=()))
     assert pq.read_table(path).num_rows == 0 and pq.read_table(path).schema.names == SCHEMA.names
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name, path.name + ".sha256"]
+
+
+def test_a_stop_while_abort_waits_still_removes_the_file(tmp_path):
+    """SIGTERM while abort() waits for the write in flight: the stop lands once the wait returns,
+    and the file is removed all the same (the thread joined first)."""
+    import os
+    import signal
+
+    from fastbuild.cli import sigterm_raises
+    from fastbuild.errors import Terminated
+
+    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=50)
+    log: list = []
+    _slow(w, 0.5, log)
+    w.add(_chunk(0, 50))
+    threading.Thread(target=lambda: (time.sleep(0.1), os.kill(os.getpid(), signal.SIGTERM)), daemon=True).start()
+    with pytest.raises(Terminated), sigterm_raises():
+        try:
+            raise OSError(28, "No space left on device")  # the error that made run_batch abort
+        except OSError:
+            w.abort()
+            time.sleep(5)  # not reached when the stop lands inside abort; else it lands here
+    assert ("end", 50) in log  # the write in flight was waited for
+    assert list(tmp_path.iterdir()) == []
+    assert not any(t.is_alive() for t in w._pool._threads)

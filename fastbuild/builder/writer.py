@@ -127,13 +127,15 @@ class BatchFileWriter:
         """Wait for the write in flight whatever happens meanwhile (a second Ctrl-C, its error),
         then stop the writer thread: nothing may touch the file while it writes."""
         fut = self._pending
-        while fut is not None and not fut.done():
-            try:
-                wait([fut])
-            except BaseException:  # interrupted again: keep waiting, the write is short
-                continue
-        self._pending = None
-        self._pool.shutdown(wait=True)
+        try:
+            while fut is not None and not fut.done():
+                try:
+                    wait([fut])
+                except BaseException:  # interrupted again: keep waiting, the write is short
+                    continue
+        finally:  # a stop raised between two waits: the thread is still joined (it ends its write)
+            self._pending = None
+            self._pool.shutdown(wait=True)
 
     def _write(self, rb: pa.RecordBatch) -> None:
         try:
@@ -170,16 +172,18 @@ class BatchFileWriter:
         return self.path
 
     def abort(self) -> None:
-        self._settle()
         try:
-            if self._writer is not None:
-                self._writer.close()
-        except Exception:
-            pass
-        try:
-            os.unlink(self.tmp)
-        except OSError:
-            pass
+            self._settle()
+        finally:  # the file goes even when a stop lands here
+            try:
+                if self._writer is not None:
+                    self._writer.close()
+            except Exception:
+                pass
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
 
 
 def link_master(src: Path, dst: Path) -> None:

@@ -37,42 +37,61 @@ POLL_S = 0.01
 MAX_DEFER_S = 2.0
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # fastbuild/
+_HERE = os.path.abspath(__file__)
+_HANDLERS: set = set()  # code objects of the signal handlers that call StopRequest.request
+_MACHINERY_FILES = frozenset(os.path.abspath(m.__file__) for m in (threading, queue))
 # weakref callbacks and __del__ methods swallow what they raise ("Exception ignored in"): a stop
 # raised there would be lost
-_MACHINERY_FILES = frozenset(os.path.abspath(m.__file__) for m in (threading, queue, weakref)) | {
-    os.path.abspath(weakref.WeakSet.__init__.__code__.co_filename)}
+_FINALISER_FILES = frozenset({os.path.abspath(weakref.__file__),
+                              os.path.abspath(weakref.WeakSet.__init__.__code__.co_filename)})
 _MACHINERY_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
                         for m in (concurrent.futures, multiprocessing))
 
 
+def _finaliser(frame: types.FrameType) -> bool:
+    """A ``__del__`` method or a weak reference's callback run from ``weakref``: what they raise is
+    printed and dropped."""
+    return frame.f_code.co_name == "__del__" or os.path.abspath(frame.f_code.co_filename) in _FINALISER_FILES
+
+
 def _machinery(frame: types.FrameType) -> bool:
     name = os.path.abspath(frame.f_code.co_filename)
-    return name in _MACHINERY_FILES or name.startswith(_MACHINERY_DIRS) or frame.f_code.co_name == "__del__"
+    return name in _MACHINERY_FILES or name.startswith(_MACHINERY_DIRS)
 
 
 def locate(frame: types.FrameType | None) -> tuple[bool, types.FrameType | None]:
     """Where a stop may be raised when the main thread runs ``frame``.
 
-    Returns ``(inside, resume)``: ``inside`` is whether ``frame`` runs in (or was called, with no
-    fastbuild code in between, from) the standard library's thread or process machinery
-    (``threading``, ``queue``, ``concurrent.futures``, ``multiprocessing``), a weak reference's
-    callback or a ``__del__`` method; ``resume`` is the nearest frame outside it that called it
-    (None when ``inside`` is false, or when no such frame exists).
+    Returns ``(inside, resume)``: ``inside`` is whether raising in ``frame`` could corrupt a lock
+    or be lost; ``resume`` is the nearest frame further out where it can be raised once the call
+    returns there (None when ``inside`` is false, or when no such frame exists).
 
-    The frames are walked from ``frame`` outwards; the walk stops at the first frame of fastbuild
-    itself met before any machinery: a unit runs inside ``concurrent.futures.process`` in a
-    worker, and that outer frame must not make every raise unsafe.
+    Raising is unsafe in the standard library's thread or process machinery (``threading``,
+    ``queue``, ``concurrent.futures``, ``multiprocessing``) and in code it called with no
+    fastbuild frame in between (a unit runs inside ``concurrent.futures.process`` in a worker:
+    that outer frame must not make every raise unsafe), and anywhere inside a finaliser
+    (``__del__``, a callback run by ``weakref``), however far out, whose exception would be
+    dropped: ``resume`` is then the caller of the outermost finaliser.
     """
-    inside = False
+    inside, resume, settled = False, None, False
     while frame is not None:
-        if _machinery(frame):
-            inside = True
-        elif inside:
-            return True, frame
-        elif os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
-            return False, None
+        if frame.f_code in _HANDLERS or os.path.abspath(frame.f_code.co_filename) == _HERE:
+            pass  # a stop signal's handler (run on top of the code it interrupted): look through it
+        elif _finaliser(frame) or (not settled and _machinery(frame)):
+            inside, resume = True, None
+        elif inside and resume is None:
+            resume, settled = frame, True
+        elif not inside and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+            settled = True  # fastbuild's own code before any machinery: only a finaliser matters now
         frame = frame.f_back
-    return inside, None
+    return inside, resume
+
+
+def handler(fn):
+    """Mark ``fn`` as a signal handler that may call :meth:`StopRequest.request`: :func:`locate`
+    looks through its frame to the code it interrupted (a handler can interrupt another)."""
+    _HANDLERS.add(fn.__code__)
+    return fn
 
 
 def in_machinery(frame: types.FrameType | None) -> bool:
@@ -105,6 +124,7 @@ class StopRequest:
         self._stop = stop
         self._since: float | None = None  # when a deferred request was made
         self._previous = None
+        self._armed = False  # whether ITIMER_REAL runs for this object
         self._traced: types.FrameType | None = None  # the frame that raises once the call returns
 
     @property
@@ -124,7 +144,7 @@ class StopRequest:
     def cancel(self) -> None:
         """Forget a deferred request (its work ended before it could be stopped)."""
         self._since = None
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        self._disarm()
         self._untrace()
 
     def request(self, frame: types.FrameType | None) -> None:
@@ -136,23 +156,30 @@ class StopRequest:
         self._since = time.monotonic()
         self._defer(resume)
 
-    def _defer(self, resume: types.FrameType | None) -> None:
+    def _arm(self) -> None:
+        self._armed = True
         signal.setitimer(signal.ITIMER_REAL, POLL_S)
-        if resume is None or resume is self._traced:
-            return
-        self._untrace()
-        if sys.gettrace() is not None:  # a debugger or coverage tool: leave it be, poll only
-            return
 
-        def on_event(f, event, arg):
-            if self._since is not None and f is self._traced:
-                self._deliver()
-            return on_event
+    def _disarm(self) -> None:
+        if self._armed:
+            self._armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
-        resume.f_trace = on_event
-        resume.f_trace_lines = True
-        self._traced = resume
-        sys.settrace(_no_trace)  # needed for f_trace to be called; new frames stay untraced
+    def _defer(self, resume: types.FrameType | None) -> None:
+        if resume is not None and resume is not self._traced:
+            self._untrace()
+            if sys.gettrace() is None:  # else a debugger or coverage tool holds it: poll only
+
+                def on_event(f, event, arg):
+                    if self._since is not None and f is self._traced:
+                        self._deliver()
+                    return on_event
+
+                resume.f_trace = on_event
+                resume.f_trace_lines = True
+                self._traced = resume
+                sys.settrace(_no_trace)  # needed for f_trace to be called; new frames stay untraced
+        self._arm()  # last: an alarm must not interrupt the set-up above
 
     def _untrace(self) -> None:
         if self._traced is not None:
@@ -162,6 +189,7 @@ class StopRequest:
                 sys.settrace(None)
 
     def _on_alarm(self, signum, frame) -> None:
+        self._armed = False
         if self._since is None:
             return
         inside, resume = locate(frame)
@@ -172,6 +200,6 @@ class StopRequest:
 
     def _deliver(self) -> None:
         self._since = None
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        self._disarm()
         self._untrace()
         self._stop()

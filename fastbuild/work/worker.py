@@ -25,7 +25,7 @@ import threading
 import time
 
 from fastbuild.errors import Terminated
-from fastbuild.work.signals import StopRequest
+from fastbuild.work.signals import StopRequest, handler
 from fastbuild.work.tasks import set_reporter
 
 PR_SET_PDEATHSIG = 1
@@ -64,6 +64,7 @@ def init_worker(queue, parent_pid: int, guard: str | None) -> None:
     set_reporter(lambda items, rows: queue.put((items, rows)))
 
 
+@handler
 def _on_sigterm(signum, frame) -> None:
     """SIGTERM: stop the running unit (its cleanup runs, see :func:`call_unit`), or die now when idle.
 
@@ -98,6 +99,8 @@ def _die_of_sigterm() -> None:
 
 def call_unit(fn, arg):
     """Run one unit in a worker (the function the pool is given); after a SIGTERM, die of it."""
+    if _state["signalled"]:  # stopped between two units (the last one's cleanup raised): no new unit
+        _die_of_sigterm()
     _state["unit"] = True
     try:
         return fn(arg)
