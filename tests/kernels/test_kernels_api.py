@@ -165,3 +165,27 @@ def test_kernels_release_the_gil():
         t.join()
     for o in out:
         np.testing.assert_array_equal(o, ref)
+
+
+def _readonly_c_twin(arr, dtype=None):
+    """The obviously-correct form of readonly_c (np.require, then a read-only view)."""
+    out = np.require(arr, dtype=dtype, requirements=("C", "A"))
+    if out.flags.writeable:
+        out = out.view()
+        out.flags.writeable = False
+    return out
+
+
+@pytest.mark.parametrize("dtype", [None, np.float32, np.int64, np.dtype(np.uint8)])
+@pytest.mark.parametrize("make", ["plain", "readonly", "strided", "other_dtype", "list", "fortran2d", "subclass"])
+def test_readonly_c_matches_its_twin(make, dtype):
+    base = np.arange(12, dtype=np.float32).reshape(3, 4)
+    arr = {"plain": base.copy(), "readonly": _ro(base), "strided": base[:, ::2], "other_dtype": base.astype(np.int16),
+           "list": base.tolist(), "fortran2d": np.asfortranarray(base), "subclass": np.ma.masked_array(base)}[make]
+    was_writeable = getattr(arr, "flags", None) is not None and arr.flags.writeable
+    got, want = _numba_config.readonly_c(arr, dtype), _readonly_c_twin(arr, dtype)
+    assert type(got) is type(want) and got.dtype == want.dtype and got.shape == want.shape
+    assert np.array_equal(got, want) and got.flags.c_contiguous and got.flags.aligned and not got.flags.writeable
+    assert isinstance(arr, list) or arr.flags.writeable == was_writeable  # the caller's flags are untouched
+    assert (np.shares_memory(got, arr) if isinstance(arr, np.ndarray) else True) == \
+        (np.shares_memory(want, arr) if isinstance(arr, np.ndarray) else True)
