@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["numpy_array", "string_array", "to_numpy"]
+__all__ = ["numpy_array", "repeated_strings", "string_array", "to_numpy"]
 
 
 def numpy_array(data: np.ndarray, type: pa.DataType, mask: np.ndarray | None = None) -> pa.Array:
@@ -51,6 +51,30 @@ def string_array(values: list) -> pa.Array:
     validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if nulls else None
     buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
     return pa.Array.from_buffers(pa.string(), len(data), buffers, null_count=nulls)
+
+
+def repeated_strings(values: list, counts) -> pa.Array:
+    """A ``pa.string()`` array holding ``values[i]`` (str or None) ``counts[i]`` times in a row,
+    made from buffers: the offsets by a cumulative sum, the bytes by repeating each value's.
+
+    The same array as decoding a dictionary array of the values with codes repeated ``counts``
+    times (the builder's way before: a per-row dictionary lookup), without the lookup.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    if len(values) != counts.shape[0] or (counts < 0).any():
+        raise ValueError("repeated_strings: one non-negative count per value is needed")
+    data = [b"" if v is None else v.encode() for v in values]
+    n = int(counts.sum())
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.repeat(np.array([len(b) for b in data], dtype=np.int64), counts), out=offsets[1:])
+    if offsets[-1] > np.iinfo(np.int32).max:
+        raise ValueError("repeated_strings: more than 2 GiB of text; use a large_string column")
+    missing = np.repeat(np.array([v is None for v in values], dtype=bool), counts)
+    nulls = int(missing.sum())
+    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if nulls else None
+    text = b"".join(b * int(c) for b, c in zip(data, counts, strict=True))
+    buffers = [validity, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(text)]
+    return pa.Array.from_buffers(pa.string(), n, buffers, null_count=nulls)
 
 
 def to_numpy(column) -> np.ndarray:

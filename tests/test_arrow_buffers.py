@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastbuild.arrow_buffers import numpy_array, string_array, to_numpy
+from fastbuild.arrow_buffers import numpy_array, repeated_strings, string_array, to_numpy
 from fastbuild.builder.writer import DENSE_FLOATS
 
 TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64(),
@@ -35,6 +35,28 @@ def test_numpy_array_equals_pa_array(t, n, with_mask, seed):
     got.validate(full=True)
     assert got.equals(pa.array(data, type=typ, mask=mask))
     assert got.null_count == (int(mask.sum()) if with_mask else 0)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.text(max_size=12)), st.integers(0, 40)), max_size=12))
+def test_repeated_strings_equals_the_decoded_dictionary(runs):
+    """Each value repeated its count: what pyarrow gives from a dictionary array with repeated
+    codes cast to string (the builder's former way), unicode, empty strings, nulls and zero counts
+    included."""
+    values, counts = [v for v, _ in runs], [c for _, c in runs]
+    got = repeated_strings(values, counts)
+    got.validate(full=True)
+    codes = np.repeat(np.arange(len(values), dtype=np.int32), counts)
+    want = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(values, pa.string())).cast(pa.string())
+    assert got.type == pa.string() and got.equals(want)
+    assert got.to_pylist() == [v for v, c in runs for _ in range(c)]
+
+
+def test_repeated_strings_refuses_bad_counts():
+    with pytest.raises(ValueError, match="one non-negative count per value"):
+        repeated_strings(["a", "b"], [1])
+    with pytest.raises(ValueError, match="one non-negative count per value"):
+        repeated_strings(["a"], [-1])
 
 
 def test_numpy_array_converts_and_copies_strided_input():

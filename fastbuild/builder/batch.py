@@ -14,6 +14,7 @@ import polars as pl
 
 from fastbuild.annotation import Annotation
 from fastbuild.basemodel.store import ScoreStore
+from fastbuild.builder.allocators import tune_once
 from fastbuild.builder.columns import ColumnBuffer
 from fastbuild.builder.config import BuildConfig
 from fastbuild.builder.genes import gene_inputs
@@ -93,7 +94,11 @@ def _write_genes(task: BatchTask, add, on_gene) -> list[tuple[str, GeneTally]]:
 
 
 def build_unit(task: BatchTask) -> BatchStats:
-    """The work unit of a build (run by any executor): one batch file, progress per gene."""
+    """The work unit of a build (run by any executor): one batch file, progress per gene.
+
+    In a ``fastbuild build`` process or one of its local workers, the allocators are tuned first
+    (:mod:`fastbuild.builder.allocators`)."""
+    tune_once()
     return run_batch(task, on_gene=lambda rows: report_progress(1, rows))
 
 

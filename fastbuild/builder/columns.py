@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from fastbuild.arrow_buffers import numpy_array, string_array
+from fastbuild.arrow_buffers import numpy_array, repeated_strings, string_array
 from fastbuild.builder.schema import PRED_TYPES, SPLICE_TYPES
 
 _SPLICE = string_array(list(SPLICE_TYPES))
@@ -62,6 +62,9 @@ def to_record_batch(schema: pa.Schema, chunks: list[Chunk]) -> pa.RecordBatch:
             values = [c.consts[name] for c in chunks]
             if all(v is None for v in values):
                 cols.append(pa.nulls(int(counts.sum()), f.type))
+                continue
+            if f.type == pa.string():
+                cols.append(repeated_strings(values, counts))
                 continue
             index: dict = {}
             codes = np.repeat(np.array([index.setdefault(v, len(index)) for v in values], np.int32), counts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastbuild.builder.config import BuildConfig
@@ -29,7 +30,10 @@ def run_build(args) -> int:
     if config.run_workflow and not config.model:
         raise FastbuildError("--run-workflow needs --model (the base model that scores the genes)")
     from fastbuild.builder import engine
+    from fastbuild.builder.allocators import ENV as TUNE_ALLOCATORS
     from fastbuild.builder.report import summary_lines
+
+    os.environ.setdefault(TUNE_ALLOCATORS, "1")  # this process and its local workers (see the module)
 
     step = cli_options.step_of(args)
     if step == "plan":
