@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["numpy_array", "repeated_strings", "string_array", "to_numpy"]
+__all__ = ["coded_strings", "numpy_array", "repeated_strings", "string_array", "to_numpy"]
 
 
 def numpy_array(data: np.ndarray, type: pa.DataType, mask: np.ndarray | None = None) -> pa.Array:
@@ -75,6 +75,34 @@ def repeated_strings(values: list, counts) -> pa.Array:
     text = b"".join(b * int(c) for b, c in zip(data, counts, strict=True))
     buffers = [validity, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(text)]
     return pa.Array.from_buffers(pa.string(), n, buffers, null_count=nulls)
+
+
+def coded_strings(labels: list, codes: np.ndarray) -> pa.Array:
+    """A ``pa.string()`` array whose row ``i`` is ``labels[codes[i]]`` (no nulls), from buffers.
+
+    The same array as ``string_array(labels).take(codes)``, without importing
+    ``pyarrow.compute`` (~30 ms of a build's start-up) for the take: each label's bytes sit in one
+    row of a small table, and the rows' bytes are cut out of ``table[codes]`` in one mask.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 1 or codes.dtype.kind not in "iu":
+        raise ValueError(f"coded_strings: needs 1-D integer codes, got {codes.dtype} of shape {codes.shape}")
+    if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= len(labels)):
+        raise ValueError(f"coded_strings: codes must lie in [0, {len(labels)})")
+    data = [label.encode() for label in labels]
+    lens = np.array([len(b) for b in data], dtype=np.int64)
+    width = max(1, int(lens.max(initial=0)))
+    table = np.zeros((len(data), width), dtype=np.uint8)
+    for i, b in enumerate(data):
+        table[i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
+    row_lens = lens[codes]
+    offsets = np.zeros(codes.size + 1, dtype=np.int64)
+    np.cumsum(row_lens, out=offsets[1:])
+    if offsets[-1] > np.iinfo(np.int32).max:
+        raise ValueError("coded_strings: more than 2 GiB of text; use a large_string column")
+    text = table[codes][np.arange(width)[None, :] < row_lens[:, None]]
+    buffers = [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(text)]
+    return pa.Array.from_buffers(pa.string(), int(codes.size), buffers, null_count=0)
 
 
 def to_numpy(column) -> np.ndarray:

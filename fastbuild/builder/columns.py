@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from fastbuild.arrow_buffers import numpy_array, repeated_strings, string_array
+from fastbuild.arrow_buffers import coded_strings, numpy_array, repeated_strings, string_array
 from fastbuild.builder.schema import PRED_TYPES, SPLICE_TYPES
 
-_SPLICE = string_array(list(SPLICE_TYPES))
-_PRED = string_array(list(PRED_TYPES))
-CODED = {"splice_type": _SPLICE, "pred_type": _PRED}  # int8 codes -> strings
+CODED = {"splice_type": list(SPLICE_TYPES), "pred_type": list(PRED_TYPES)}  # int8 codes -> these strings
 
 
 @dataclass
@@ -68,12 +66,12 @@ def to_record_batch(schema: pa.Schema, chunks: list[Chunk]) -> pa.RecordBatch:
                 continue
             index: dict = {}
             codes = np.repeat(np.array([index.setdefault(v, len(index)) for v in values], np.int32), counts)
-            cols.append(pa.DictionaryArray.from_arrays(numpy_array(codes, pa.int32()), string_array(list(index)))
-                        .cast(f.type))
+            col = pa.DictionaryArray.from_arrays(numpy_array(codes, pa.int32()), string_array(list(index)))
+            cols.append(col if col.type == f.type else col.cast(f.type))  # (a cast imports pyarrow.compute)
         elif name in first.arrays:
             data = np.concatenate([c.arrays[name] for c in chunks]) if len(chunks) > 1 else first.arrays[name]
             if name in CODED:
-                cols.append(CODED[name].take(numpy_array(data, pa.from_numpy_dtype(data.dtype))))
+                cols.append(coded_strings(CODED[name], data))
             elif name in first.masks:
                 mask = np.concatenate([c.masks[name] for c in chunks])
                 cols.append(numpy_array(data, f.type, mask))
