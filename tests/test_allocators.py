@@ -66,3 +66,24 @@ def test_a_tuned_build_writes_the_same_rows(tmp_path):
                              env={**env, **extra}, timeout=600)
         assert res.returncode == 0, res.stderr
     assert read_rows(outs["tuned"]).equals(read_rows(outs["plain"]))
+
+
+def test_the_command_leaves_the_environment_as_it_was(tmp_path):
+    """main(['build', ...]) called by a program: its build is tuned, its os.environ unchanged after."""
+    code = ("import os, json, pyarrow as pa\n"
+            "from fastbuild.cli import main\n"
+            f"rc = main(['build', '--output-dir', {str(tmp_path / 'out')!r}, '--no-progress'])\n"
+            "var = os.environ.get('FASTBUILD_TUNE_ALLOCATORS')\n"
+            "print(json.dumps([rc, var, pa.default_memory_pool().backend_name]))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("FASTBUILD_TUNE_ALLOCATORS", "ARROW_DEFAULT_MEMORY_POOL")}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    rc, var, pool = json.loads(res.stdout.strip().splitlines()[-1])
+    assert rc == 0 and var is None
+    try:
+        import pyarrow as pa
+
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return
+    assert pool == "jemalloc"  # the build itself was tuned
