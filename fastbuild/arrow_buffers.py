@@ -43,14 +43,7 @@ def numpy_array(data: np.ndarray, type: pa.DataType, mask: np.ndarray | None = N
 
 def string_array(values: list) -> pa.Array:
     """A ``pa.string()`` array of ``values`` (str or None), from buffers (see :func:`numpy_array`)."""
-    data = [b"" if v is None else v.encode() for v in values]
-    offsets = np.zeros(len(data) + 1, dtype=np.int32)
-    np.cumsum([len(b) for b in data], out=offsets[1:])
-    missing = np.array([v is None for v in values], dtype=bool)
-    nulls = int(missing.sum())
-    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if nulls else None
-    buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
-    return pa.Array.from_buffers(pa.string(), len(data), buffers, null_count=nulls)
+    return repeated_strings(values, np.ones(len(values), dtype=np.int64))
 
 
 def repeated_strings(values: list, counts) -> pa.Array:

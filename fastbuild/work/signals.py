@@ -48,14 +48,13 @@ _MACHINERY_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
                         for m in (concurrent.futures, multiprocessing))
 
 
-def _finaliser(frame: types.FrameType) -> bool:
-    """A ``__del__`` method or a weak reference's callback run from ``weakref``: what they raise is
-    printed and dropped."""
-    return frame.f_code.co_name == "__del__" or os.path.abspath(frame.f_code.co_filename) in _FINALISER_FILES
+def _finaliser(frame: types.FrameType, name: str) -> bool:
+    """A ``__del__`` method or a weak reference's callback run from ``weakref`` (``name``: the
+    frame's file): what they raise is printed and dropped."""
+    return frame.f_code.co_name == "__del__" or name in _FINALISER_FILES
 
 
-def _machinery(frame: types.FrameType) -> bool:
-    name = os.path.abspath(frame.f_code.co_filename)
+def _machinery(name: str) -> bool:
     return name in _MACHINERY_FILES or name.startswith(_MACHINERY_DIRS)
 
 
@@ -75,13 +74,14 @@ def locate(frame: types.FrameType | None) -> tuple[bool, types.FrameType | None]
     """
     inside, resume, settled = False, None, False
     while frame is not None:
-        if frame.f_code in _HANDLERS or os.path.abspath(frame.f_code.co_filename) == _HERE:
+        name = os.path.abspath(frame.f_code.co_filename)
+        if frame.f_code in _HANDLERS or name == _HERE:
             pass  # a stop signal's handler (run on top of the code it interrupted): look through it
-        elif _finaliser(frame) or (not settled and _machinery(frame)):
+        elif _finaliser(frame, name) or (not settled and _machinery(name)):
             inside, resume = True, None
         elif inside and resume is None:
             resume, settled = frame, True
-        elif not inside and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        elif not inside and name.startswith(_PACKAGE):
             settled = True  # fastbuild's own code before any machinery: only a finaliser matters now
         frame = frame.f_back
     return inside, resume
@@ -126,11 +126,6 @@ class StopRequest:
         self._previous = None
         self._armed = False  # whether ITIMER_REAL runs for this object
         self._traced: types.FrameType | None = None  # the frame that raises once the call returns
-
-    @property
-    def pending(self) -> bool:
-        """Whether a request is deferred and not yet delivered."""
-        return self._since is not None
 
     def install(self) -> None:
         """Take ``SIGALRM`` (the deferred request's timer) for this object."""
