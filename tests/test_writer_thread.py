@@ -118,3 +118,73 @@ def test_a_stop_while_abort_waits_still_removes_the_file(tmp_path):
     assert ("end", 50) in log  # the write in flight was waited for
     assert list(tmp_path.iterdir()) == []
     assert not any(t.is_alive() for t in w._pool._threads)
+
+
+def _stats(rows: int) -> BatchStats:
+    return BatchStats(index=1, config_hash="test", rows=rows, positions=rows, counts=(), genes=())
+
+
+@pytest.mark.parametrize("batch_rows", [7, 64, 1000])
+def test_the_recorded_checksum_is_the_files_sha256(tmp_path, batch_rows):
+    """Hashed as it grows (GrowingFileDigest) and caught up after close: the digest is the whole file's."""
+    import json
+
+    from fastbuild.files import sha256_file
+
+    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=batch_rows)
+    for a in range(0, 900, 37):
+        w.add(_chunk(a, min(37, 900 - a)))
+    path = w.finish(_stats(900))
+    rec = json.loads((tmp_path / (path.name + ".sha256")).read_text())
+    assert rec["sha256"] == sha256_file(path) and rec["size"] == path.stat().st_size
+    assert pq.read_table(path)["position"].to_pylist() == list(range(900))
+    assert not any(t.is_alive() for t in w._hasher._threads)
+
+
+def test_a_hashing_error_is_one_line_and_removes_the_file(tmp_path, monkeypatch):
+    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=50)
+
+    def fail(end, sync=True):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(w._digest, "catch_up", fail)
+    w.add(_chunk(0, 120))
+    with pytest.raises(FastbuildError, match="batch_00001_trim.parquet"):
+        w.finish(_stats(120))
+    assert list(tmp_path.iterdir()) == []
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # hypothesis is a test extra
+    given = None
+
+if given is not None:
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.tuples(st.binary(max_size=300), st.booleans()), max_size=12), st.integers(1, 64))
+    def test_growing_file_digest_is_the_sha256_of_what_was_appended(tmp_path_factory, parts, block):
+        """Appends of any sizes, caught up at any of them (or not), with blocks of any size."""
+        import hashlib
+
+        from fastbuild.builder.writer import GrowingFileDigest
+
+        path = tmp_path_factory.mktemp("digest") / "f"
+        path.write_bytes(b"")
+        d = GrowingFileDigest(path)
+        d.BLOCK, d.SYNC_BYTES = block, 100
+        size = 0
+        with open(path, "ab") as fh:
+            for data, catch in parts:
+                fh.write(data)
+                fh.flush()
+                size += len(data)
+                if catch:
+                    d.catch_up(size)
+        d.catch_up(size, sync=False)
+        assert d.hexdigest(size) == hashlib.sha256(path.read_bytes()).hexdigest()
+        with pytest.raises(RuntimeError, match="bytes hashed"):
+            d.hexdigest(size + 1)
+        with pytest.raises(OSError, match="shorter"):
+            d.catch_up(size + 1)
+        d.close()
