@@ -149,7 +149,7 @@ def test_a_hashing_error_is_one_line_and_removes_the_file(tmp_path, monkeypatch)
 
     monkeypatch.setattr(w._digest, "catch_up", fail)
     w.add(_chunk(0, 120))
-    with pytest.raises(FastbuildError, match="batch_00001_trim.parquet"):
+    with pytest.raises(FastbuildError, match=r"batch_00001_trim\.parquet"):
         w.finish(_stats(120))
     assert list(tmp_path.iterdir()) == []
 
