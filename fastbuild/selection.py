@@ -104,12 +104,13 @@ def resolve_ids(wanted: list[str], genes: pl.DataFrame) -> Resolution:
     ids = genes["gene_id"].to_list()
     exact = set(ids)
     unversioned: dict[str, str] = {}
-    for g in ids:
-        unversioned.setdefault(strip_version(g), g)
     by_name: dict[str, list[str]] = {}
-    for g, name in genes.select("gene_id", "gene_name").iter_rows():
-        if name:
-            by_name.setdefault(name.lower(), []).append(g)
+    if not exact.issuperset(wanted):  # the other two maps only when an id is not a gene id as it is
+        for g in ids:
+            unversioned.setdefault(strip_version(g), g)
+        for g, name in genes.select("gene_id", "gene_name").iter_rows():
+            if name:
+                by_name.setdefault(name.lower(), []).append(g)
     res = Resolution()
     seen: set[str] = set()
     for w in wanted:
