@@ -29,7 +29,8 @@ class Chunk:
     masks : dict
         Column -> boolean null mask for nullable numeric columns.
     consts : dict
-        String columns constant over the chunk (gene_id, chrom, ...; None = null).
+        Columns constant over the chunk (gene_id, chrom, gene_length, ...; None = null): one
+        value each, repeated once per record batch instead of once per chunk.
     sparse : dict
         Column prefix ``"{k}mer"`` -> (indptr, ids, counts) CSR k-mer counts.
     """
@@ -63,6 +64,11 @@ def to_record_batch(schema: pa.Schema, chunks: list[Chunk]) -> pa.RecordBatch:
                 continue
             if f.type == pa.string():
                 cols.append(repeated_strings(values, counts))
+                continue
+            if not pa.types.is_dictionary(f.type):  # a number or a bool
+                nulls = [v is None for v in values]
+                data = np.repeat(np.array([0 if v is None else v for v in values], f.type.to_pandas_dtype()), counts)
+                cols.append(numpy_array(data, f.type, np.repeat(nulls, counts) if any(nulls) else None))
                 continue
             index: dict = {}
             codes = np.repeat(np.array([index.setdefault(v, len(index)) for v in values], np.int32), counts)

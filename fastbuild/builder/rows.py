@@ -167,9 +167,6 @@ def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
     length = hi - lo + 1
     donor, acceptor = g.donor[kept], g.acceptor[kept]
 
-    def const(value, dtype):
-        return np.full(m, value, dtype=dtype)
-
     arrays = {
         "position": position,
         "rel_position": local.astype(np.int64),
@@ -180,18 +177,12 @@ def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
         "predicted_position": position,
         "distance_to_donor": kernels.nearest_site_distance(kept, donors),
         "distance_to_acceptor": kernels.nearest_site_distance(kept, acceptors),
-        "base_model_training_chrom": const(bool(info.get("base_model_training_chrom")), np.bool_),
         "donor_score": donor,
         "acceptor_score": acceptor,
         "neither_score": g.neither[kept],
         "gc_content": kernels.gc_content(g.codes, kept, left, right),
         "sequence_complexity": kernels.sequence_complexity(g.codes, kept, left, right),
         "sequence_length": (np.minimum(n, kept + right + 1) - np.maximum(0, kept - left)).astype(np.int32),
-        "gene_length": const(info["gene_length"], np.int64),
-        "n_transcripts": const(info["n_transcripts"], np.int32),
-        "n_splice_sites": const(info["n_splice_sites"], np.int32),
-        "splice_density_per_kb": const(info["splice_density_per_kb"], np.float32),
-        "num_overlaps": const(info["num_overlaps"], np.int32),
         "relative_position": (local / max(length - 1, 1)).astype(np.float32),
         "distance_to_predicted_donor": kernels.nearest_site_distance(kept, pred_donor),
         "distance_to_predicted_acceptor": kernels.nearest_site_distance(kept, pred_acceptor),
@@ -200,14 +191,15 @@ def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
     arrays.update(_sequence_codes(g, config, kept))
     arrays.update(_long_context(g, kept))
     masks = {"true_position": splice == 0,
-             "predicted_position": np.maximum(donor, acceptor) < config.threshold,
-             "base_model_training_chrom": const(info.get("base_model_training_chrom") is None, np.bool_)}
+             "predicted_position": np.maximum(donor, acceptor) < config.threshold}
     for name in _DISTANCES:
         masks[name] = arrays[name] < 0
     _add_tracks(g, kept, arrays, masks)
     consts = {"gene_id": info["gene_id"], "transcript_id": tid, "chrom": info["chrom"],
               "strand": info["strand"], "gene_type": info["gene_type"], "split": info.get("split"),
-              "gene_cluster": info.get("gene_cluster", info["gene_id"])}
+              "gene_cluster": info.get("gene_cluster", info["gene_id"]),
+              "base_model_training_chrom": info.get("base_model_training_chrom"),
+              **{name: info[name] for name in _GENE_NUMBERS}}
     sparse = {}
     for k in config.kmer_sizes:
         if config.layout_of(k) == "wide":
@@ -225,6 +217,7 @@ def _add_tracks(g: GeneInput, kept: np.ndarray, arrays: dict, masks: dict) -> No
             part.update(values)
 
 
+_GENE_NUMBERS = ("gene_length", "n_transcripts", "n_splice_sites", "splice_density_per_kb", "num_overlaps")
 _DISTANCES = ("distance_to_donor", "distance_to_acceptor", "distance_to_predicted_donor",
               "distance_to_predicted_acceptor")
 
