@@ -27,6 +27,8 @@ The same options serve numba code elsewhere in the project (e.g. the forward-pas
   ``$XDG_CACHE_HOME/fastbuild`` or ``~/.cache/fastbuild``): compiled kernels go to its
   ``numba/`` (unless ``NUMBA_CACHE_DIR`` is set), and :mod:`fastbuild` keeps decompressed
   FASTAs and indexes in its ``fasta/``. Nothing is ever written into the installed package.
+* :func:`skip_blas_probe` -- load numba's array functions without its BLAS probe (an import of
+  scipy), for a process that compiles no linear algebra (the build command's processes).
 """
 
 import importlib
@@ -35,6 +37,7 @@ import importlib
 #: package costs nothing, so a command's parser or an option check never pays for numba.
 _WHERE = {
     "JIT_DISABLED": "_numba_config", "cache_root": "_numba_config", "kernel": "_numba_config",
+    "skip_blas_probe": "_numba_config",
     "gc_content": "composition", "sequence_complexity": "composition",
     "CONTEXT_FEATURES": "context", "context_features": "context",
     "nearest_site_distance": "distance",
@@ -87,5 +90,6 @@ __all__ = [
     "nearest_site_distance",
     "reverse_complement",
     "sequence_complexity",
+    "skip_blas_probe",
     "track_window_means",
 ]

@@ -27,6 +27,7 @@ import contextlib
 import functools
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -34,7 +35,7 @@ import numpy as np
 from numba import config as _numba_env
 from numba import njit
 
-__all__ = ["CACHE", "JIT_DISABLED", "cache_root", "kernel", "numba_cache_dir", "readonly_c"]
+__all__ = ["CACHE", "JIT_DISABLED", "cache_root", "kernel", "numba_cache_dir", "readonly_c", "skip_blas_probe"]
 
 log = logging.getLogger("fastbuild_kernels")
 
@@ -179,3 +180,38 @@ def readonly_c(arr: np.ndarray, dtype=None) -> np.ndarray:
         out = out.view()
         out.flags.writeable = False
     return out
+
+
+_BLAS_PROBE = "scipy.linalg.cython_blas"
+
+
+def skip_blas_probe() -> bool:
+    """Load numba's array functions without its probe for BLAS; for a process that never compiles
+    linear algebra.
+
+    When numba first loads its array functions (the first kernel call of a process: compiled or
+    read from the cache) it checks for BLAS by importing ``scipy.linalg.cython_blas``. Where scipy
+    is installed that import takes 0.08-0.1 s (scipy 1.17 also imports ``numpy.f2py``) and starts
+    one more OpenBLAS thread pool; no kernel here uses BLAS (``np.dot``, ``@``, ``np.linalg``).
+    This loads those array functions now with that import refused, so numba records "no BLAS".
+    The effect is process-wide and permanent: an ``@njit`` function compiled later in this
+    process that uses linear algebra fails to compile (numba: "scipy 0.16+ is required for
+    linear algebra"). So only ``fastbuild build`` asks for it, for its own processes
+    (:func:`fastbuild.builder.allocators.tune_once`); scipy itself stays importable.
+
+    Returns
+    -------
+    bool
+        True when the probe was skipped now; False when numba's array functions were already
+        loaded, scipy's BLAS already imported (the probe then costs nothing), or under
+        ``NUMBA_DISABLE_JIT=1``.
+    """
+    if JIT_DISABLED or "numba.np.arraymath" in sys.modules or _BLAS_PROBE in sys.modules:
+        return False
+    sys.modules[_BLAS_PROBE] = None  # the import system's "refuse this import" marker
+    try:
+        import numba.np.arraymath  # noqa: F401  (numba's BLAS probe runs at its import)
+    finally:
+        if _BLAS_PROBE in sys.modules and sys.modules[_BLAS_PROBE] is None:
+            del sys.modules[_BLAS_PROBE]
+    return True

@@ -52,7 +52,7 @@ def test_asked_for_glibc_thresholds_and_arrow_jemalloc_once():
 
 def test_a_users_own_choice_is_left_alone():
     got = _probe(FASTBUILD_TUNE_ALLOCATORS="1", ARROW_DEFAULT_MEMORY_POOL="system", MALLOC_MMAP_THRESHOLD_="131072")
-    assert got["first"] == {"glibc": False, "arrow_pool": "system"} and got["pool"] == "system"
+    assert got["first"]["glibc"] is False and got["first"]["arrow_pool"] == "system" and got["pool"] == "system"
 
 
 def test_a_tuned_build_writes_the_same_rows(tmp_path):
@@ -87,3 +87,40 @@ def test_the_command_leaves_the_environment_as_it_was(tmp_path):
     except NotImplementedError:
         return
     assert pool == "jemalloc"  # the build itself was tuned
+
+
+BLAS_PROBE = """
+import json, sys
+import numpy as np
+from fastbuild.builder import allocators
+import fastbuild_kernels as kernels
+skipped = allocators.tune_once().get("numba_blas_probe_skipped")
+p = np.linspace(0, 1, 50, dtype=np.float32)
+pred, splice = kernels.label_positions(p, p[::-1].copy(), np.array([3]), np.array([40]), 0.5, 2)
+d = kernels.nearest_site_distance(np.arange(50), np.array([3, 40]))
+out = {"skipped": skipped, "scipy_imported": "scipy.linalg" in sys.modules, "labels": pred.tolist() + splice.tolist(),
+       "distance": d.tolist(), "again": kernels.skip_blas_probe()}
+try:
+    import scipy.linalg  # still importable afterwards
+    out["scipy_after"] = True
+except ImportError:
+    out["scipy_after"] = None
+print(json.dumps(out))
+"""
+
+
+def test_the_build_process_skips_numbas_blas_probe_and_kernels_agree():
+    """Tuned: numba's array functions load without importing scipy; kernels give the same values."""
+    runs = {}
+    for tag, env in (("tuned", {"FASTBUILD_TUNE_ALLOCATORS": "1"}), ("plain", {})):
+        base = {k: v for k, v in os.environ.items() if k not in ("FASTBUILD_TUNE_ALLOCATORS", "NUMBA_DISABLE_JIT")}
+        res = subprocess.run([sys.executable, "-c", BLAS_PROBE], capture_output=True, text=True,
+                             env={**base, **env}, timeout=300)
+        assert res.returncode == 0, res.stderr
+        runs[tag] = json.loads(res.stdout)
+    tuned, plain = runs["tuned"], runs["plain"]
+    assert tuned["skipped"] is True and plain["skipped"] is None
+    assert tuned["scipy_imported"] is False, "numba imported scipy for its BLAS probe"
+    assert tuned["again"] is False and plain["again"] is False  # too late once numba loaded them
+    assert tuned["labels"] == plain["labels"] and tuned["distance"] == plain["distance"]
+    assert tuned["scipy_after"] == plain["scipy_after"]

@@ -15,6 +15,9 @@ The settings are process-wide, so only the command line asks for them: ``fastbui
 calls :func:`tune_once`. A program that calls :func:`fastbuild.build_dataset` itself keeps its
 allocators as they are. An allocator the user set (``MALLOC_MMAP_THRESHOLD_``,
 ``ARROW_DEFAULT_MEMORY_POOL``) is left alone.
+
+The same call skips numba's probe for BLAS in those processes (an import of scipy, where it is
+installed, at the first kernel call: :func:`fastbuild_kernels.skip_blas_probe`).
 """
 
 from __future__ import annotations
@@ -36,14 +39,23 @@ def tune_once() -> dict:
     Returns
     -------
     dict
-        ``{"glibc": bool, "arrow_pool": str}``: whether glibc's thresholds were set, and the
-        backend of pyarrow's default memory pool afterwards; empty when :data:`ENV` is not "1".
+        ``{"glibc": bool, "arrow_pool": str, "numba_blas_probe_skipped": bool}``: whether glibc's
+        thresholds were set, the backend of pyarrow's default memory pool afterwards, and whether
+        numba's BLAS probe was skipped; empty when :data:`ENV` is not "1".
     """
     if os.environ.get(ENV) != "1":
         return {}
     if not _done:
-        _done.update(glibc=_glibc_thresholds(), arrow_pool=_arrow_pool())
+        _done.update(glibc=_glibc_thresholds(), arrow_pool=_arrow_pool(), numba_blas_probe_skipped=_numba())
     return dict(_done)
+
+
+def _numba() -> bool:
+    """Skip numba's BLAS probe (an import of scipy: 0.08-0.1 s at the first kernel call where scipy
+    is installed); a build process compiles no linear algebra (:func:`fastbuild_kernels.skip_blas_probe`)."""
+    import fastbuild_kernels
+
+    return fastbuild_kernels.skip_blas_probe()
 
 
 def _glibc_thresholds() -> bool:
