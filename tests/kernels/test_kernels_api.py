@@ -16,7 +16,8 @@ PUBLIC = ["encode", "reverse_complement", "kmer_counts", "kmer_counts_sparse", "
           "label_positions", "context_features", "CONTEXT_FEATURES", "downsample_mask", "gc_content",
           "sequence_complexity", "STRATA", "downsample_strata", "local_peaks", "long_context",
           "track_window_means"]
-CONFIG = ["kernel", "KERNEL_OPTIONS", "JIT_DISABLED", "cache_root", "skip_blas_probe"]  # the numba configuration, for numba code elsewhere
+# the numba configuration, for numba code elsewhere
+CONFIG = ["kernel", "KERNEL_OPTIONS", "JIT_DISABLED", "cache_root", "skip_blas_probe"]
 
 
 def test_exports_and_docstrings():
