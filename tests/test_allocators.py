@@ -18,7 +18,9 @@ from fastbuild.builder import allocators
 first = allocators.tune_once()
 again = allocators.tune_once()
 import pyarrow as pa
-print(json.dumps({"first": first, "again": again, "pool": pa.default_memory_pool().backend_name}))
+import gc
+print(json.dumps({"first": first, "again": again, "pool": pa.default_memory_pool().backend_name,
+                  "frozen": gc.get_freeze_count()}))
 """
 
 
@@ -33,7 +35,7 @@ def _probe(**env) -> dict:
 
 def test_nothing_changes_unless_asked():
     got = _probe()
-    assert got["first"] == {} and got["again"] == {}
+    assert got["first"] == {} and got["again"] == {} and got["frozen"] == 0
     assert got["pool"] == _probe(ARROW_DEFAULT_MEMORY_POOL="mimalloc")["pool"]  # pyarrow's own default
 
 
@@ -43,6 +45,7 @@ def test_asked_for_glibc_thresholds_and_arrow_jemalloc_once():
 
     got = _probe(FASTBUILD_TUNE_ALLOCATORS="1")
     assert got["first"] == got["again"] and got["first"]["glibc"] is True
+    assert got["first"]["gc_frozen"] > 1000 and got["frozen"] == got["first"]["gc_frozen"]
     try:
         pa.jemalloc_memory_pool()
     except NotImplementedError:
