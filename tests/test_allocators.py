@@ -26,7 +26,8 @@ print(json.dumps({"first": first, "again": again, "pool": pa.default_memory_pool
 
 def _probe(**env) -> dict:
     base = {k: v for k, v in os.environ.items()
-            if k not in ("FASTBUILD_TUNE_ALLOCATORS", "ARROW_DEFAULT_MEMORY_POOL", "MALLOC_MMAP_THRESHOLD_")}
+            if k not in ("FASTBUILD_TUNE_ALLOCATORS", "ARROW_DEFAULT_MEMORY_POOL", "MALLOC_MMAP_THRESHOLD_",
+                         "NUMPY_MADVISE_HUGEPAGE")}
     res = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env={**base, **env},
                          timeout=120)
     assert res.returncode == 0, res.stderr
@@ -46,6 +47,7 @@ def test_asked_for_glibc_thresholds_and_arrow_jemalloc_once():
     got = _probe(FASTBUILD_TUNE_ALLOCATORS="1")
     assert got["first"] == got["again"] and got["first"]["glibc"] is True
     assert got["first"]["gc_frozen"] > 1000 and got["frozen"] == got["first"]["gc_frozen"]
+    assert got["first"]["numpy_hugepages"] in (False, None)  # None: a numpy that cannot say
     try:
         pa.jemalloc_memory_pool()
     except NotImplementedError:
@@ -54,8 +56,10 @@ def test_asked_for_glibc_thresholds_and_arrow_jemalloc_once():
 
 
 def test_a_users_own_choice_is_left_alone():
-    got = _probe(FASTBUILD_TUNE_ALLOCATORS="1", ARROW_DEFAULT_MEMORY_POOL="system", MALLOC_MMAP_THRESHOLD_="131072")
+    got = _probe(FASTBUILD_TUNE_ALLOCATORS="1", ARROW_DEFAULT_MEMORY_POOL="system", MALLOC_MMAP_THRESHOLD_="131072",
+                 NUMPY_MADVISE_HUGEPAGE="1")
     assert got["first"]["glibc"] is False and got["first"]["arrow_pool"] == "system" and got["pool"] == "system"
+    assert got["first"]["numpy_hugepages"] in (True, None)
 
 
 def test_a_tuned_build_writes_the_same_rows(tmp_path):

@@ -14,7 +14,8 @@ The settings are process-wide, so only the command line asks for them: ``fastbui
 :data:`ENV` for itself and the local workers it starts (which inherit it), and each build unit
 calls :func:`tune_once`. A program that calls :func:`fastbuild.build_dataset` itself keeps its
 allocators as they are. An allocator the user set (``MALLOC_MMAP_THRESHOLD_``,
-``ARROW_DEFAULT_MEMORY_POOL``) is left alone.
+``ARROW_DEFAULT_MEMORY_POOL``, ``NUMPY_MADVISE_HUGEPAGE``) is left alone. numpy stops asking for
+transparent huge pages for its large arrays (zeroed 2 MiB at a time on first touch: slower here).
 
 The same call skips numba's probe for BLAS in those processes (an import of scipy, where it is
 installed, at the first kernel call: :func:`fastbuild_kernels.skip_blas_probe`), and freezes the
@@ -40,17 +41,39 @@ def tune_once() -> dict:
     Returns
     -------
     dict
-        ``{"glibc": bool, "arrow_pool": str, "numba_blas_probe_skipped": bool, "gc_frozen": int}``:
-        whether glibc's thresholds were set, the backend of pyarrow's default memory pool
-        afterwards, whether numba's BLAS probe was skipped, and how many objects were moved out
-        of the garbage collector's reach; empty when :data:`ENV` is not "1".
+        ``{"glibc": bool, "arrow_pool": str, "numpy_hugepages": bool | None,
+        "numba_blas_probe_skipped": bool, "gc_frozen": int}``: whether glibc's thresholds were
+        set, the backend of pyarrow's default memory pool afterwards, whether numpy still asks
+        for huge pages, whether numba's BLAS probe was skipped, and how many objects were moved
+        out of the garbage collector's reach; empty when :data:`ENV` is not "1".
     """
     if os.environ.get(ENV) != "1":
         return {}
     if not _done:
-        _done.update(glibc=_glibc_thresholds(), arrow_pool=_arrow_pool(), numba_blas_probe_skipped=_numba(),
-                     gc_frozen=_gc_freeze())
+        _done.update(glibc=_glibc_thresholds(), arrow_pool=_arrow_pool(), numpy_hugepages=_numpy_hugepages(),
+                     numba_blas_probe_skipped=_numba(), gc_frozen=_gc_freeze())
     return dict(_done)
+
+
+def _numpy_hugepages() -> bool | None:
+    """Stop numpy asking for transparent huge pages (``madvise(MADV_HUGEPAGE)``) for its arrays of
+    4 MiB and more; returns whether it still asks (None: this numpy cannot say).
+
+    Those arrays here are the sparse k-mer lists of a record batch (~100 MiB at k = 6). Each huge
+    page is zeroed, 2 MiB at a time, when first touched, where the system must also find (or
+    compact) 2 MiB of free memory; on the 2-vCPU build VM the first two record batches of a k = 6
+    sparse build then took 170-300 ms each to assemble instead of 40-50 ms (later ones ~15 ms
+    either way: the memory is reused), and a 1,000-gene build took 6.1 s instead of 6.7-7.6 s
+    (docs/benchmarks.md). The arrays are written once and read once, so the TLB gains of huge
+    pages do not pay for that. A ``NUMPY_MADVISE_HUGEPAGE`` set by the user is left alone."""
+    import numpy as np
+
+    multiarray = getattr(np, "_core", None) or np.core  # numpy 2 / numpy 1.26
+    setter = getattr(multiarray.multiarray, "_set_madvise_hugepage", None)
+    getter = getattr(multiarray.multiarray, "_get_madvise_hugepage", None)
+    if setter is not None and "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
+        setter(False)
+    return bool(getter()) if getter is not None else None
 
 
 def _gc_freeze() -> int:
