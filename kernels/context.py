@@ -10,9 +10,9 @@ from numba import types
 from numba.extending import intrinsic
 
 from ._numba_config import JIT_DISABLED, kernel
-from ._validate import as_probs
+from ._validate import as_positions, as_probs
 
-__all__ = ["CONTEXT_FEATURES", "context_features"]
+__all__ = ["CONTEXT_FEATURES", "context_features", "context_matrix"]
 
 _TYPE_FEATURES = (
     "context_mean", "context_max", "context_asymmetry",
@@ -287,8 +287,33 @@ def context_features(donor, acceptor, neither) -> dict:
       acceptor_signal_strength``, ``score_difference_ratio = (d-a)/(d+a+eps)``,
       ``signal_strength_ratio = donor_signal_strength/(acceptor_signal_strength+eps)``.
     """
+    return dict(zip(CONTEXT_FEATURES, context_matrix(donor, acceptor, neither), strict=True))
+
+
+def context_matrix(donor, acceptor, neither, at=None) -> np.ndarray:
+    """The features of :func:`context_features` as one float32 matrix, optionally of some positions only.
+
+    Parameters
+    ----------
+    donor, acceptor, neither : array_like of float, shape (n,)
+        As for :func:`context_features`.
+    at : array_like of int, shape (m,), optional
+        0-based positions in ``[0, n)`` whose features to return, in this order (repeats
+        allowed). Default: every position.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (len(CONTEXT_FEATURES), m)
+        Row ``r`` holds feature ``CONTEXT_FEATURES[r]``; column ``i`` position ``at[i]`` (``i``
+        without ``at``). The same values, bit for bit, as ``context_features(...)[name][at]``:
+        the kernel runs over every position, then one gather takes the columns ``at`` of all
+        rows at once (C-contiguous). Without ``at``, a view whose rows are C-contiguous and
+        64-byte aligned.
+    """
     donor, acceptor, neither = as_probs((donor, "donor"), (acceptor, "acceptor"), (neither, "neither"))
     n = donor.shape[0]
+    if at is not None:
+        at = as_positions(at, n, "at")
     # one float32 buffer holding all rows; each row starts 64-byte aligned (stride padded to
     # 16 floats) so the kernel can use aligned streaming stores
     stride = (n + 15) // 16 * 16
@@ -302,4 +327,4 @@ def context_features(donor, acceptor, neither) -> dict:
     _context_kernel(donor, acceptor, neither, flat, stride, np.zeros(3 * _H), np.zeros(_N_FEATURES * _C, np.float32),
                     xl, xl.view(np.int64), mb, mb.view(np.float64), np.zeros(_NL * _C), np.zeros(_NL * _C))
     block = flat.reshape(_N_FEATURES, stride)
-    return {name: block[r, :n] for r, name in enumerate(CONTEXT_FEATURES)}
+    return block[:, :n] if at is None else np.take(block, at, axis=1)

@@ -61,3 +61,28 @@ def test_consts_survive_chunks_split_across_record_batches():
     table = pa.Table.from_batches(batches)
     got = list(zip(*(table.column(n).to_pylist() for n in SCHEMA.names[1:]), strict=True))
     assert got == _expected(sizes) and table["position"].to_pylist() == list(range(10))
+
+
+def test_blocks_are_columns_of_their_rows_across_record_batches():
+    """A block (one row per column name) gives the same columns as separate arrays would, when
+    chunks are split across record batches (views of its columns) or joined (one concatenate)."""
+    schema = pa.schema([("position", pa.int64()), ("a", pa.float32()), ("b", pa.float32()), ("c", pa.uint16())])
+    chunks, pos = [], 0
+    for m in (3, 5, 2, 6):
+        block = np.stack([np.arange(pos, pos + m) + 0.5, np.arange(pos, pos + m) * 2.0]).astype(np.float32)
+        counts = (np.arange(pos, pos + m) % 7).astype(np.uint16)[None, :]
+        chunks.append(Chunk(m, {"position": np.arange(pos, pos + m, dtype=np.int64)},
+                            blocks={("a", "b"): block, ("c",): counts}))
+        pos += m
+    for rows in (1, 4, 7, 100):
+        batches = []
+        buf = ColumnBuffer(schema, rows, batches.append)
+        for c in chunks:
+            buf.add(c)
+        buf.flush()
+        table = pa.Table.from_batches(batches)
+        assert table.schema == schema and table.num_rows == pos
+        p = np.arange(pos)
+        assert table["position"].to_pylist() == p.tolist()
+        assert table["a"].to_pylist() == (p + 0.5).tolist() and table["b"].to_pylist() == (p * 2.0).tolist()
+        assert table["c"].to_pylist() == (p % 7).tolist()

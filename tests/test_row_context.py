@@ -33,8 +33,8 @@ def test_gene_wide_and_patches_agree_bit_for_bit(gene):
     wide = _context_gene_wide(donor, acceptor, neither, kept)
     patches = _context_patches(donor, acceptor, neither, kept)
     whole = kernels.context_features(donor, acceptor, neither)
-    assert list(wide) == list(patches) == kernels.CONTEXT_FEATURES
-    for name in kernels.CONTEXT_FEATURES:
-        assert wide[name].dtype == patches[name].dtype == np.float32
-        np.testing.assert_array_equal(wide[name].view(np.uint32), patches[name].view(np.uint32), err_msg=name)
-        np.testing.assert_array_equal(wide[name].view(np.uint32), whole[name][kept].view(np.uint32), err_msg=name)
+    assert wide.shape == patches.shape == (len(kernels.CONTEXT_FEATURES), kept.size)
+    assert wide.dtype == patches.dtype == np.float32
+    for r, name in enumerate(kernels.CONTEXT_FEATURES):
+        np.testing.assert_array_equal(wide[r].view(np.uint32), patches[r].view(np.uint32), err_msg=name)
+        np.testing.assert_array_equal(wide[r].view(np.uint32), whole[name][kept].view(np.uint32), err_msg=name)

@@ -33,6 +33,10 @@ class Chunk:
         value each, repeated once per record batch instead of once per chunk.
     sparse : dict
         Column prefix ``"{k}mer"`` -> (indptr, ids, counts) CSR k-mer counts.
+    blocks : dict
+        Tuple of column names -> 2-D array with one row per name and ``m`` columns (what one
+        kernel call makes: the score context, the long-range context, dense k-mer counts); a
+        record batch concatenates each block once instead of each of its columns.
     """
 
     m: int
@@ -40,6 +44,7 @@ class Chunk:
     masks: dict = field(default_factory=dict)
     consts: dict = field(default_factory=dict)
     sparse: dict = field(default_factory=dict)
+    blocks: dict = field(default_factory=dict)
 
     def slice(self, a: int, b: int) -> Chunk:
         sparse = {}
@@ -47,17 +52,26 @@ class Chunk:
             lo, hi = indptr[a], indptr[b]
             sparse[key] = (indptr[a:b + 1] - lo, ids[lo:hi], counts[lo:hi])
         return Chunk(b - a, {k: v[a:b] for k, v in self.arrays.items()},
-                     {k: v[a:b] for k, v in self.masks.items()}, dict(self.consts), sparse)
+                     {k: v[a:b] for k, v in self.masks.items()}, dict(self.consts), sparse,
+                     {k: v[:, a:b] for k, v in self.blocks.items()})
 
 
 def to_record_batch(schema: pa.Schema, chunks: list[Chunk]) -> pa.RecordBatch:
     """One record batch with ``schema`` from consecutive chunks."""
     counts = np.array([c.m for c in chunks], dtype=np.int64)
+    first = chunks[0]
+    in_block = {name: (key, r) for key in first.blocks for r, name in enumerate(key)}
+    joined: dict = {}
     cols = []
     for f in schema:
         name = f.name
-        first = chunks[0]
-        if name in first.consts:
+        if name in in_block:
+            key, r = in_block[name]
+            if key not in joined:
+                joined[key] = (np.concatenate([c.blocks[key] for c in chunks], axis=1) if len(chunks) > 1
+                               else first.blocks[key])
+            cols.append(numpy_array(joined[key][r], f.type))
+        elif name in first.consts:
             values = [c.consts[name] for c in chunks]
             if all(v is None for v in values):
                 cols.append(pa.nulls(int(counts.sum()), f.type))

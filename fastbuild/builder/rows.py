@@ -124,8 +124,8 @@ def gene_chunks(g: GeneInput, config: BuildConfig, tally: GeneTally):
             yield chunk
 
 
-def _context(g: GeneInput, kept: np.ndarray) -> dict:
-    """Score-context features of kept rows only.
+def _context(g: GeneInput, kept: np.ndarray) -> np.ndarray:
+    """Score-context features of kept rows only: float32 ``(len(CONTEXT_FEATURES), m)``.
 
     A feature at a position depends only on the scores at it and its +-2 neighbours (0 past the
     gene ends: :func:`fastbuild_kernels.context_features`), so two exact ways give the same
@@ -140,20 +140,18 @@ def _context(g: GeneInput, kept: np.ndarray) -> dict:
     return _context_patches(g.donor, g.acceptor, g.neither, kept)
 
 
-def _context_gene_wide(donor, acceptor, neither, kept: np.ndarray) -> dict:
-    feats = kernels.context_features(donor, acceptor, neither)
-    return {name: values[kept] for name, values in feats.items()}
+def _context_gene_wide(donor, acceptor, neither, kept: np.ndarray) -> np.ndarray:
+    return kernels.context_matrix(donor, acceptor, neither, at=kept)
 
 
-def _context_patches(donor, acceptor, neither, kept: np.ndarray) -> dict:
+def _context_patches(donor, acceptor, neither, kept: np.ndarray) -> np.ndarray:
     n = donor.shape[0]
     idx = kept[:, None] + _OFFSETS[None, :]
     valid = (idx >= 0) & (idx < n)
     idx = np.clip(idx, 0, max(n - 1, 0))
     patches = [np.where(valid, arr[idx], np.float32(0)).ravel() for arr in (donor, acceptor, neither)]
-    feats = kernels.context_features(*patches)
     # each patch's middle element sees exactly the gene's neighbours (0 past the gene ends)
-    return {name: values[2::5] for name, values in feats.items()}
+    return kernels.context_matrix(*patches, at=np.arange(2, 5 * kept.size, 5))
 
 
 def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
@@ -187,9 +185,8 @@ def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
         "distance_to_predicted_donor": kernels.nearest_site_distance(kept, pred_donor),
         "distance_to_predicted_acceptor": kernels.nearest_site_distance(kept, pred_acceptor),
     }
-    arrays.update(_context(g, kept))
+    blocks = {_CONTEXT_NAMES: _context(g, kept), _LONG_CONTEXT_NAMES: _long_context(g, kept)}
     arrays.update(_sequence_codes(g, config, kept))
-    arrays.update(_long_context(g, kept))
     masks = {"true_position": splice == 0,
              "predicted_position": np.maximum(donor, acceptor) < config.threshold}
     for name in _DISTANCES:
@@ -203,11 +200,10 @@ def _featurise(g, config, tid, lo, hi, local, pred, splice, donors, acceptors,
     sparse = {}
     for k in config.kmer_sizes:
         if config.layout_of(k) == "wide":
-            counts = kernels.kmer_counts(g.codes, k, kept, left, right)
-            arrays.update(zip(_kmer_names(k), counts, strict=True))
+            blocks[_kmer_names(k)] = kernels.kmer_counts(g.codes, k, kept, left, right)  # (4**k, m)
         else:
             sparse[f"{k}mer"] = kernels.kmer_counts_sparse(g.codes, k, kept, left, right)
-    return Chunk(m, arrays, masks, consts, sparse)
+    return Chunk(m, arrays, masks, consts, sparse, blocks)
 
 
 def _add_tracks(g: GeneInput, kept: np.ndarray, arrays: dict, masks: dict) -> None:
@@ -222,15 +218,15 @@ _DISTANCES = ("distance_to_donor", "distance_to_acceptor", "distance_to_predicte
               "distance_to_predicted_acceptor")
 
 
-def _long_context(g: GeneInput, kept: np.ndarray) -> dict:
+def _long_context(g: GeneInput, kept: np.ndarray) -> np.ndarray:
     """Long-range score context of kept rows: sums over offsets 3..W and maxima over 3..50, each side.
 
     Offsets past the gene ends count as 0 (like the short score context). Upstream = lower
     offsets in transcript orientation. One call of :func:`fastbuild_kernels.long_context` (sums
-    as float32 differences of a float64 cumulative sum over the gene) makes every column.
+    as float32 differences of a float64 cumulative sum over the gene) makes every column: a
+    float32 ``(len(long_context_names()), m)`` array, rows in that order.
     """
-    rows = kernels.long_context(np.stack([g.donor, g.acceptor]), kept, LONG_CONTEXT_WIDTHS, LONG_CONTEXT_MAX)
-    return dict(zip(long_context_names(), rows, strict=True))
+    return kernels.long_context(np.stack([g.donor, g.acceptor]), kept, LONG_CONTEXT_WIDTHS, LONG_CONTEXT_MAX)
 
 
 def _sequence_codes(g: GeneInput, config: BuildConfig, kept: np.ndarray) -> dict:
@@ -243,5 +239,9 @@ def _sequence_codes(g: GeneInput, config: BuildConfig, kept: np.ndarray) -> dict
 
 
 @cache
-def _kmer_names(k: int) -> list[str]:
-    return [f"{k}mer_{km}" for km in kmer_names(k)]
+def _kmer_names(k: int) -> tuple[str, ...]:
+    return tuple(f"{k}mer_{km}" for km in kmer_names(k))
+
+
+_CONTEXT_NAMES = tuple(kernels.CONTEXT_FEATURES)
+_LONG_CONTEXT_NAMES = tuple(long_context_names())

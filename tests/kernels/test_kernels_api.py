@@ -13,7 +13,7 @@ import fastbuild_kernels as kernels
 from fastbuild_kernels import _numba_config
 
 PUBLIC = ["encode", "reverse_complement", "kmer_counts", "kmer_counts_sparse", "nearest_site_distance",
-          "label_positions", "context_features", "CONTEXT_FEATURES", "downsample_mask", "gc_content",
+          "label_positions", "context_features", "context_matrix", "CONTEXT_FEATURES", "downsample_mask", "gc_content",
           "sequence_complexity", "STRATA", "downsample_strata", "local_peaks", "long_context",
           "track_window_means"]
 # the numba configuration, for numba code elsewhere

@@ -84,3 +84,40 @@ def test_context_edges_and_layout():
             np.testing.assert_allclose(g[sl], e[sl], rtol=2e-6, atol=atol, err_msg=name)
     # peak flag is 0/1
     assert set(np.unique(got["donor_is_local_peak"]).tolist()) <= {0.0, 1.0}
+
+
+@given(st.integers(0, 300).flatmap(
+    lambda n: st.tuples(st.just(n), st.lists(st.integers(0, max(n - 1, 0)), max_size=40 if n else 0))),
+    st.integers(0, 2**32 - 1))
+@settings(max_examples=80, deadline=None)
+def test_context_matrix_is_the_features_at_positions(n_at, seed):
+    """context_matrix(at=...) is, bit for bit, context_features gathered at those positions (any
+    order, repeats, none), for float32 and float64 inputs."""
+    n, at = n_at
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet([0.3, 0.3, 1.0], n) if n else np.zeros((0, 3))
+    for dtype in (np.float32, np.float64):
+        d, a, nn = (np.ascontiguousarray(p[:, i]).astype(dtype) for i in range(3))
+        full = kernels.context_features(d, a, nn)
+        idx = np.array(at, np.int64)
+        got = kernels.context_matrix(d, a, nn, at=idx)
+        assert got.shape == (len(kernels.CONTEXT_FEATURES), idx.size) and got.dtype == np.float32
+        assert got.flags.c_contiguous
+        for r, name in enumerate(kernels.CONTEXT_FEATURES):
+            assert np.array_equal(got[r], full[name][idx], equal_nan=True), name
+        whole = kernels.context_matrix(d, a, nn)
+        assert whole.shape == (len(kernels.CONTEXT_FEATURES), n)
+        assert all(np.array_equal(whole[r], full[name], equal_nan=True)
+                   for r, name in enumerate(kernels.CONTEXT_FEATURES))
+
+
+def test_context_matrix_refuses_positions_outside():
+    import pytest
+
+    p = np.full(10, 0.1, np.float32)
+    with pytest.raises(ValueError, match=r"at must lie in \[0, 10\)"):
+        kernels.context_matrix(p, p, p, at=[0, 10])
+    with pytest.raises(ValueError, match="at must lie"):
+        kernels.context_matrix(p, p, p, at=[-1])
+    with pytest.raises(TypeError, match="integer"):
+        kernels.context_matrix(p, p, p, at=[0.5])
