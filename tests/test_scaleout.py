@@ -179,9 +179,9 @@ def test_dead_worker_is_one_line_and_resumable(fake_store, reference_rows, tmp_p
     _, err = proc.communicate(timeout=120)
     if proc.returncode == 0:
         pytest.skip("the build finished before the worker was killed")
-    assert proc.returncode == 2
-    assert "worker process died" in err and "Traceback" not in err
-    assert len([ln for ln in err.splitlines() if ln.startswith("fastbuild: error")]) == 1
+    assert proc.returncode == 2, err
+    assert "worker process died" in err and "Traceback" not in err, err
+    assert len([ln for ln in err.splitlines() if ln.startswith("fastbuild: error")]) == 1, err
     assert run(cli(fake_store, out, "--jobs", "2", "--batch-rows", "1000")).returncode == 0
     assert read_rows(out).equals(reference_rows)
 
