@@ -101,6 +101,7 @@ def resolve_ids(wanted: list[str], genes: pl.DataFrame) -> Resolution:
     Tried in order: exact gene id; id without an Ensembl version suffix (on both sides);
     gene name, case-insensitively. Ambiguous names map to every gene carrying them.
     """
+    wanted = list(wanted)
     ids = genes["gene_id"].to_list()
     exact = set(ids)
     unversioned: dict[str, str] = {}

@@ -186,17 +186,18 @@ _BLAS_PROBE = "scipy.linalg.cython_blas"
 
 
 def skip_blas_probe() -> bool:
-    """Load numba's array functions without its probe for BLAS; for a process that never compiles
-    linear algebra.
+    """Load numba's array functions without its probe for BLAS; for a process that compiles no
+    linear algebra of its own.
 
     When numba first loads its array functions (the first kernel call of a process: compiled or
     read from the cache) it checks for BLAS by importing ``scipy.linalg.cython_blas``. Where scipy
     is installed that import takes 0.08-0.1 s (scipy 1.17 also imports ``numpy.f2py``) and starts
     one more OpenBLAS thread pool; no kernel here uses BLAS (``np.dot``, ``@``, ``np.linalg``).
-    This loads those array functions now with that import refused, so numba records "no BLAS".
-    The effect is process-wide and permanent: an ``@njit`` function compiled later in this
-    process that uses linear algebra fails to compile (numba: "scipy 0.16+ is required for
-    linear algebra"). So only ``fastbuild build`` asks for it, for its own processes
+    This loads those array functions now with that import refused, so numba records "no BLAS"
+    for the rest of the process: ``np.convolve`` and ``np.correlate`` in ``@njit`` code compiled
+    later take numba's own loops instead of BLAS (results may differ in the last bits), while
+    ``np.dot`` and ``np.linalg`` still work (numba checks for BLAS again when it compiles them).
+    So only ``fastbuild build`` asks for it, for its own processes
     (:func:`fastbuild.builder.allocators.tune_once`); scipy itself stays importable.
 
     Returns

@@ -77,16 +77,21 @@ def test_a_tuned_build_writes_the_same_rows(tmp_path):
 
 def test_the_command_leaves_the_environment_as_it_was(tmp_path):
     """main(['build', ...]) called by a program: its build is tuned, its os.environ unchanged after."""
-    code = ("import os, json, pyarrow as pa\n"
+    code = ("import os, json, gc, pyarrow as pa, numpy as np\n"
             "from fastbuild.cli import main\n"
+            "hp = (getattr(np, '_core', None) or np.core).multiarray._get_madvise_hugepage\n"
+            "hp_before = hp()\n"
             f"rc = main(['build', '--output-dir', {str(tmp_path / 'out')!r}, '--no-progress'])\n"
             "var = os.environ.get('FASTBUILD_TUNE_ALLOCATORS')\n"
-            "print(json.dumps([rc, var, pa.default_memory_pool().backend_name]))\n")
+            "from fastbuild.builder import allocators\n"
+            "print(json.dumps([rc, var, pa.default_memory_pool().backend_name, gc.get_freeze_count(),\n"
+            "                  hp() == hp_before, allocators._done]))\n")
     env = {k: v for k, v in os.environ.items() if k not in ("FASTBUILD_TUNE_ALLOCATORS", "ARROW_DEFAULT_MEMORY_POOL")}
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr
-    rc, var, pool = json.loads(res.stdout.strip().splitlines()[-1])
+    rc, var, pool, frozen, same_hugepages, done = json.loads(res.stdout.strip().splitlines()[-1])
     assert rc == 0 and var is None
+    assert frozen == 0 and same_hugepages and done == {}  # undone after the command (allocators.untune)
     try:
         import pyarrow as pa
 

@@ -60,6 +60,7 @@ def test_abort_waits_for_the_write_in_flight_and_leaves_no_file(tmp_path):
     w.abort()  # as run_batch does on SIGTERM or an error
     assert log[-1] == ("end", 50), "abort closed the file while a record batch was being written"
     assert not list(tmp_path.iterdir()), "an aborted unit left a file"
+    assert not _open_fds_to(w.tmp), "an aborted unit left a descriptor on its (deleted) file"
     assert not any(t.is_alive() for t in w._pool._threads)
 
 
@@ -120,6 +121,23 @@ def test_a_stop_while_abort_waits_still_removes_the_file(tmp_path):
     assert not any(t.is_alive() for t in w._pool._threads)
 
 
+def _open_fds_to(path) -> list:
+    """This process's descriptors open on ``path`` (Linux; [] elsewhere)."""
+    import os
+
+    fds = "/proc/self/fd"
+    if not os.path.isdir(fds):
+        return []
+    out = []
+    for fd in os.listdir(fds):
+        try:
+            if os.readlink(os.path.join(fds, fd)).startswith(str(path)):
+                out.append(fd)
+        except OSError:
+            pass
+    return out
+
+
 def _stats(rows: int) -> BatchStats:
     return BatchStats(index=1, config_hash="test", rows=rows, positions=rows, counts=(), genes=())
 
@@ -139,6 +157,7 @@ def test_the_recorded_checksum_is_the_files_sha256(tmp_path, batch_rows):
     assert rec["sha256"] == sha256_file(path) and rec["size"] == path.stat().st_size
     assert pq.read_table(path)["position"].to_pylist() == list(range(900))
     assert not any(t.is_alive() for t in w._hasher._threads)
+    assert not _open_fds_to(w.tmp) and not _open_fds_to(path)
 
 
 def test_a_hashing_error_is_one_line_and_removes_the_file(tmp_path, monkeypatch):
@@ -187,4 +206,25 @@ if given is not None:
             d.hexdigest(size + 1)
         with pytest.raises(OSError, match="shorter"):
             d.catch_up(size + 1)
-        d.close()
+        assert not _open_fds_to(path)
+
+
+def test_abort_drops_queued_hashing_and_leaves_no_thread_descriptor_or_file(tmp_path):
+    """Abort while the hasher is busy and more hashing is queued: the queued work is dropped, the
+    running one ends, and nothing is left (thread, descriptor, file)."""
+    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=20)
+    real = w._digest.catch_up
+    calls: list = []
+
+    def slow(end, sync=True):
+        calls.append(end)
+        time.sleep(0.2)
+        real(end, sync)
+
+    w._digest.catch_up = slow
+    for a in range(0, 120, 20):  # six record batches: a hashing queued after each but the first
+        w.add(_chunk(a, 20))
+    w.abort()
+    assert len(calls) < 5, "abort waited for every queued hashing"
+    assert not any(t.is_alive() for t in w._hasher._threads) and not any(t.is_alive() for t in w._pool._threads)
+    assert not _open_fds_to(w.tmp) and list(tmp_path.iterdir()) == []

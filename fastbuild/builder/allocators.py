@@ -33,6 +33,7 @@ MMAP_THRESHOLD = 256 << 20
 TRIM_THRESHOLD = 1 << 30
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 _done: dict = {}
+_undo: list = []  # what untune() reverses, last first
 
 
 def tune_once() -> dict:
@@ -55,6 +56,19 @@ def tune_once() -> dict:
     return dict(_done)
 
 
+def untune() -> None:
+    """Undo what :func:`tune_once` did in this process that can be undone: numpy asks for huge
+    pages again as before, and the frozen objects are back within the garbage collector's reach.
+
+    For a program that runs ``main(["build", ...])`` in its own process (the command calls this
+    when it ends, unless :data:`ENV` was set before it started); a later tuned build tunes again.
+    glibc's thresholds, Arrow's memory pool and numba's BLAS decision stay.
+    """
+    while _undo:
+        _undo.pop()()
+    _done.clear()
+
+
 def _numpy_hugepages() -> bool | None:
     """Stop numpy asking for transparent huge pages (``madvise(MADV_HUGEPAGE)``) for its arrays of
     4 MiB and more; returns whether it still asks (None: this numpy cannot say).
@@ -72,7 +86,8 @@ def _numpy_hugepages() -> bool | None:
     setter = getattr(multiarray.multiarray, "_set_madvise_hugepage", None)
     getter = getattr(multiarray.multiarray, "_get_madvise_hugepage", None)
     if setter is not None and "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
-        setter(False)
+        before = setter(False)
+        _undo.append(lambda: setter(before))
     return bool(getter()) if getter is not None else None
 
 
@@ -85,6 +100,7 @@ def _gc_freeze() -> int:
     import gc
 
     gc.freeze()
+    _undo.append(gc.unfreeze)
     return gc.get_freeze_count()
 
 

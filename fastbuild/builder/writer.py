@@ -90,6 +90,8 @@ class GrowingFileDigest:
     file that is only ever appended to: a Parquet writer writes through a non-seekable output
     stream, so a byte once in the file never changes. Bytes caught up are also pushed to disk
     (``fdatasync``) every :attr:`SYNC_BYTES`, so the final ``fsync`` has little left to write.
+    Each call opens and closes the file itself: no descriptor outlives it, whatever interrupts
+    its caller.
 
     On 1,000 Arabidopsis genes (874,061 rows in one file of 234 MB at k = 3, 373 MB at k = 6
     sparse) hashing and syncing the whole file after it was closed took 0.19 s and 0.35 s, every
@@ -101,7 +103,6 @@ class GrowingFileDigest:
 
     def __init__(self, path: Path):
         self.path = path
-        self._fd: int | None = None
         self._buf: bytearray | None = None
         self._hash = hashlib.sha256()
         self._done = 0
@@ -110,31 +111,29 @@ class GrowingFileDigest:
     def catch_up(self, end: int, sync: bool = True) -> None:
         """Hash the file's bytes up to offset ``end``; ``fdatasync`` when ``sync`` and
         :attr:`SYNC_BYTES` are unsynced."""
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY)
+        if self._buf is None:
             self._buf = bytearray(self.BLOCK)
         view = memoryview(self._buf)
-        while self._done < end:
-            n = os.preadv(self._fd, [view[:min(self.BLOCK, end - self._done)]], self._done)
-            if n <= 0:
-                raise OSError(f"{self.path} is shorter than {end} bytes while it is hashed")
-            self._hash.update(view[:n])  # (hashlib releases the GIL for blocks over 2 KiB)
-            self._done += n
-            self._unsynced += n
-        if sync and self._unsynced >= self.SYNC_BYTES:
-            _fdatasync(self._fd)
-            self._unsynced = 0
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            while self._done < end:
+                n = os.preadv(fd, [view[:min(self.BLOCK, end - self._done)]], self._done)
+                if n <= 0:
+                    raise OSError(f"{self.path} is shorter than {end} bytes while it is hashed")
+                self._hash.update(view[:n])  # (hashlib releases the GIL for blocks over 2 KiB)
+                self._done += n
+                self._unsynced += n
+            if sync and self._unsynced >= self.SYNC_BYTES:
+                _fdatasync(fd)
+                self._unsynced = 0
+        finally:
+            os.close(fd)
 
     def hexdigest(self, size: int) -> str:
         """The digest of the whole file, which must be ``size`` bytes long and caught up."""
         if self._done != size:
             raise RuntimeError(f"{self.path}: {self._done} of {size} bytes hashed")
         return self._hash.hexdigest()
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-        self._fd = self._buf = None
 
 
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # (macOS has no fdatasync)
@@ -195,8 +194,10 @@ class BatchFileWriter:
         return size
 
     def _settle(self) -> None:
-        """Wait for the write in flight whatever happens meanwhile (a second Ctrl-C, its error),
-        then stop the writer and hasher threads: nothing may touch the file while it writes."""
+        """Drop the hashing not started; wait for the write in flight whatever happens meanwhile
+        (a second Ctrl-C, its error), then stop the writer and hasher threads: nothing may touch
+        the file while it writes. (The hasher holds no descriptor between its calls.)"""
+        self._hasher.shutdown(wait=False, cancel_futures=True)
         fut = self._pending
         try:
             while fut is not None and not fut.done():
@@ -209,8 +210,7 @@ class BatchFileWriter:
             try:
                 self._pool.shutdown(wait=True)
             finally:
-                self._hasher.shutdown(wait=True, cancel_futures=True)
-                self._digest.close()
+                self._hasher.shutdown(wait=True)
 
     def _write(self, rb: pa.RecordBatch) -> None:
         try:

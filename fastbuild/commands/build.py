@@ -29,17 +29,18 @@ def run_build(args) -> int:
     config = cli_options.config_from_args(BuildConfig(), args)  # checks every option before any engine loads
     if config.run_workflow and not config.model:
         raise FastbuildError("--run-workflow needs --model (the base model that scores the genes)")
-    from fastbuild.builder.allocators import ENV as TUNE_ALLOCATORS
+    from fastbuild.builder import allocators
 
     # for this process's build units and the local workers it starts (see fastbuild.builder.allocators);
-    # os.environ as it was afterwards, for a program that calls main() itself
-    before = os.environ.get(TUNE_ALLOCATORS)
-    os.environ.setdefault(TUNE_ALLOCATORS, "1")
+    # os.environ as it was afterwards, and what can be undone undone, for a program that calls main() itself
+    before = os.environ.get(allocators.ENV)
+    os.environ.setdefault(allocators.ENV, "1")
     try:
         return _run_build(args, config)
     finally:
         if before is None:
-            os.environ.pop(TUNE_ALLOCATORS, None)
+            os.environ.pop(allocators.ENV, None)
+            allocators.untune()
 
 
 def _run_build(args, config: BuildConfig) -> int:
