@@ -186,10 +186,17 @@ def test_dead_worker_is_one_line_and_resumable(fake_store, reference_rows, tmp_p
     assert read_rows(out).equals(reference_rows)
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child: SIGINT's default action, so that Python installs its Ctrl-C handler (a test run
+    started in the background by a shell without job control inherits SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_with_jobs_is_one_line(fake_store, tmp_path):
     out = tmp_path / "int"
     proc = subprocess.Popen(cli(fake_store, out, "--jobs", "2", "--batch-rows", "1000"), cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_ctrl_c_as_in_a_terminal)
     deadline = time.time() + 120
     while time.time() < deadline and len(_children(proc.pid)) < 2:
         time.sleep(0.05)

@@ -26,6 +26,18 @@ from fastbuild.work import signals
 pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer (POSIX)")
 
 
+@pytest.fixture(autouse=True)
+def _ctrl_c_as_in_a_terminal():
+    """Python's own Ctrl-C handler for the test, as a command started from a terminal has it: a
+    process started in the background by a shell without job control (``cmd &`` in a script)
+    inherits SIGINT ignored, and Python then leaves it ignored (so does ``sigterm_raises``)."""
+    was = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, was)
+
+
 def _later(seconds: float, fn) -> threading.Thread:
     t = threading.Thread(target=lambda: (time.sleep(seconds), fn()), daemon=True)
     t.start()
