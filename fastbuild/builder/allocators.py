@@ -13,13 +13,14 @@ to 0.7-0.8 s and peak RSS did not grow (docs/benchmarks.md).
 The settings are process-wide, so only the command line asks for them: ``fastbuild build`` sets
 :data:`ENV` for itself and the local workers it starts (which inherit it), and each build unit
 calls :func:`tune_once`. A program that calls :func:`fastbuild.build_dataset` itself keeps its
-allocators as they are. An allocator the user set (``MALLOC_MMAP_THRESHOLD_``,
-``ARROW_DEFAULT_MEMORY_POOL``, ``NUMPY_MADVISE_HUGEPAGE``) is left alone. numpy stops asking for
-transparent huge pages for its large arrays (zeroed 2 MiB at a time on first touch: slower here).
+allocators as they are. A setting the user made (``MALLOC_MMAP_THRESHOLD_``,
+``ARROW_DEFAULT_MEMORY_POOL``, ``NUMPY_MADVISE_HUGEPAGE``) is left alone.
 
-The same call skips numba's probe for BLAS in those processes (an import of scipy, where it is
-installed, at the first kernel call: :func:`fastbuild_kernels.skip_blas_probe`), and freezes the
-objects alive at that moment out of the cyclic garbage collector's reach (``gc.freeze``).
+The same call stops numpy asking for transparent huge pages for its large arrays (zeroed 2 MiB at
+a time on first touch: slower here), skips numba's probe for BLAS (an import of scipy, where it
+is installed, at the first kernel call: :func:`fastbuild_kernels.skip_blas_probe`), and freezes
+the objects alive at that moment out of the cyclic garbage collector's reach (``gc.freeze``).
+:func:`untune` undoes the two of these that can be undone.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _numpy_hugepages() -> bool | None:
     Those arrays here are the sparse k-mer lists of a record batch (~100 MiB at k = 6). Each huge
     page is zeroed, 2 MiB at a time, when first touched, where the system must also find (or
     compact) 2 MiB of free memory; on the 2-vCPU build VM the first two record batches of a k = 6
-    sparse build then took 170-300 ms each to assemble instead of 40-50 ms (later ones ~15 ms
+    sparse build then took 170-300 ms each to assemble instead of 40-70 ms (later ones ~15 ms
     either way: the memory is reused), and a 1,000-gene build took 6.1 s instead of 6.7-7.6 s
     (docs/benchmarks.md). The arrays are written once and read once, so the TLB gains of huge
     pages do not pay for that. A ``NUMPY_MADVISE_HUGEPAGE`` set by the user is left alone."""
