@@ -1,5 +1,6 @@
-"""The batch-file writer's thread (fastbuild.builder.writer.BatchFileWriter): record batches are
-written while the next is made, and every exit waits for the write in flight."""
+"""The batch-file writer's threads (fastbuild.builder.writer.BatchFileWriter): record batches are
+encoded while the next is made, joined into the file in order, and every exit waits for the
+record batches in flight."""
 
 from __future__ import annotations
 
@@ -24,53 +25,115 @@ def _chunk(a: int, m: int) -> Chunk:
                      "donor_score": np.linspace(0, 1, m, dtype=np.float32)})
 
 
-def _slow(writer: BatchFileWriter, seconds: float, log: list, fail: bool = False):
-    real = writer._open().write_batch
+def _slow(writer: BatchFileWriter, seconds, log: list, fail: bool = False):
+    """Make ``writer``'s encoding take ``seconds`` (or ``seconds(rows)``) per record batch, logged."""
+    real = writer._encode_part
 
-    def write_batch(rb, **kw):
+    def encode(rb):
         log.append(("start", threading.current_thread().name))
-        time.sleep(seconds)
+        time.sleep(seconds(rb.num_rows) if callable(seconds) else seconds)
         if fail:
             raise OSError(28, "No space left on device")
-        real(rb, **kw)
+        part = real(rb)
         log.append(("end", rb.num_rows))
+        return part
 
-    writer._open().write_batch = write_batch
+    writer._encode_part = encode
 
 
-def test_batches_are_written_on_the_thread_in_order(tmp_path):
-    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=100)
+@pytest.mark.parametrize("encoders", [1, 2, 3])
+def test_batches_are_encoded_on_the_threads_and_joined_in_order(tmp_path, encoders):
+    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=100, encoders=encoders)
     log: list = []
-    _slow(w, 0.01, log)
-    for a in range(0, 1000, 70):
-        w.add(_chunk(a, min(70, 1000 - a)))
-    path = w.finish(BatchStats(index=1, config_hash="test", rows=1000, positions=1000, counts=(), genes=()))
+    _slow(w, lambda rows: 0.05 if rows == 100 else 0.0, log)  # the last, short one finishes first
+    for a in range(0, 1030, 70):
+        w.add(_chunk(a, min(70, 1030 - a)))
+    path = w.finish(BatchStats(index=1, config_hash="test", rows=1030, positions=1030, counts=(), genes=()))
     assert all(name.startswith("fastbuild-writer") for kind, name in log if kind == "start")
+    assert len({name for kind, name in log if kind == "start"}) == encoders
     got = pq.read_table(path)
-    assert got.num_rows == 1000 and got["position"].to_pylist() == list(range(1000))
-    assert not any(t.is_alive() for t in w._pool._threads)  # the thread is gone: the fast exit can run
+    assert got.num_rows == 1030 and got["position"].to_pylist() == list(range(1030))
+    assert pq.ParquetFile(path).metadata.num_row_groups == 11
+    assert not any(t.is_alive() for t in w._pool._threads)  # the threads are gone: the fast exit can run
 
 
-def test_abort_waits_for_the_write_in_flight_and_leaves_no_file(tmp_path):
-    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=50)
+def test_the_file_is_the_same_bytes_whatever_the_encoders(tmp_path):
+    """Joined row groups (any number of threads) = one ParquetWriter over the same record batches."""
+    from fastbuild.builder.stats import STATS_KEY
+    from fastbuild.builder.writer import parquet_options
+
+    stats = BatchStats(index=1, config_hash="test", rows=1000, positions=1000, counts=(), genes=())
+    files = []
+    for encoders in (1, 2, 3):
+        w = BatchFileWriter(tmp_path / str(encoders), 1, SCHEMA, batch_rows=64, encoders=encoders)
+        (tmp_path / str(encoders)).mkdir()
+        for a in range(0, 1000, 90):
+            w.add(_chunk(a, min(90, 1000 - a)))
+        files.append(w.finish(stats).read_bytes())
+    one = tmp_path / "one.parquet"
+    pw = pq.ParquetWriter(one, SCHEMA, **parquet_options(SCHEMA))
+    chunks = [_chunk(a, min(90, 1000 - a)) for a in range(0, 1000, 90)]
+    cols = {name: np.concatenate([c.arrays[name] for c in chunks]) for name in SCHEMA.names}
+    for a in range(0, 1000, 64):
+        rb = pa.record_batch([pa.array(cols[name][a:a + 64]) for name in SCHEMA.names], schema=SCHEMA)
+        pw.write_batch(rb, row_group_size=rb.num_rows)
+    pw.add_key_value_metadata({STATS_KEY: stats.to_json()})
+    pw.close()
+    assert files[0] == files[1] == files[2] == one.read_bytes()
+
+
+@pytest.mark.parametrize("encoders", [1, 2])
+def test_abort_waits_for_the_record_batches_in_flight_and_leaves_no_file(tmp_path, encoders):
+    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=50, encoders=encoders)
     log: list = []
     _slow(w, 0.4, log)
-    w.add(_chunk(0, 50))  # one record batch handed to the thread
-    assert w._pending is not None and not w._pending.done()
+    for a in range(0, 50 * encoders, 50):
+        w.add(_chunk(a, 50))  # record batches handed to the threads
+    assert len(w._pending) == encoders and not any(f.done() for f in w._pending)
     w.abort()  # as run_batch does on SIGTERM or an error
-    assert log[-1] == ("end", 50), "abort closed the file while a record batch was being written"
+    assert log.count(("end", 50)) == encoders, "abort closed the file while a record batch was being encoded"
     assert not list(tmp_path.iterdir()), "an aborted unit left a file"
     assert not _open_fds_to(w.tmp), "an aborted unit left a descriptor on its (deleted) file"
     assert not any(t.is_alive() for t in w._pool._threads)
 
 
-def test_a_write_error_on_the_thread_is_one_line_and_removes_the_file(tmp_path):
+def test_an_encoding_error_on_the_thread_is_one_line_and_removes_the_file(tmp_path):
     w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=50)
     _slow(w, 0.0, [], fail=True)
     w.add(_chunk(0, 50))
     with pytest.raises(FastbuildError, match="disk is full"):
         w.add(_chunk(50, 50))  # the next record batch meets the first one's error
     assert not list(tmp_path.iterdir())
+
+
+class _FullDisk:
+    """A file object whose writes fail once ``after`` bytes are in."""
+
+    def __init__(self, fh, after: int):
+        self.fh, self.after, self.n = fh, after, 0
+
+    def write(self, data):
+        if self.n + len(data) > self.after:
+            raise OSError(28, "No space left on device")
+        self.n += len(data)
+        return self.fh.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.fh, name)
+
+
+@pytest.mark.parametrize("encoders", [1, 2])
+def test_a_full_disk_while_joining_is_one_line_and_nothing_more_is_appended(tmp_path, encoders):
+    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=50, encoders=encoders)
+    joined = w._open()
+    joined._fh = _FullDisk(joined._fh, after=1500)  # room for about two row groups
+    with pytest.raises(FastbuildError, match="disk is full"):
+        for a in range(0, 2000, 50):
+            w.add(_chunk(a, 50))
+        w.finish(_stats(2000))
+    assert joined._fh.n <= 1500 and joined.parts < 40
+    assert list(tmp_path.iterdir()) == [] and not _open_fds_to(w.tmp)
+    assert not any(t.is_alive() for t in w._pool._threads)
 
 
 def test_the_file_is_created_by_the_first_write_and_abort_before_it_leaves_nothing(tmp_path):
@@ -153,11 +216,12 @@ def test_the_recorded_checksum_is_the_files_sha256(tmp_path, batch_rows):
     for a in range(0, 900, 37):
         w.add(_chunk(a, min(37, 900 - a)))
     path = w.finish(_stats(900))
+    # (before pyarrow reads the file: its reader may close its descriptor a moment after returning)
+    assert not _open_fds_to(w.tmp) and not _open_fds_to(path)
+    assert not any(t.is_alive() for t in w._hasher._threads)
     rec = json.loads((tmp_path / (path.name + ".sha256")).read_text())
     assert rec["sha256"] == sha256_file(path) and rec["size"] == path.stat().st_size
     assert pq.read_table(path)["position"].to_pylist() == list(range(900))
-    assert not any(t.is_alive() for t in w._hasher._threads)
-    assert not _open_fds_to(w.tmp) and not _open_fds_to(path)
 
 
 def test_a_hashing_error_is_one_line_and_removes_the_file(tmp_path, monkeypatch):

@@ -21,7 +21,7 @@ from fastbuild.builder.genes import gene_inputs
 from fastbuild.builder.rows import gene_chunks
 from fastbuild.builder.schema import make_schema
 from fastbuild.builder.stats import BatchStats, GeneTally
-from fastbuild.builder.writer import BatchFileWriter
+from fastbuild.builder.writer import BatchFileWriter, encoder_threads
 from fastbuild.genome import Genome
 from fastbuild.work import report_progress
 
@@ -52,7 +52,8 @@ def run_batch(task: BatchTask, on_gene=None, sink=None) -> BatchStats:
     if task.out_dir is None:
         buffer = ColumnBuffer(schema, task.config.batch_rows, sink)
     else:
-        writer = BatchFileWriter(Path(task.out_dir), task.index, schema, task.config.batch_rows)
+        writer = BatchFileWriter(Path(task.out_dir), task.index, schema, task.config.batch_rows,
+                                 encoders=encoder_threads(task.config.run.jobs))
     try:
         tallies = _write_genes(task, buffer.add if writer is None else writer.add, on_gene)
         t1 = time.perf_counter()

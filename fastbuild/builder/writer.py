@@ -1,4 +1,4 @@
-"""Streaming batch-file writer: bounded row buffer -> ParquetWriter -> fsync -> rename -> link.
+"""Streaming batch-file writer: bounded row buffer -> row groups encoded on threads -> fsync -> rename -> link.
 
 A batch file is written as ``batch_00001_trim.parquet.<host>.<pid>.tmp`` (a name of its own per
 writing process, so a retried unit never writes into the file of a dying one); only a complete
@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 import fastbuild_kernels as kernels
 from fastbuild.atomic import fsync_dir, io_error, tmp_path, write_text
 from fastbuild.builder.columns import Chunk, ColumnBuffer
+from fastbuild.builder.parquet_join import JoinedFile, encode_part
 from fastbuild.builder.stats import STATS_KEY, BatchStats
 from fastbuild.files import sha256_file
 
@@ -139,74 +141,105 @@ class GrowingFileDigest:
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # (macOS has no fdatasync)
 
 
+def encoder_threads(jobs: int = 1) -> int:
+    """Threads that encode a batch file's row groups in a process that runs ``jobs`` units at once.
+
+    The CPUs this process may use (its affinity) divided among the jobs, at least 1 and at most 3:
+    each encoder holds a record batch, and three already outpace the thread that makes them.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # (macOS)
+        cpus = os.cpu_count() or 1
+    return min(3, max(1, cpus // max(1, jobs)))
+
+
 class BatchFileWriter:
     """Writes one batch file atomically; use :meth:`add`, then :meth:`finish` or :meth:`abort`.
 
-    Each record batch is encoded and written on a writer thread while the caller makes the next
-    one (pyarrow's Parquet writer releases the GIL): wall time -17% at k = 3 and -18% at k = 6
-    sparse on 1,000 Arabidopsis genes (docs/benchmarks.md; assembling the record batch on that
-    thread too was slower: that part holds the GIL). At most one record batch is in flight, so
-    memory holds two record batches (the one being written and the one being filled) besides the
-    rows of the current gene. The file is hashed, and pushed to disk, as it grows, on a thread of
-    its own (:class:`GrowingFileDigest`): closing it leaves only its tail to hash and sync. Every
-    exit waits for the write in flight before the file is closed or removed: an interrupted unit
-    leaves no temporary file.
+    Each record batch is encoded as a row group on one of ``encoders`` threads while the caller
+    makes the next one (pyarrow's Parquet writer releases the GIL), and the row groups are joined
+    into the file in order (:mod:`fastbuild.builder.parquet_join`): the same bytes as one
+    ``ParquetWriter`` writes, whatever the number of threads. One thread already cut wall time by
+    17-18% on 1,000 Arabidopsis genes; a second takes a sparse k = 6 build, whose k-mer list
+    columns kept the one busy, from 6.1 to about 4.5 s on 2 CPUs (docs/benchmarks.md). At most
+    ``encoders`` record batches are in flight, so memory holds ``encoders + 1`` record batches
+    (those being encoded and the one being filled) and the encoded row groups not yet appended,
+    besides the rows of the current gene. The file is hashed, and pushed to disk, as it grows, on a
+    thread of its own (:class:`GrowingFileDigest`): closing it leaves only its tail to hash and
+    sync. Every exit waits for the record batches in flight before the file is closed or removed:
+    an interrupted unit leaves no temporary file.
     """
 
-    def __init__(self, out_dir: Path, index: int, schema: pa.Schema, batch_rows: int):
+    def __init__(self, out_dir: Path, index: int, schema: pa.Schema, batch_rows: int, encoders: int = 1):
+        if encoders < 1:
+            raise ValueError(f"BatchFileWriter: encoders must be >= 1, got {encoders}")
         self.path = Path(out_dir) / batch_name(index)
         self.tmp = tmp_path(self.path)
         self.schema = schema
+        self.encoders = encoders
         self.buffer = ColumnBuffer(schema, batch_rows, self._write)
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="fastbuild-writer")
+        self._options = parquet_options(schema)
+        self._pool = ThreadPoolExecutor(encoders, thread_name_prefix="fastbuild-writer")
         self._hasher = ThreadPoolExecutor(1, thread_name_prefix="fastbuild-hasher")
         self._digest = GrowingFileDigest(self.tmp)
         self._hashing: list = []  # the hasher's futures, in order
-        self._pending = None
-        self._writer = None  # the file is created by the first write (see _open)
+        self._pending: deque = deque()  # the encoders' futures, in order
+        self._parts = 0
+        self._fh = None
+        self._joined: JoinedFile | None = None  # the file is created by the first write (see _open)
 
-    def _open(self) -> pq.ParquetWriter:
-        """The Parquet writer, created (and with it the temporary file) on first use.
+    def _open(self) -> JoinedFile:
+        """The file the row groups are joined into, created on first use.
 
         Not in ``__init__``: an interruption between the constructor's return and the caller's
         assignment would leave a file that no :meth:`abort` knows of. Interrupted while opening,
         :meth:`abort` still removes the file (its name is known from the start).
         """
-        if self._writer is None:
+        if self._joined is None:
             try:
-                self._writer = pq.ParquetWriter(self.tmp, self.schema, **parquet_options(self.schema))
+                self._fh = open(self.tmp, "wb")
+                self._joined = JoinedFile(self._fh, self._hash_written)
             except OSError as exc:
                 self.abort()
                 raise io_error(self.tmp, exc) from None
-        return self._writer
+        return self._joined
 
-    def _wait(self) -> None:
-        """Wait for the record batch in flight; re-raise its error here. (Interrupted, the write
-        stays pending for :meth:`_settle`.)"""
-        if self._pending is not None:
-            self._pending.result()
-            self._pending = None
+    def _encode_part(self, rb: pa.RecordBatch | None) -> pa.Buffer:
+        """``rb`` as a one-row-group Parquet file in memory."""
+        return encode_part(self.schema, self._options, rb)
 
-    def _hash_written(self, sync: bool = True) -> int:
-        """Queue the hashing of the file as it is now (no write may be in flight); its size."""
-        size = os.stat(self.tmp).st_size
+    def _encode(self, index: int, rb: pa.RecordBatch | None) -> None:
+        """On an encoder thread (or the caller's): record batch ``index`` as a row group, joined
+        into the file."""
+        self._joined.add(index, self._encode_part(rb))
+
+    def _wait(self, keep: int = 0) -> None:
+        """Wait until at most ``keep`` record batches are in flight; re-raise their errors here.
+        (Interrupted, the one waited for stays pending for :meth:`_settle`.)"""
+        while len(self._pending) > keep:
+            self._pending[0].result()
+            self._pending.popleft()
+
+    def _hash_written(self, size: int, sync: bool = True) -> None:
+        """Queue the hashing of the file's first ``size`` bytes (all appended)."""
         self._hashing.append(self._hasher.submit(self._digest.catch_up, size, sync))
-        return size
 
     def _settle(self) -> None:
-        """Drop the hashing not started; wait for the write in flight whatever happens meanwhile
-        (a second Ctrl-C, its error), then stop the writer and hasher threads: nothing may touch
-        the file while it writes. (The hasher holds no descriptor between its calls.)"""
+        """Drop the hashing not started; wait for the record batches in flight whatever happens
+        meanwhile (a second Ctrl-C, their errors), then stop the encoder and hasher threads:
+        nothing may touch the file while it is written. (The hasher holds no descriptor between
+        its calls.)"""
         self._hasher.shutdown(wait=False, cancel_futures=True)
-        fut = self._pending
         try:
-            while fut is not None and not fut.done():
-                try:
-                    wait([fut])
-                except BaseException:  # interrupted again: keep waiting, the write is short
-                    continue
+            for fut in list(self._pending):
+                while not fut.done():
+                    try:
+                        wait([fut])
+                    except BaseException:  # interrupted again: keep waiting, the encoding is short
+                        continue
         finally:  # a stop raised between two waits: the threads are still joined (they end their work)
-            self._pending = None
+            self._pending.clear()
             try:
                 self._pool.shutdown(wait=True)
             finally:
@@ -214,10 +247,10 @@ class BatchFileWriter:
 
     def _write(self, rb: pa.RecordBatch) -> None:
         try:
-            self._wait()
-            if self._writer is not None:
-                self._hash_written()
-            self._pending = self._pool.submit(self._open().write_batch, rb, row_group_size=rb.num_rows)
+            self._open()
+            self._wait(keep=self.encoders - 1)
+            self._pending.append(self._pool.submit(self._encode, self._parts, rb))
+            self._parts += 1
         except OSError as exc:
             self.abort()
             raise io_error(self.tmp, exc) from None
@@ -230,12 +263,14 @@ class BatchFileWriter:
         try:
             self.buffer.flush()
             self._wait()
-            writer = self._open()  # a batch of no rows is a file too
-            writer.add_key_value_metadata({STATS_KEY: stats.to_json()})
-            writer.close()
-            size = self._hash_written(sync=False)  # its tail is hashed while the file is fsynced here
-            with open(self.tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
+            joined = self._open()
+            if self._parts == 0:  # a batch of no rows is a file too
+                self._encode(0, None)
+                self._parts = 1
+            size = joined.close({STATS_KEY: stats.to_json()})
+            self._hash_written(size, sync=False)  # its tail is hashed while the file is fsynced here
+            os.fsync(self._fh.fileno())
+            self._fh.close()
             for fut in self._hashing:
                 fut.result()
             digest = self._digest.hexdigest(size)
@@ -253,8 +288,8 @@ class BatchFileWriter:
             self._settle()
         finally:  # the file goes even when a stop lands here
             try:
-                if self._writer is not None:
-                    self._writer.close()
+                if self._fh is not None:
+                    self._fh.close()
             except Exception:
                 pass
             try:

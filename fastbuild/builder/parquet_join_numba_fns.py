@@ -1,0 +1,365 @@
+"""numba kernel of :mod:`fastbuild.builder.parquet_join`: a footer's row groups, moved, in one pass.
+
+:func:`moved_row_groups` is the public function (it validates and raises); the private kernel
+sees only a ``uint8`` array. Its slow, obviously-correct twin is the decode / move / encode path
+of :mod:`~fastbuild.builder.parquet_join` (``Struct`` objects), and ``tests/test_parquet_join.py``
+holds the two to the same bytes on real footers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastbuild_kernels import kernel
+
+# Thrift compact protocol types
+_STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT, _UUID = range(14)
+
+# status codes of the kernel
+OK, MALFORMED, NO_ROOM, PAGE_INDEX, BLOOM_FILTER, ENCRYPTED, ORDINAL_RANGE = 0, -1, -2, -3, -4, -5, -6
+MESSAGES = {
+    MALFORMED: "the footer is not valid Thrift compact protocol",
+    PAGE_INDEX: "a column chunk has a column or offset index, which lies outside its row group; write without it",
+    BLOOM_FILTER: "a column chunk has a bloom filter, which lies outside its row group; write without it",
+    ENCRYPTED: "a column chunk is encrypted",
+    ORDINAL_RANGE: "more than 32,767 row groups: a Parquet row group's ordinal is a 16-bit number",
+}
+
+
+def moved_row_groups(footer: np.ndarray, shift: int, first_ordinal: int) -> tuple[np.ndarray, int, int]:
+    """The row groups of a Parquet footer, re-encoded with every file offset moved by ``shift``.
+
+    Parameters
+    ----------
+    footer : numpy.ndarray
+        The encoded FileMetaData (``uint8``, the bytes between a file's data and its length).
+    shift : int
+        Bytes added to every offset (``RowGroup.file_offset``, ``ColumnChunk.file_offset`` when
+        set, and the data, index and dictionary page offsets of each column chunk).
+    first_ordinal : int
+        The ordinal of the footer's first row group in the joined file (the others follow).
+
+    Returns
+    -------
+    tuple
+        ``(data, n_row_groups, num_rows)``: the encoded row groups (what follows the header of
+        FileMetaData's ``row_groups`` list), how many, and the footer's ``num_rows``.
+
+    Raises
+    ------
+    ValueError
+        The footer is not valid, a column chunk has data outside its row group (page index,
+        bloom filter, encryption), or ordinals would pass 32,767.
+    """
+    if not isinstance(footer, np.ndarray) or footer.dtype != np.uint8 or footer.ndim != 1:
+        raise TypeError("moved_row_groups: footer must be a 1-D uint8 array")
+    if shift < 0 or first_ordinal < 0:
+        raise ValueError(f"moved_row_groups: shift and first_ordinal must be >= 0, got {shift}, {first_ordinal}")
+    room = 2 * footer.size + 64
+    while True:
+        out = np.empty(room, dtype=np.uint8)
+        status, n, n_groups, num_rows = _moved_row_groups(footer, np.int64(shift), np.int64(first_ordinal), out)
+        if status == OK:
+            return out[:n], int(n_groups), int(num_rows)
+        if status != NO_ROOM:
+            raise ValueError(f"Parquet footer: {MESSAGES[status]}")
+        room *= 4
+
+
+@kernel
+def _uvarint(buf, pos):
+    """(value, next position), or (0, -1) past the end or over 10 bytes."""
+    value = np.int64(0)
+    shift = 0
+    while 0 <= pos < buf.size and shift < 70:
+        b = np.int64(buf[pos])
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+    return np.int64(0), -1
+
+
+@kernel
+def _skip_scalar(buf, pos, t):
+    """The position after a scalar of type ``t`` at ``pos``; -2 for a container, -1 when malformed."""
+    if t == _TRUE or t == _FALSE or t == _BYTE:  # (a bool inside a container: one byte)
+        return pos + 1
+    if t == _I16 or t == _I32 or t == _I64:
+        return _uvarint(buf, pos)[1]
+    if t == _DOUBLE:
+        return pos + 8
+    if t == _UUID:
+        return pos + 16
+    if t == _BINARY:
+        size, pos = _uvarint(buf, pos)
+        return pos + size if pos >= 0 else -1
+    if t == _STRUCT or t == _LIST or t == _SET or t == _MAP:
+        return -2
+    return -1
+
+
+@kernel
+def _open(buf, pos, t, depth, mode, rem, ta, tb):
+    """Push container ``t`` starting at ``pos``: (its first value's position, depth), or -1."""
+    n = buf.size
+    if depth == mode.size or pos >= n:
+        return -1, depth
+    mode[depth], rem[depth] = 0, 0
+    if t == _MAP:
+        size, pos = _uvarint(buf, pos)
+        mode[depth], rem[depth] = 2, 2 * size
+        if size > 0:
+            if pos < 0 or pos >= n:
+                return -1, depth
+            ta[depth], tb[depth] = buf[pos] >> 4, buf[pos] & 0x0F
+            pos += 1
+    elif t != _STRUCT:
+        head = np.int64(buf[pos])
+        size, pos = _uvarint(buf, pos + 1) if head >> 4 == 15 else (head >> 4, pos + 1)
+        mode[depth], rem[depth], ta[depth] = 1, size, head & 0x0F
+    return pos, depth + 1
+
+
+@kernel
+def _next(buf, pos, depth, mode, rem, ta):
+    """The type of the next value to read and its position, closing the containers that are
+    complete: (type, position, depth); type -1 once depth is 0, -2 when malformed. ``ta[d]``
+    is the element (or key) type of open container ``d``, ``ta[d + 64]`` a map's value type."""
+    while depth > 0:
+        d = depth - 1
+        if mode[d] == 0:
+            if pos < 0 or pos >= buf.size:
+                return -2, pos, depth
+            head = np.int64(buf[pos])
+            pos += 1
+            if head == _STOP:
+                depth -= 1
+                continue
+            if head >> 4 == 0:
+                pos = _uvarint(buf, pos)[1]
+            cur = head & 0x0F
+            if cur == _TRUE or cur == _FALSE:  # a bool field's value is its type
+                continue
+            return cur, pos, depth
+        if rem[d] == 0:
+            depth -= 1
+            continue
+        rem[d] -= 1
+        cur = ta[d] if mode[d] == 1 or rem[d] % 2 == 1 else ta[d + mode.size]
+        return cur, pos, depth
+    return -1, pos, depth
+
+
+@kernel
+def _skip(buf, pos, t):
+    """The position after a value of type ``t`` starting at ``pos`` (-1 when malformed)."""
+    # the open containers: mode 0 struct, 1 list/set (elements of type ta), 2 map (keys of type
+    # ta, values of type ta[+64], alternating); rem counts the values left to read
+    mode = np.zeros(64, np.int64)
+    rem = np.zeros(64, np.int64)
+    ta = np.zeros(128, np.int64)
+    depth = 0
+    cur = t
+    while True:
+        nxt = _skip_scalar(buf, pos, cur)
+        if nxt == -2:
+            nxt, depth = _open(buf, pos, cur, depth, mode, rem, ta[:64], ta[64:])
+        if nxt < 0 or nxt > buf.size:
+            return -1
+        cur, pos, depth = _next(buf, nxt, depth, mode, rem, ta)
+        if cur == -1:
+            return pos
+        if cur == -2 or pos < 0:
+            return -1
+
+
+@kernel
+def _put_uvarint(out, at, value):
+    """Write ``value`` (>= 0) as a varint at ``out[at]``; the next position (-1 without room)."""
+    while True:
+        if at >= out.size:
+            return -1
+        if value < 0x80:
+            out[at] = value
+            return at + 1
+        out[at] = (value & 0x7F) | 0x80
+        value >>= 7
+        at += 1
+
+
+@kernel
+def _field(buf, pos, last):
+    """Read a struct field header: (field id, type, next position); type 0 at the stop byte, -1
+    when malformed."""
+    if pos < 0 or pos >= buf.size:
+        return 0, -1, -1
+    head = np.int64(buf[pos])
+    pos += 1
+    if head == _STOP:
+        return 0, 0, pos
+    t = head & 0x0F
+    delta = head >> 4
+    if delta:
+        return last + delta, t, pos
+    z, pos = _uvarint(buf, pos)
+    if pos < 0:
+        return 0, -1, -1
+    return (z >> 1) ^ -(z & 1), t, pos
+
+
+@kernel
+def _patch(buf, out, at, copied, start, end, value):
+    """Copy ``buf[copied:start]`` to ``out[at:]``, then ``value`` (>= 0) as a zigzag varint in
+    place of ``buf[start:end]``: the new ``at`` (-1 without room); the caller's ``copied`` becomes
+    ``end``."""
+    k = start - copied
+    if at + k > out.size:
+        return -1
+    out[at:at + k] = buf[copied:start]
+    return _put_uvarint(out, at + k, value << 1)
+
+
+@kernel
+def _shifted(buf, out, pos, at, copied, shift, keep_zero):
+    """Re-encode the i64 at ``pos`` plus ``shift`` (left as it is when 0 and ``keep_zero``):
+    (status, position after it, at, copied)."""
+    z, end = _uvarint(buf, pos)
+    if end < 0:
+        return MALFORMED, end, at, copied
+    if z == 0 and keep_zero:
+        return OK, end, at, copied
+    at = _patch(buf, out, at, copied, pos, end, ((z >> 1) ^ -(z & 1)) + shift)
+    return (NO_ROOM if at < 0 else OK), end, at, end
+
+
+@kernel
+def _column_meta(buf, out, pos, at, copied, shift):
+    """One ColumnMetaData struct from ``pos``: its page offsets moved. (status, pos, at, copied)."""
+    last = 0
+    while True:
+        fid, t, pos = _field(buf, pos, last)
+        if t <= 0:
+            return (MALFORMED if t < 0 else OK), pos, at, copied
+        last = fid
+        if fid == 14:
+            return BLOOM_FILTER, pos, at, copied
+        if 9 <= fid <= 11 and t == _I64:  # data, index and dictionary page offsets
+            status, pos, at, copied = _shifted(buf, out, pos, at, copied, shift, False)
+            if status != OK:
+                return status, pos, at, copied
+        else:
+            pos = _skip(buf, pos, t)
+            if pos < 0:
+                return MALFORMED, pos, at, copied
+
+
+@kernel
+def _column_chunk(buf, out, pos, at, copied, shift):
+    """One ColumnChunk struct from ``pos``. (status, pos, at, copied)"""
+    last = 0
+    while True:
+        fid, t, pos = _field(buf, pos, last)
+        if t <= 0:
+            return (MALFORMED if t < 0 else OK), pos, at, copied
+        last = fid
+        if fid == 4 or fid == 6:
+            return PAGE_INDEX, pos, at, copied
+        if fid == 8 or fid == 9:
+            return ENCRYPTED, pos, at, copied
+        status = OK
+        if fid == 3 and t == _STRUCT:
+            status, pos, at, copied = _column_meta(buf, out, pos, at, copied, shift)
+        elif fid == 2 and t == _I64:  # (deprecated; Arrow writes 0, which stays)
+            status, pos, at, copied = _shifted(buf, out, pos, at, copied, shift, True)
+        else:
+            pos = _skip(buf, pos, t)
+            status = MALFORMED if pos < 0 else OK
+        if status != OK:
+            return status, pos, at, copied
+
+
+@kernel
+def _list_head(buf, pos):
+    """(element count, element type, position after the header); type -1 when malformed."""
+    if pos < 0 or pos >= buf.size:
+        return 0, -1, -1
+    head = np.int64(buf[pos])
+    if head >> 4 != 15:
+        return head >> 4, head & 0x0F, pos + 1
+    count, end = _uvarint(buf, pos + 1)
+    return count, (head & 0x0F if end >= 0 else -1), end
+
+
+@kernel
+def _row_group(buf, out, pos, at, copied, shift, ordinal):
+    """One RowGroup struct from ``pos``: offsets moved, ordinal set. (status, pos, at, copied)"""
+    last = 0
+    while True:
+        fid, t, pos = _field(buf, pos, last)
+        if t <= 0:
+            return (MALFORMED if t < 0 else OK), pos, at, copied
+        last = fid
+        status = OK
+        if fid == 1 and t == _LIST:  # columns
+            n_cols, et, pos = _list_head(buf, pos)
+            if et != _STRUCT:
+                return MALFORMED, pos, at, copied
+            for _ in range(n_cols):
+                status, pos, at, copied = _column_chunk(buf, out, pos, at, copied, shift)
+                if status != OK:
+                    return status, pos, at, copied
+        elif fid == 5 and t == _I64:  # file_offset
+            status, pos, at, copied = _shifted(buf, out, pos, at, copied, shift, False)
+        elif fid == 7 and t == _I16:  # ordinal
+            if ordinal > 32767:
+                return ORDINAL_RANGE, pos, at, copied
+            end = _uvarint(buf, pos)[1]
+            if end < 0:
+                return MALFORMED, pos, at, copied
+            at = _patch(buf, out, at, copied, pos, end, ordinal)
+            status, pos, copied = (NO_ROOM if at < 0 else OK), end, end
+        else:
+            pos = _skip(buf, pos, t)
+            status = MALFORMED if pos < 0 else OK
+        if status != OK:
+            return status, pos, at, copied
+
+
+@kernel
+def _moved_row_groups(buf, shift, first_ordinal, out):
+    """Kernel of :func:`moved_row_groups`: (status, bytes written to ``out``, row groups, num_rows).
+
+    Copies the bytes of FileMetaData's ``row_groups`` elements to ``out``, re-encoding the
+    varints it changes; everything else is skipped.
+    """
+    pos, last, at, n_groups, num_rows = 0, 0, 0, 0, 0
+    while True:
+        fid, t, pos = _field(buf, pos, last)
+        if t < 0:
+            return MALFORMED, 0, 0, 0
+        if t == 0:
+            return (OK if pos == buf.size else MALFORMED), at, n_groups, num_rows
+        last = fid
+        if fid == 3 and t == _I64:
+            z, pos = _uvarint(buf, pos)
+            num_rows = (z >> 1) ^ -(z & 1)
+        elif fid == 4 and t == _LIST:
+            count, et, pos = _list_head(buf, pos)
+            if et != _STRUCT:
+                return MALFORMED, 0, 0, 0
+            copied = pos  # buf[:copied] is in out, or not wanted
+            for _ in range(count):
+                status, pos, at, copied = _row_group(buf, out, pos, at, copied, shift, first_ordinal + n_groups)
+                if status != OK:
+                    return status, 0, 0, 0
+                n_groups += 1
+            if at + pos - copied > out.size:
+                return NO_ROOM, 0, 0, 0
+            out[at:at + pos - copied] = buf[copied:pos]
+            at += pos - copied
+        else:
+            pos = _skip(buf, pos, t)
+        if pos < 0:
+            return MALFORMED, 0, 0, 0

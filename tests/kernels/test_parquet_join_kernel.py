@@ -1,0 +1,164 @@
+"""moved_row_groups (numba) vs its slow twin (decode / move / encode), and joined files vs one
+ParquetWriter, byte for byte, on footers that pyarrow writes."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastbuild.builder import parquet_join as pj
+from fastbuild.builder.parquet_join_numba_fns import moved_row_groups
+
+SETTINGS = settings(max_examples=40, deadline=None)
+
+COLUMN_TYPES = {
+    "i64": pa.int64(), "f32": pa.float32(), "s": pa.string(), "ids": pa.list_(pa.int32()),
+    "b": pa.bool_(), "u16": pa.uint16(),
+}
+
+
+def _table(rng: np.random.Generator, names: list[str], rows: int) -> pa.Table:
+    cols = []
+    for name in names:
+        t = COLUMN_TYPES[name]
+        if name == "s":
+            values = [None if rng.random() < 0.1 else f"g{rng.integers(0, 5)}" for _ in range(rows)]
+        elif name == "ids":
+            values = [list(rng.integers(0, 4096, rng.integers(0, 6))) for _ in range(rows)]
+        elif name == "b":
+            values = list(rng.random(rows) < 0.5)
+        else:
+            values = rng.integers(0, 1000, rows)
+        cols.append(pa.array(values, type=t))
+    return pa.table(cols, names=names, metadata={"owner": "test"})
+
+
+def _options(names: list[str], stats: bool) -> dict:
+    return dict(compression="lz4", use_dictionary=["s"] if "s" in names else False,
+                write_statistics=stats)
+
+
+def _footer(part) -> np.ndarray:
+    data = part.to_pybytes() if isinstance(part, pa.Buffer) else part
+    n = int.from_bytes(data[-8:-4], "little")
+    return np.frombuffer(data, dtype=np.uint8, count=n, offset=len(data) - 8 - n)
+
+
+tables = st.tuples(
+    st.lists(st.sampled_from(sorted(COLUMN_TYPES)), min_size=1, max_size=5, unique=True),
+    st.lists(st.integers(0, 300), min_size=0, max_size=6),  # rows per record batch
+    st.integers(0, 2**32), st.booleans())
+
+
+@SETTINGS
+@given(tables, st.integers(0, 2**40), st.integers(0, 30000))
+def test_kernel_equals_its_twin(case, shift, first_ordinal):
+    names, sizes, seed, stats = case
+    rng = np.random.default_rng(seed)
+    table = _table(rng, names, sum(sizes))
+    sink = pa.BufferOutputStream()  # one file of several row groups: the footer has them all
+    with pq.ParquetWriter(sink, table.schema, **_options(names, stats)) as w:
+        at = 0
+        for m in sizes:
+            if m:
+                w.write_table(table.slice(at, m), row_group_size=m)
+            at += m
+    footer = _footer(sink.getvalue())
+    got = moved_row_groups(footer, shift, first_ordinal)
+    want = pj.moved_row_groups_slow(footer.tobytes(), shift, first_ordinal)
+    assert (got[0].tobytes(), got[1], got[2]) == want
+    assert got[1] == sum(1 for m in sizes if m) and got[2] == sum(sizes)
+
+
+@SETTINGS
+@given(tables, st.permutations(range(6)))
+def test_joined_parts_are_the_bytes_of_one_writer(case, order):
+    """Parts added in any order; key-value metadata added as Arrow adds it."""
+    import io
+
+    names, sizes, seed, stats = case
+    sizes = [m for m in sizes if m]
+    rng = np.random.default_rng(seed)
+    table = _table(rng, names, sum(sizes))
+    opts = _options(names, stats)
+    batches, at = [], 0
+    for m in sizes:
+        batches.append(table.slice(at, m).combine_chunks().to_batches()[0])
+        at += m
+    sink = pa.BufferOutputStream()
+    w = pq.ParquetWriter(sink, table.schema, **opts)
+    for rb in batches:
+        w.write_batch(rb, row_group_size=rb.num_rows)
+    w.add_key_value_metadata({"stats": "{}", "owner": "replaced"})
+    w.close()
+    parts = [pj.encode_part(table.schema, opts, rb) for rb in batches] or [pj.encode_part(table.schema, opts, None)]
+    out = io.BytesIO()
+    joined = pj.JoinedFile(out)
+    for i in sorted(range(len(parts)), key=lambda i: order.index(i) if i < 6 else i):
+        joined.add(i, parts[i])
+    size = joined.close({"stats": "{}", "owner": "replaced"})
+    assert out.getvalue() == sink.getvalue().to_pybytes() and size == len(out.getvalue())
+    assert pq.read_table(pa.py_buffer(out.getvalue())).equals(pq.read_table(sink.getvalue()))
+
+
+def test_a_damaged_footer_is_a_value_error_not_a_crash():
+    rng = np.random.default_rng(5)
+    table = _table(rng, ["i64", "s", "ids"], 500)
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, table.schema, **_options(["s"], True)) as w:
+        for a in range(0, 500, 100):
+            w.write_table(table.slice(a, 100), row_group_size=100)
+    footer = _footer(sink.getvalue()).copy()
+    for cut in range(0, footer.size, 7):  # truncated anywhere
+        with pytest.raises(ValueError, match="Parquet footer"):
+            moved_row_groups(footer[:cut], 10, 0)
+    for _ in range(300):  # bytes changed at random: an error or some output, never a crash
+        bad = footer.copy()
+        bad[rng.integers(0, bad.size, 3)] = rng.integers(0, 256, 3)
+        try:
+            moved_row_groups(bad, 10, 0)
+        except ValueError:
+            pass
+
+
+def test_what_lies_outside_the_row_groups_is_refused():
+    table = _table(np.random.default_rng(1), ["i64"], 50)
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, table.schema, write_page_index=True) as w:
+        w.write_table(table)
+    with pytest.raises(ValueError, match="column or offset index"):
+        moved_row_groups(_footer(sink.getvalue()), 0, 0)
+    with pytest.raises(ValueError, match="offset index"):
+        pj.moved_row_groups_slow(_footer(sink.getvalue()).tobytes(), 0, 0)
+
+
+def test_ordinals_are_renumbered_and_refused_past_16_bits():
+    """Arrow writes no RowGroup.ordinal (field 7) unless it encrypts; a footer with them is made
+    here with the twin's codec."""
+    table = _table(np.random.default_rng(2), ["i64"], 20)
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, table.schema) as w:
+        w.write_table(table, row_group_size=10)
+    meta = pj.decode_footer(sink.getvalue())
+    for i, rg in enumerate(meta.get(4)[2][1]):
+        rg.append([7, 4, i])  # (i16)
+    encoded = pj.encode_footer(meta)
+    footer = np.frombuffer(encoded[:-8], dtype=np.uint8)
+    got = moved_row_groups(footer, 5, 32766)
+    assert (got[0].tobytes(), got[1], got[2]) == pj.moved_row_groups_slow(footer.tobytes(), 5, 32766)
+    first, end = pj._struct(memoryview(got[0].tobytes()), 0)
+    second, _ = pj._struct(memoryview(got[0].tobytes()), end)
+    assert (first.get(7)[2], second.get(7)[2]) == (32766, 32767)
+    assert (first.get(5)[2], second.get(5)[2]) == (4 + 5, meta.get(4)[2][1][1].get(5)[2] + 5)
+    for fn in (moved_row_groups, lambda f, s, o: pj.moved_row_groups_slow(f.tobytes(), s, o)):
+        with pytest.raises(ValueError, match="32,767 row groups"):
+            fn(footer, 0, 32767)
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="uint8"):
+        moved_row_groups(np.zeros(4, np.int32), 0, 0)
+    with pytest.raises(ValueError, match=">= 0"):
+        moved_row_groups(np.zeros(4, np.uint8), -1, 0)
