@@ -1,9 +1,10 @@
 """numba kernel of :mod:`fastbuild.builder.parquet_join`: a footer's row groups, moved, in one pass.
 
 :func:`moved_row_groups` is the public function (it validates and raises); the private kernel
-sees only a ``uint8`` array. Its slow, obviously-correct twin is the decode / move / encode path
-of :mod:`~fastbuild.builder.parquet_join` (``Struct`` objects), and ``tests/test_parquet_join.py``
-holds the two to the same bytes on real footers.
+sees only arrays. Its slow, obviously-correct twin is the decode / move / encode path of
+:mod:`~fastbuild.builder.parquet_join` (``Struct`` objects, :func:`moved_row_groups_slow`), and
+``tests/kernels/test_parquet_join_kernel.py`` holds the two to the same bytes on footers pyarrow
+writes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastbuild_kernels import kernel
 _STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT, _UUID = range(14)
 
 # status codes of the kernel
-OK, MALFORMED, NO_ROOM, PAGE_INDEX, BLOOM_FILTER, ENCRYPTED, ORDINAL_RANGE = 0, -1, -2, -3, -4, -5, -6
+OK, MALFORMED, NO_ROOM, PAGE_INDEX, BLOOM_FILTER, ENCRYPTED, ORDINAL_RANGE, COUNT = 0, -1, -2, -3, -4, -5, -6, -7
 MESSAGES = {
     MALFORMED: "the footer is not valid Thrift compact protocol",
     PAGE_INDEX: "a column chunk has a column or offset index, which lies outside its row group; write without it",
@@ -26,41 +27,54 @@ MESSAGES = {
 }
 
 
-def moved_row_groups(footer: np.ndarray, shift: int, first_ordinal: int) -> tuple[np.ndarray, int, int]:
-    """The row groups of a Parquet footer, re-encoded with every file offset moved by ``shift``.
+def moved_row_groups(footer: np.ndarray, shifts, ordinals) -> tuple[np.ndarray, np.ndarray, int]:
+    """The row groups of a Parquet footer, re-encoded with their file offsets moved.
 
     Parameters
     ----------
     footer : numpy.ndarray
         The encoded FileMetaData (``uint8``, the bytes between a file's data and its length).
-    shift : int
-        Bytes added to every offset (``RowGroup.file_offset``, ``ColumnChunk.file_offset`` when
-        set, and the data, index and dictionary page offsets of each column chunk).
-    first_ordinal : int
-        The ordinal of the footer's first row group in the joined file (the others follow).
+    shifts : numpy.ndarray
+        Bytes added to every offset of each row group, one per row group in the footer's order
+        (``RowGroup.file_offset``, ``ColumnChunk.file_offset`` when set, and the data, index and
+        dictionary page offsets of each column chunk); ``int64``, >= 0.
+    ordinals : numpy.ndarray
+        Each row group's ordinal in the joined file (``RowGroup.ordinal``, where it is written:
+        Arrow writes it only when it encrypts); ``int64``, >= 0, at most 32,767 where written.
 
     Returns
     -------
     tuple
-        ``(data, n_row_groups, num_rows)``: the encoded row groups (what follows the header of
-        FileMetaData's ``row_groups`` list), how many, and the footer's ``num_rows``.
+        ``(data, ends, num_rows)``: the encoded row groups one after another (what follows the
+        header of FileMetaData's ``row_groups`` list), where each ends in ``data``, and the
+        footer's ``num_rows``.
 
     Raises
     ------
     ValueError
-        The footer is not valid, a column chunk has data outside its row group (page index,
-        bloom filter, encryption), or ordinals would pass 32,767.
+        The footer is not valid, holds another number of row groups than ``shifts``, a column
+        chunk has data outside its row group (page index, bloom filter, encryption), or an
+        ordinal to write is past 32,767.
     """
     if not isinstance(footer, np.ndarray) or footer.dtype != np.uint8 or footer.ndim != 1:
         raise TypeError("moved_row_groups: footer must be a 1-D uint8 array")
-    if shift < 0 or first_ordinal < 0:
-        raise ValueError(f"moved_row_groups: shift and first_ordinal must be >= 0, got {shift}, {first_ordinal}")
+    shifts = np.ascontiguousarray(shifts, dtype=np.int64)
+    ordinals = np.ascontiguousarray(ordinals, dtype=np.int64)
+    if shifts.ndim != 1 or shifts.shape != ordinals.shape:
+        raise ValueError(f"moved_row_groups: shifts and ordinals must be 1-D of one length, got {shifts.shape} "
+                         f"and {ordinals.shape}")
+    if (shifts < 0).any() or (ordinals < 0).any():
+        raise ValueError("moved_row_groups: shifts and ordinals must be >= 0")
     room = 2 * footer.size + 64
+    ends = np.zeros(shifts.size, dtype=np.int64)
     while True:
         out = np.empty(room, dtype=np.uint8)
-        status, n, n_groups, num_rows = _moved_row_groups(footer, np.int64(shift), np.int64(first_ordinal), out)
-        if status == OK:
-            return out[:n], int(n_groups), int(num_rows)
+        status, n, n_groups, num_rows = _moved_row_groups(footer, shifts, ordinals, out, ends)
+        if status == OK and n_groups == shifts.size:
+            return out[:n], ends, int(num_rows)
+        if status == OK or status == COUNT:
+            raise ValueError(f"Parquet footer: it holds {'more' if status == COUNT else n_groups} row groups, "
+                             f"{shifts.size} shifts given")
         if status != NO_ROOM:
             raise ValueError(f"Parquet footer: {MESSAGES[status]}")
         room *= 4
@@ -328,8 +342,9 @@ def _row_group(buf, out, pos, at, copied, shift, ordinal):
 
 
 @kernel
-def _moved_row_groups(buf, shift, first_ordinal, out):
-    """Kernel of :func:`moved_row_groups`: (status, bytes written to ``out``, row groups, num_rows).
+def _moved_row_groups(buf, shifts, ordinals, out, ends):
+    """Kernel of :func:`moved_row_groups`: (status, bytes written to ``out``, row groups, num_rows);
+    ``ends[i]``: where row group ``i`` ends in ``out``.
 
     Copies the bytes of FileMetaData's ``row_groups`` elements to ``out``, re-encoding the
     varints it changes; everything else is skipped.
@@ -351,14 +366,18 @@ def _moved_row_groups(buf, shift, first_ordinal, out):
                 return MALFORMED, 0, 0, 0
             copied = pos  # buf[:copied] is in out, or not wanted
             for _ in range(count):
-                status, pos, at, copied = _row_group(buf, out, pos, at, copied, shift, first_ordinal + n_groups)
+                if n_groups == shifts.size:
+                    return COUNT, 0, 0, 0
+                status, pos, at, copied = _row_group(buf, out, pos, at, copied, shifts[n_groups], ordinals[n_groups])
                 if status != OK:
                     return status, 0, 0, 0
+                if at + pos - copied > out.size:  # the rest of the row group, so that it ends here
+                    return NO_ROOM, 0, 0, 0
+                out[at:at + pos - copied] = buf[copied:pos]
+                at += pos - copied
+                copied = pos
+                ends[n_groups] = at
                 n_groups += 1
-            if at + pos - copied > out.size:
-                return NO_ROOM, 0, 0, 0
-            out[at:at + pos - copied] = buf[copied:pos]
-            at += pos - copied
         else:
             pos = _skip(buf, pos, t)
         if pos < 0:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
@@ -25,7 +26,7 @@ import pyarrow.parquet as pq
 import fastbuild_kernels as kernels
 from fastbuild.atomic import fsync_dir, io_error, tmp_path, write_text
 from fastbuild.builder.columns import Chunk, ColumnBuffer
-from fastbuild.builder.parquet_join import JoinedFile, encode_part
+from fastbuild.builder.parquet_join import JoinedFile, StreamEncoder, encode_part, footer_of
 from fastbuild.builder.stats import STATS_KEY, BatchStats
 from fastbuild.files import sha256_file
 
@@ -180,6 +181,7 @@ class BatchFileWriter:
         self.encoders = encoders
         self.buffer = ColumnBuffer(schema, batch_rows, self._write)
         self._options = parquet_options(schema)
+        self._encoders: dict[int, StreamEncoder] = {}  # thread -> its writer
         self._pool = ThreadPoolExecutor(encoders, thread_name_prefix="fastbuild-writer")
         self._hasher = ThreadPoolExecutor(1, thread_name_prefix="fastbuild-hasher")
         self._digest = GrowingFileDigest(self.tmp)
@@ -205,14 +207,19 @@ class BatchFileWriter:
                 raise io_error(self.tmp, exc) from None
         return self._joined
 
-    def _encode_part(self, rb: pa.RecordBatch | None) -> pa.Buffer:
-        """``rb`` as a one-row-group Parquet file in memory."""
-        return encode_part(self.schema, self._options, rb)
+    def _encode_part(self, rb: pa.RecordBatch) -> tuple[list, int, int]:
+        """On an encoder thread: ``rb`` as a row group by this thread's writer: (its bytes, the
+        writer's key, where they start in its stream)."""
+        key = threading.get_ident()
+        encoder = self._encoders.get(key)
+        if encoder is None:
+            encoder = self._encoders[key] = StreamEncoder(self.schema, self._options)
+        chunks, start = encoder.encode(rb)
+        return chunks, key, start
 
-    def _encode(self, index: int, rb: pa.RecordBatch | None) -> None:
-        """On an encoder thread (or the caller's): record batch ``index`` as a row group, joined
-        into the file."""
-        self._joined.add(index, self._encode_part(rb))
+    def _encode(self, index: int, rb: pa.RecordBatch) -> None:
+        """On an encoder thread: record batch ``index`` as a row group, joined into the file."""
+        self._joined.add(index, *self._encode_part(rb))
 
     def _wait(self, keep: int = 0) -> None:
         """Wait until at most ``keep`` record batches are in flight; re-raise their errors here.
@@ -263,11 +270,10 @@ class BatchFileWriter:
         try:
             self.buffer.flush()
             self._wait()
-            joined = self._open()
-            if self._parts == 0:  # a batch of no rows is a file too
-                self._encode(0, None)
-                self._parts = 1
-            size = joined.close({STATS_KEY: stats.to_json()})
+            joined = self._open()  # (a batch of no rows is a file too)
+            footers = {key: encoder.close() for key, encoder in self._encoders.items()}
+            template = footer_of(encode_part(self.schema, self._options, None))
+            size = joined.close(template, footers, {STATS_KEY: stats.to_json()})
             self._hash_written(size, sync=False)  # its tail is hashed while the file is fsynced here
             os.fsync(self._fh.fileno())
             self._fh.close()
@@ -287,6 +293,7 @@ class BatchFileWriter:
         try:
             self._settle()
         finally:  # the file goes even when a stop lands here
+            self._encoders.clear()  # (their writers write only into memory)
             try:
                 if self._fh is not None:
                     self._fh.close()
