@@ -292,3 +292,14 @@ def test_abort_drops_queued_hashing_and_leaves_no_thread_descriptor_or_file(tmp_
     assert len(calls) < 5, "abort waited for every queued hashing"
     assert not any(t.is_alive() for t in w._hasher._threads) and not any(t.is_alive() for t in w._pool._threads)
     assert not _open_fds_to(w.tmp) and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("cpus, jobs, want", [(1, 1, 1), (2, 1, 2), (2, 2, 1), (16, 1, 3), (16, 8, 2), (16, 16, 1),
+                                              (4, 0, 3)])
+def test_encoder_threads_follow_the_cpus_per_job(monkeypatch, cpus, jobs, want):
+    import os
+
+    from fastbuild.builder.writer import encoder_threads
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    assert encoder_threads(jobs) == want
