@@ -249,52 +249,6 @@ def _shifted(buf, out, pos, at, copied, shift, keep_zero):
 
 
 @kernel
-def _column_meta(buf, out, pos, at, copied, shift):
-    """One ColumnMetaData struct from ``pos``: its page offsets moved. (status, pos, at, copied)."""
-    last = 0
-    while True:
-        fid, t, pos = _field(buf, pos, last)
-        if t <= 0:
-            return (MALFORMED if t < 0 else OK), pos, at, copied
-        last = fid
-        if fid == 14:
-            return BLOOM_FILTER, pos, at, copied
-        if 9 <= fid <= 11 and t == _I64:  # data, index and dictionary page offsets
-            status, pos, at, copied = _shifted(buf, out, pos, at, copied, shift, False)
-            if status != OK:
-                return status, pos, at, copied
-        else:
-            pos = _skip(buf, pos, t)
-            if pos < 0:
-                return MALFORMED, pos, at, copied
-
-
-@kernel
-def _column_chunk(buf, out, pos, at, copied, shift):
-    """One ColumnChunk struct from ``pos``. (status, pos, at, copied)"""
-    last = 0
-    while True:
-        fid, t, pos = _field(buf, pos, last)
-        if t <= 0:
-            return (MALFORMED if t < 0 else OK), pos, at, copied
-        last = fid
-        if fid == 4 or fid == 6:
-            return PAGE_INDEX, pos, at, copied
-        if fid == 8 or fid == 9:
-            return ENCRYPTED, pos, at, copied
-        status = OK
-        if fid == 3 and t == _STRUCT:
-            status, pos, at, copied = _column_meta(buf, out, pos, at, copied, shift)
-        elif fid == 2 and t == _I64:  # (deprecated; Arrow writes 0, which stays)
-            status, pos, at, copied = _shifted(buf, out, pos, at, copied, shift, True)
-        else:
-            pos = _skip(buf, pos, t)
-            status = MALFORMED if pos < 0 else OK
-        if status != OK:
-            return status, pos, at, copied
-
-
-@kernel
 def _list_head(buf, pos):
     """(element count, element type, position after the header); type -1 when malformed."""
     if pos < 0 or pos >= buf.size:
@@ -306,39 +260,89 @@ def _list_head(buf, pos):
     return count, (head & 0x0F if end >= 0 else -1), end
 
 
+# what the walk of a row group does with a field: structs it walks, and the action per field
+_RG, _CC_LIST, _CC, _CMD = 0, 1, 2, 3
+_SKIP, _SHIFT, _SHIFT_SET, _ORDINAL, _INTO_LIST, _INTO_STRUCT = 0, 1, 2, 3, 4, 5
+
+
+@kernel
+def _action(struct, fid, t):
+    """What to do with field ``fid`` of type ``t`` in a RowGroup (``_RG``), ColumnChunk (``_CC``)
+    or ColumnMetaData (``_CMD``): one of the actions above, or a status (< 0) to stop with."""
+    if struct == _RG:
+        if fid == 1 and t == _LIST:  # columns
+            return _INTO_LIST
+        if fid == 5 and t == _I64:  # file_offset
+            return _SHIFT
+        if fid == 7 and t == _I16:  # ordinal
+            return _ORDINAL
+    elif struct == _CC:
+        if fid == 4 or fid == 6:  # offset index, column index
+            return PAGE_INDEX
+        if fid == 8 or fid == 9:
+            return ENCRYPTED
+        if fid == 3 and t == _STRUCT:  # meta_data
+            return _INTO_STRUCT
+        if fid == 2 and t == _I64:  # file_offset (deprecated; Arrow writes 0, which stays)
+            return _SHIFT_SET
+    else:
+        if fid == 14:
+            return BLOOM_FILTER
+        if 9 <= fid <= 11 and t == _I64:  # data, index and dictionary page offsets
+            return _SHIFT
+    return _SKIP
+
+
 @kernel
 def _row_group(buf, out, pos, at, copied, shift, ordinal):
-    """One RowGroup struct from ``pos``: offsets moved, ordinal set. (status, pos, at, copied)"""
-    last = 0
-    while True:
-        fid, t, pos = _field(buf, pos, last)
+    """One RowGroup struct from ``pos``: offsets moved, ordinal set. (status, pos, at, copied)
+
+    Walks RowGroup -> its list of ColumnChunk -> each one's ColumnMetaData with a stack of the
+    structs (and the list) open; everything else is skipped."""
+    struct = np.zeros(4, np.int64)
+    last = np.zeros(4, np.int64)
+    left = np.zeros(4, np.int64)  # column chunks left in the list
+    d = 0
+    while d >= 0:
+        if struct[d] == _CC_LIST:
+            if left[d] == 0:
+                d -= 1
+            else:
+                left[d] -= 1
+                d += 1
+                struct[d], last[d] = _CC, 0
+            continue
+        fid, t, pos = _field(buf, pos, last[d])
         if t <= 0:
-            return (MALFORMED if t < 0 else OK), pos, at, copied
-        last = fid
-        status = OK
-        if fid == 1 and t == _LIST:  # columns
-            n_cols, et, pos = _list_head(buf, pos)
-            if et != _STRUCT:
+            if t < 0:
                 return MALFORMED, pos, at, copied
-            for _ in range(n_cols):
-                status, pos, at, copied = _column_chunk(buf, out, pos, at, copied, shift)
-                if status != OK:
-                    return status, pos, at, copied
-        elif fid == 5 and t == _I64:  # file_offset
-            status, pos, at, copied = _shifted(buf, out, pos, at, copied, shift, False)
-        elif fid == 7 and t == _I16:  # ordinal
-            if ordinal > 32767:
-                return ORDINAL_RANGE, pos, at, copied
+            d -= 1
+            continue
+        last[d] = fid
+        act = _action(struct[d], fid, t)
+        status = act if act < 0 else OK
+        if act == _SHIFT or act == _SHIFT_SET:
+            status, pos, at, copied = _shifted(buf, out, pos, at, copied, shift, act == _SHIFT_SET)
+        elif act == _ORDINAL:
             end = _uvarint(buf, pos)[1]
-            if end < 0:
-                return MALFORMED, pos, at, copied
-            at = _patch(buf, out, at, copied, pos, end, ordinal)
-            status, pos, copied = (NO_ROOM if at < 0 else OK), end, end
-        else:
+            status = ORDINAL_RANGE if ordinal > 32767 else MALFORMED if end < 0 else OK
+            if status == OK:
+                at = _patch(buf, out, at, copied, pos, end, ordinal)
+                status, pos, copied = (NO_ROOM if at < 0 else OK), end, end
+        elif act == _INTO_LIST:
+            left[d + 1], et, pos = _list_head(buf, pos)
+            status = OK if et == _STRUCT else MALFORMED
+            d += 1
+            struct[d] = _CC_LIST
+        elif act == _INTO_STRUCT:
+            d += 1
+            struct[d], last[d] = _CMD, 0
+        elif act == _SKIP:
             pos = _skip(buf, pos, t)
             status = MALFORMED if pos < 0 else OK
         if status != OK:
             return status, pos, at, copied
+    return OK, pos, at, copied
 
 
 @kernel
