@@ -125,3 +125,15 @@ def test_real_data_subset_on_local_cluster(client, ath_reference, tmp_path):
     build_dataset(output_dir=str(tmp_path / "local"), **opts)
     build_dataset(output_dir=str(tmp_path / "dask"), client=client, **opts)
     assert read_rows(tmp_path / "dask").equals(read_rows(tmp_path / "local"))
+
+
+def test_units_on_a_worker_share_its_cpus_among_its_threads(client):
+    """A Dask worker runs one unit per thread: the writer threads of each come from CPUs / threads."""
+    from fastbuild.builder.batch import units_at_once
+
+    assert units_at_once(1) == 1  # not on a worker
+    assert client.submit(units_at_once, 1, pure=False).result() == 1  # threads_per_worker=1
+    assert client.submit(units_at_once, 4, pure=False).result() == 4
+    with (distributed.LocalCluster(n_workers=1, threads_per_worker=3, processes=False, dashboard_address=":0",
+                                   silence_logs=40) as cluster, distributed.Client(cluster) as c3):
+        assert c3.submit(units_at_once, 1, pure=False).result() == 3

@@ -6,6 +6,7 @@ twice writes the same rows, and only a finished file ever carries its final name
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,7 @@ def run_batch(task: BatchTask, on_gene=None, sink=None) -> BatchStats:
         buffer = ColumnBuffer(schema, task.config.batch_rows, sink)
     else:
         writer = BatchFileWriter(Path(task.out_dir), task.index, schema, task.config.batch_rows,
-                                 encoders=encoder_threads(task.config.run.jobs))
+                                 encoders=encoder_threads(units_at_once(task.config.run.jobs)))
     try:
         tallies = _write_genes(task, buffer.add if writer is None else writer.add, on_gene)
         t1 = time.perf_counter()
@@ -67,6 +68,18 @@ def run_batch(task: BatchTask, on_gene=None, sink=None) -> BatchStats:
             writer.abort()
         raise
     return stats
+
+
+def units_at_once(jobs: int) -> int:
+    """How many units the process running this one runs at once: ``--jobs`` (local worker
+    processes run one unit each), or a Dask worker's threads when it runs on one."""
+    dist = sys.modules.get("distributed")  # (only a Dask worker has it imported already)
+    if dist is not None:
+        try:
+            return max(jobs, int(dist.get_worker().state.nthreads))
+        except (ValueError, AttributeError):  # not on a worker
+            pass
+    return jobs
 
 
 def _write_genes(task: BatchTask, add, on_gene) -> list[tuple[str, GeneTally]]:

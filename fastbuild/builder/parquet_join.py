@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fastbuild.builder import parquet_join_numba_fns as kfns
 from fastbuild.builder.parquet_join_numba_fns import moved_row_groups
 
 MAGIC = b"PAR1"
@@ -38,7 +39,6 @@ _FIXED = {_BYTE: 1, _DOUBLE: 8, _UUID: 16}
 _FMD_NUM_ROWS, _FMD_ROW_GROUPS, _FMD_KV = 3, 4, 5
 _RG_COLUMNS, _RG_FILE_OFFSET, _RG_ORDINAL = 1, 5, 7
 _CC_FILE_OFFSET, _CC_META = 2, 3
-_CC_OUTSIDE = {4: "an offset index", 6: "a column index", 8: "encryption"}
 _CMD_OFFSETS = (9, 10, 11)  # data_page_offset, index_page_offset, dictionary_page_offset
 _CMD_BLOOM = 14
 
@@ -203,30 +203,36 @@ def encode_footer(meta: Struct) -> bytes:
 
 
 def _moved_row_group(rg: Struct, shift: int, ordinal: int) -> Struct:
-    """``rg`` with every offset moved by ``shift`` bytes and its ordinal set (in place)."""
+    """``rg`` with every offset moved by ``shift`` bytes and its ordinal set (in place); the
+    fields the kernel moves (by id and type), refusing what it refuses with its messages."""
+    def moved(f):
+        f[2] += shift
+        if f[2] < 0:
+            raise ValueError(f"Parquet footer: {kmsg[kfns.MALFORMED]}")
+
+    kmsg = kfns.MESSAGES
     for f in rg:
-        if f[0] == _RG_FILE_OFFSET:
-            f[2] += shift
-        elif f[0] == _RG_ORDINAL:
+        if f[0] == _RG_FILE_OFFSET and f[1] == _I64:
+            moved(f)
+        elif f[0] == _RG_ORDINAL and f[1] == _I16:
             if ordinal > 32767:
-                raise ValueError("Parquet footer: more than 32,767 row groups: "
-                                 "a Parquet row group's ordinal is a 16-bit number")
+                raise ValueError(f"Parquet footer: {kmsg[kfns.ORDINAL_RANGE]}")
             f[2] = ordinal
-        elif f[0] == _RG_COLUMNS:
+        elif f[0] == _RG_COLUMNS and f[1] == _LIST:
             for cc in f[2][1]:
                 for g in cc:
-                    if g[0] in _CC_OUTSIDE:
-                        raise ValueError(f"Parquet footer: a column chunk has {_CC_OUTSIDE[g[0]]}, which "
-                                         "lies outside its row group; write without it")
-                    if g[0] == _CC_FILE_OFFSET and g[2] > 0:  # (deprecated; Arrow writes 0)
-                        g[2] += shift
-                    elif g[0] == _CC_META:
+                    if g[0] in (4, 6):  # offset index, column index
+                        raise ValueError(f"Parquet footer: {kmsg[kfns.PAGE_INDEX]}")
+                    if g[0] in (8, 9):
+                        raise ValueError(f"Parquet footer: {kmsg[kfns.ENCRYPTED]}")
+                    if g[0] == _CC_FILE_OFFSET and g[1] == _I64 and g[2] != 0:  # (deprecated; Arrow writes 0)
+                        moved(g)
+                    elif g[0] == _CC_META and g[1] == _STRUCT:
                         for h in g[2]:
-                            if h[0] in _CMD_OFFSETS:
-                                h[2] += shift
-                            elif h[0] == _CMD_BLOOM:
-                                raise ValueError("Parquet footer: a column chunk has a bloom filter, which lies "
-                                                 "outside its row group; write without it")
+                            if h[0] == _CMD_BLOOM:
+                                raise ValueError(f"Parquet footer: {kmsg[kfns.BLOOM_FILTER]}")
+                            if h[0] in _CMD_OFFSETS and h[1] == _I64:
+                                moved(h)
     return rg
 
 

@@ -51,6 +51,8 @@ def moved_row_groups(footer: np.ndarray, shifts, ordinals) -> tuple[np.ndarray, 
 
     Raises
     ------
+    TypeError
+        ``footer`` is not a 1-D ``uint8`` array.
     ValueError
         The footer is not valid, holds another number of row groups than ``shifts``, a column
         chunk has data outside its row group (page index, bloom filter, encryption), or an
@@ -190,6 +192,15 @@ def _skip(buf, pos, t):
 
 
 @kernel
+def _skip_field(buf, pos, t):
+    """The position after the value of a struct field of type ``t`` (a bool field has none: its
+    value is its type)."""
+    if t == _TRUE or t == _FALSE:
+        return pos
+    return _skip(buf, pos, t)
+
+
+@kernel
 def _put_uvarint(out, at, value):
     """Write ``value`` (>= 0) as a varint at ``out[at]``; the next position (-1 without room)."""
     while True:
@@ -244,7 +255,10 @@ def _shifted(buf, out, pos, at, copied, shift, keep_zero):
         return MALFORMED, end, at, copied
     if z == 0 and keep_zero:
         return OK, end, at, copied
-    at = _patch(buf, out, at, copied, pos, end, ((z >> 1) ^ -(z & 1)) + shift)
+    value = ((z >> 1) ^ -(z & 1)) + shift
+    if value < 0:  # (an offset is never negative)
+        return MALFORMED, end, at, copied
+    at = _patch(buf, out, at, copied, pos, end, value)
     return (NO_ROOM if at < 0 else OK), end, at, end
 
 
@@ -338,7 +352,7 @@ def _row_group(buf, out, pos, at, copied, shift, ordinal):
             d += 1
             struct[d], last[d] = _CMD, 0
         elif act == _SKIP:
-            pos = _skip(buf, pos, t)
+            pos = _skip_field(buf, pos, t)
             status = MALFORMED if pos < 0 else OK
         if status != OK:
             return status, pos, at, copied
@@ -383,6 +397,6 @@ def _moved_row_groups(buf, shifts, ordinals, out, ends):
                 ends[n_groups] = at
                 n_groups += 1
         else:
-            pos = _skip(buf, pos, t)
+            pos = _skip_field(buf, pos, t)
         if pos < 0:
             return MALFORMED, 0, 0, 0

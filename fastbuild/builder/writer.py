@@ -90,9 +90,10 @@ class GrowingFileDigest:
     :meth:`catch_up` hashes the file up to a size observed while no write was in flight (bytes
     that another thread may be writing meanwhile are beyond it) and is called by one thread at a
     time; :meth:`hexdigest` once the file is closed and caught up to its final size. Sound for a
-    file that is only ever appended to: a Parquet writer writes through a non-seekable output
-    stream, so a byte once in the file never changes. Bytes caught up are also pushed to disk
-    (``fdatasync``) every :attr:`SYNC_BYTES`, so the final ``fsync`` has little left to write.
+    file that is only ever appended to, as a batch file is (:class:`JoinedFile` appends row
+    groups, then the footer): a byte once in the file never changes. Bytes caught up are also
+    pushed to disk (``fdatasync``) every :attr:`SYNC_BYTES`, so the final ``fsync`` has little
+    left to write.
     Each call opens and closes the file itself: no descriptor outlives it, whatever interrupts
     its caller.
 
@@ -172,11 +173,11 @@ class BatchFileWriter:
     Memory: at most ``encoders`` record batches are in flight, so memory holds ``encoders + 1``
     record batches (those being encoded and the one being filled), each encoder's scratch buffers
     and the row groups encoded but not yet appended, besides the rows of the current gene. Peak
-    RSS of those 1,000 genes: 704 -> 923 MiB at k = 6 sparse, 428 -> 452 MiB at k = 3 (two
-    encoders against one). The file is hashed, and pushed to disk, as it grows, on a thread of its
-    own (:class:`GrowingFileDigest`): closing it leaves only its tail to hash and sync. Every exit
-    waits for the record batches in flight before the file is closed or removed: an interrupted
-    unit leaves no temporary file.
+    RSS of those 1,000 genes with two encoders: 917-923 MiB at k = 6 sparse and 445-452 MiB at
+    k = 3, against 685-699 and 425-434 MiB with one. The file is hashed, and pushed to disk, as
+    it grows, on a thread of its own (:class:`GrowingFileDigest`): closing it leaves only its tail
+    to hash and sync. Every exit waits for the record batches in flight before the file is closed
+    or removed: an interrupted unit leaves no temporary file.
     """
 
     def __init__(self, out_dir: Path, index: int, schema: pa.Schema, batch_rows: int, encoders: int = 1):
