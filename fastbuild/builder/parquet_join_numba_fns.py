@@ -171,6 +171,9 @@ def _next(buf, pos, depth, mode, rem, ta):
 @kernel
 def _skip(buf, pos, t):
     """The position after a value of type ``t`` starting at ``pos`` (-1 when malformed)."""
+    nxt = _skip_scalar(buf, pos, t)
+    if nxt != -2:  # (no stack for a scalar)
+        return nxt if nxt <= buf.size else -1
     # the open containers: mode 0 struct, 1 list/set (elements of type ta), 2 map (keys of type
     # ta, values of type ta[+64], alternating); rem counts the values left to read
     mode = np.zeros(64, np.int64)
