@@ -4,6 +4,7 @@ record batches in flight."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -303,3 +304,23 @@ def test_encoder_threads_follow_the_cpus_per_job(monkeypatch, cpus, jobs, want):
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
     assert encoder_threads(jobs) == want
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are Linux's")
+def test_encoder_threads_give_way_to_the_thread_that_makes_the_batches(tmp_path):
+    import os
+
+    w = BatchFileWriter(tmp_path, 1, SCHEMA, batch_rows=50, encoders=2)
+    seen: list = []
+    real = w._encode_part
+
+    def encode(rb):
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return real(rb)
+
+    w._encode_part = encode
+    for a in range(0, 200, 50):
+        w.add(_chunk(a, 50))
+    w.finish(_stats(200))
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert len(seen) == 4 and set(seen) == {min(19, mine + 5)}
