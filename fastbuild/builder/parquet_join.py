@@ -27,12 +27,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fastbuild.builder import parquet_join_numba_fns as kfns
-from fastbuild.builder.parquet_join_numba_fns import moved_row_groups
+from fastbuild.builder.parquet_join_numba_fns import (  # Thrift compact protocol types
+    _BINARY,
+    _BYTE,
+    _DOUBLE,
+    _FALSE,
+    _I16,
+    _I32,
+    _I64,
+    _LIST,
+    _MAP,
+    _SET,
+    _STOP,
+    _STRUCT,
+    _TRUE,
+    _UUID,
+    moved_row_groups,
+)
 
 MAGIC = b"PAR1"
 
-# Thrift compact protocol types
-_STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT, _UUID = range(14)
 _FIXED = {_BYTE: 1, _DOUBLE: 8, _UUID: 16}
 
 # field ids of parquet.thrift that this module reads or changes
@@ -147,11 +161,7 @@ def _put_value(out: bytearray, t: int, v) -> None:
         _put_struct(out, v)
     elif t in (_LIST, _SET):
         et, items = v
-        if len(items) < 15:
-            out.append(len(items) << 4 | et)
-        else:
-            out.append(0xF0 | et)
-            _put_uvarint(out, len(items))
+        _put_list_header(out, len(items), et)
         for item in items:
             _put_value(out, et, item)
     elif t == _MAP:
@@ -166,6 +176,14 @@ def _put_value(out: bytearray, t: int, v) -> None:
         out.append(v)
     else:
         out += v
+
+
+def _put_list_header(out: bytearray, n: int, et: int) -> None:
+    if n < 15:
+        out.append(n << 4 | et)
+    else:
+        out.append(0xF0 | et)
+        _put_uvarint(out, n)
 
 
 def _put_struct(out: bytearray, s: Struct) -> None:
@@ -185,12 +203,14 @@ def _put_struct(out: bytearray, s: Struct) -> None:
 
 def decode_footer(data) -> Struct:
     """The FileMetaData of a whole Parquet file's bytes, decoded."""
-    mv = memoryview(data).cast("B")
-    if len(mv) < 12 or bytes(mv[:4]) != MAGIC or bytes(mv[-4:]) != MAGIC:
-        raise ValueError("not a Parquet file (no PAR1 magic at both ends)")
-    n = struct.unpack("<I", mv[-8:-4])[0]
-    meta, end = _struct(mv, len(mv) - 8 - n)
-    if end != len(mv) - 8:
+    return _decoded(footer_of(data))
+
+
+def _decoded(footer) -> Struct:
+    """An encoded FileMetaData (the bytes of :func:`footer_of`), decoded."""
+    mv = memoryview(footer).cast("B")
+    meta, end = _struct(mv, 0)
+    if end != len(mv):
         raise ValueError("Parquet footer: length does not match its contents")
     return meta
 
@@ -239,9 +259,7 @@ def _moved_row_group(rg: Struct, shift: int, ordinal: int) -> Struct:
 def moved_row_groups_slow(footer: bytes, shifts, ordinals) -> tuple[bytes, list[int], int]:
     """The twin of :func:`~fastbuild.builder.parquet_join_numba_fns.moved_row_groups`, by
     decoding the footer into :class:`Struct` objects, moving them, and encoding them again."""
-    meta, end = _struct(memoryview(footer).cast("B"), 0)
-    if end != len(footer):
-        raise ValueError("Parquet footer: length does not match its contents")
+    meta = _decoded(footer)
     groups = meta.get(_FMD_ROW_GROUPS)
     groups = groups[2][1] if groups else []
     if len(groups) != len(shifts):
@@ -252,16 +270,6 @@ def moved_row_groups_slow(footer: bytes, shifts, ordinals) -> tuple[bytes, list[
         ends.append(len(out))
     rows = meta.get(_FMD_NUM_ROWS)
     return bytes(out), ends, rows[2] if rows else 0
-
-
-def _list_header(n: int, et: int) -> bytes:
-    out = bytearray()
-    if n < 15:
-        out.append(n << 4 | et)
-    else:
-        out.append(0xF0 | et)
-        _put_uvarint(out, n)
-    return bytes(out)
 
 
 def encode_part(schema: pa.Schema, options: dict, batch: pa.RecordBatch | None) -> pa.Buffer:
@@ -444,16 +452,16 @@ class JoinedFile:
                 data = data.tobytes()
                 for (_, _, i), a, b in zip(groups, np.concatenate([[0], ends[:-1]]), ends, strict=True):
                     moved[i] = data[a:b]
-            meta, end = _struct(memoryview(template).cast("B"), 0)
-            if end != template.size:
-                raise ValueError("Parquet footer: length does not match its contents")
+            meta = _decoded(template)
             # as Arrow adds key-value metadata: the added pairs first, then the others
             added = [Struct([[1, _BINARY, k.encode()], [2, _BINARY, v.encode()]]) for k, v in (metadata or {}).items()]
             old = meta.get(_FMD_KV)
             keys = {e[0][2] for e in added}
             kv = added + [e for e in (old[2][1] if old else []) if e[0][2] not in keys]
             _set(meta, _FMD_NUM_ROWS, _I64, rows)
-            _set(meta, _FMD_ROW_GROUPS, _LIST, Raw(_list_header(len(moved), _STRUCT) + b"".join(moved)))
+            head = bytearray()
+            _put_list_header(head, len(moved), _STRUCT)
+            _set(meta, _FMD_ROW_GROUPS, _LIST, Raw(bytes(head) + b"".join(moved)))
             if kv:
                 _set(meta, _FMD_KV, _LIST, (_STRUCT, kv))
             tail = encode_footer(meta)

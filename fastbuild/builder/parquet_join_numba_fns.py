@@ -181,8 +181,7 @@ def _skip(buf, pos, t):
     ta = np.zeros(128, np.int64)
     depth = 0
     cur = t
-    while True:
-        nxt = _skip_scalar(buf, pos, cur)
+    while True:  # (nxt: the position after the value of type cur at pos, or -2 for a container)
         if nxt == -2:
             nxt, depth = _open(buf, pos, cur, depth, mode, rem, ta[:64], ta[64:])
         if nxt < 0 or nxt > buf.size:
@@ -192,6 +191,7 @@ def _skip(buf, pos, t):
             return pos
         if cur == -2 or pos < 0:
             return -1
+        nxt = _skip_scalar(buf, pos, cur)
 
 
 @kernel
