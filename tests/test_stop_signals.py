@@ -189,3 +189,49 @@ def test_a_finaliser_further_out_moves_the_raise_to_its_caller():
     Owner()
     assert seen == [(True, here)]
     assert signals.locate(here) == (False, None)
+
+
+def _compile_with_callback(notify) -> None:
+    """Compile a tiny LLVM module with llvmlite, whose object cache calls ``notify`` from C through
+    ``ctypes`` (as while numba compiles a unit's first kernel)."""
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    machine = llvm.Target.from_default_triple().create_target_machine()
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly("define i32 @f() {\n  ret i32 1\n}"), machine)
+    engine.set_object_cache(notify, None)
+    engine.finalize_object()  # calls notify back
+
+
+def test_a_ctypes_callback_moves_the_raise_to_the_caller_of_llvmlite():
+    seen = []
+    _compile_with_callback(lambda module, buf: seen.append((*signals.locate(sys._getframe()),
+                                                            signals.dropped_in(sys._getframe()))))
+    assert [(inside, resume.f_code.co_name, dropped) for inside, resume, dropped in seen] == [
+        (True, "_compile_with_callback", True)]  # raised once finalize_object returns there
+    here = sys._getframe()
+    assert signals.locate(here) == (False, None) and not signals.dropped_in(here)
+
+
+@pytest.mark.parametrize("grace", [2.0, 0.05])
+def test_a_sigterm_during_a_ctypes_callback_is_not_lost(monkeypatch, capfd, grace):
+    """A worker stopped while numba compiled printed "Exception ignored on calling ctypes callback
+    function" and a traceback, and ran its unit to the end. Past the grace too, the stop waits for
+    the callback to return (it always does)."""
+    monkeypatch.setattr(signals, "MAX_DEFER_S", grace)
+    steps = []
+
+    def notify(module, buf):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(20):  # 0.2 s of ordinary code run by the callback: several alarms
+            time.sleep(0.01)
+        steps.append("callback ended")
+
+    with pytest.raises(Terminated) as info, sigterm_raises():
+        _compile_with_callback(notify)
+        steps.append("after the compile")
+        time.sleep(5)
+    assert steps == ["callback ended"]  # raised once the compile returned, before the next line
+    assert _innermost_file(info.value) == __file__
+    assert "Exception ignored" not in capfd.readouterr().err

@@ -8,7 +8,9 @@ released twice or a thread nobody joins: the command then ends with ``RuntimeErr
 unlocked lock`` instead of one line, or a writer thread outlives the cleanup that should have
 waited for it (a temporary file left behind). Both were seen, about once in 40 SIGTERMs, on a
 ``--jobs 2`` build. Raised in a weak reference's callback or a ``__del__`` method (run by the
-garbage collector), the exception is printed and dropped, and the command runs on to its end.
+garbage collector), or in a function C code calls back through ``ctypes`` (llvmlite's object
+cache, while numba compiles a unit's first kernel), the exception is printed with its traceback
+and dropped, and the command runs on to its end.
 
 :class:`StopRequest` raises at once when the main thread runs ordinary code. Inside that
 machinery it raises in the nearest ordinary frame that called it, as soon as the call returns
@@ -16,12 +18,14 @@ there: that frame is given a trace function (``frame.f_trace``, as ``pdb`` does;
 tracer such as coverage holds ``sys.settrace``), and ``SIGALRM`` re-checks every
 :data:`POLL_S` seconds besides. A wait that never returns (a Dask client blocked on a dead
 scheduler) would defer forever, so after :data:`MAX_DEFER_S` the raise happens wherever the main
-thread is, as it did before.
+thread is, as it did before, except inside a finaliser or a callback: those return, and a stop
+raised there would be lost.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import importlib.util
 import multiprocessing
 import os
 import queue
@@ -44,14 +48,37 @@ _MACHINERY_FILES = frozenset(os.path.abspath(m.__file__) for m in (threading, qu
 # raised there would be lost
 _FINALISER_FILES = frozenset({os.path.abspath(weakref.__file__),
                               os.path.abspath(weakref.WeakSet.__init__.__code__.co_filename)})
+
+def _package_dirs(*names: str) -> tuple[str, ...]:
+    """The folders of the installed packages ``names`` (found without importing them)."""
+    dirs = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        dirs += [os.path.abspath(d) + os.sep for d in (spec.submodule_search_locations or [])] if spec else []
+    return tuple(dirs)
+
+
+# code C calls back through ctypes: what a callback raises is printed ("Exception ignored on calling
+# ctypes callback function") and dropped. llvmlite's object cache calls back while numba compiles.
+_CALLBACK_DIRS = _package_dirs("llvmlite")
 _MACHINERY_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
                         for m in (concurrent.futures, multiprocessing))
 
 
 def _finaliser(frame: types.FrameType, name: str) -> bool:
-    """A ``__del__`` method or a weak reference's callback run from ``weakref`` (``name``: the
-    frame's file): what they raise is printed and dropped."""
-    return frame.f_code.co_name == "__del__" or name in _FINALISER_FILES
+    """A ``__del__`` method, a weak reference's callback run from ``weakref`` or code that C calls
+    back through ``ctypes`` (``name``: the frame's file): what they raise is printed and dropped."""
+    return frame.f_code.co_name == "__del__" or name in _FINALISER_FILES or name.startswith(_CALLBACK_DIRS)
+
+
+def dropped_in(frame: types.FrameType | None) -> bool:
+    """Whether an exception raised while the main thread runs ``frame`` would be printed and
+    dropped: ``frame`` or a frame further out is a finaliser or a ``ctypes`` callback."""
+    while frame is not None:
+        if _finaliser(frame, os.path.abspath(frame.f_code.co_filename)):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _machinery(name: str) -> bool:
@@ -69,8 +96,9 @@ def locate(frame: types.FrameType | None) -> tuple[bool, types.FrameType | None]
     ``queue``, ``concurrent.futures``, ``multiprocessing``) and in code it called with no
     fastbuild frame in between (a unit runs inside ``concurrent.futures.process`` in a worker:
     that outer frame must not make every raise unsafe), and anywhere inside a finaliser
-    (``__del__``, a callback run by ``weakref``), however far out, whose exception would be
-    dropped: ``resume`` is then the caller of the outermost finaliser.
+    (``__del__``, a callback run by ``weakref``) or a ``ctypes`` callback (llvmlite's code),
+    however far out, whose exception would be dropped: ``resume`` is then the caller of the
+    outermost one.
     """
     inside, resume, settled = False, None, False
     while frame is not None:
@@ -111,7 +139,8 @@ class StopRequest:
     ----------
     stop : callable
         Called with no argument once the main thread is outside the thread machinery (see
-        :func:`locate`), or after :data:`MAX_DEFER_S` seconds whatever it runs; it raises
+        :func:`locate`), or after :data:`MAX_DEFER_S` seconds whatever it runs bar a finaliser or
+        a callback (see :func:`dropped_in`); it raises
         (``Terminated``, ``KeyboardInterrupt``) or ends the process.
 
     Notes
@@ -188,7 +217,7 @@ class StopRequest:
         if self._since is None:
             return
         inside, resume = locate(frame)
-        if not inside or time.monotonic() - self._since > MAX_DEFER_S:
+        if not inside or (time.monotonic() - self._since > MAX_DEFER_S and not dropped_in(frame)):
             self._deliver()
             return
         self._defer(resume)
