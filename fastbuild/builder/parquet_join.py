@@ -272,16 +272,12 @@ def moved_row_groups_slow(footer: bytes, shifts, ordinals) -> tuple[bytes, list[
     return bytes(out), ends, rows[2] if rows else 0
 
 
-def encode_part(schema: pa.Schema, options: dict, batch: pa.RecordBatch | None) -> pa.Buffer:
-    """One record batch (or none) as a complete Parquet file in memory, one row group."""
+def empty_footer(schema: pa.Schema, options: dict) -> np.ndarray:
+    """The encoded FileMetaData of a file of no rows written with ``schema`` and ``options``: the
+    template of a joined file's footer (its schema, key-value metadata and writer)."""
     sink = pa.BufferOutputStream()
-    writer = pq.ParquetWriter(sink, schema, **options)
-    try:
-        if batch is not None:
-            writer.write_batch(batch, row_group_size=max(batch.num_rows, 1))
-    finally:
-        writer.close()
-    return sink.getvalue()
+    pq.ParquetWriter(sink, schema, **options).close()
+    return footer_of(sink.getvalue())
 
 
 def footer_of(data) -> np.ndarray:
@@ -427,7 +423,7 @@ class JoinedFile:
         ----------
         template : numpy.ndarray
             The footer of a file with the same schema and options and no rows
-            (:func:`encode_part` of None): its schema, key-value metadata and writer.
+            (:func:`empty_footer`): its schema, key-value metadata and writer.
         footers : dict
             Encoder key -> its footer (:meth:`StreamEncoder.close`), for every encoder named in
             :meth:`add`.

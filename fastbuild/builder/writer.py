@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import fastbuild_kernels as kernels
 from fastbuild.atomic import fsync_dir, io_error, tmp_path, write_text
 from fastbuild.builder.columns import Chunk, ColumnBuffer
-from fastbuild.builder.parquet_join import JoinedFile, StreamEncoder, encode_part, footer_of
+from fastbuild.builder.parquet_join import JoinedFile, StreamEncoder, empty_footer
 from fastbuild.builder.stats import STATS_KEY, BatchStats
 from fastbuild.files import sha256_file
 
@@ -293,8 +293,7 @@ class BatchFileWriter:
             self._wait()
             joined = self._open()  # (a batch of no rows is a file too)
             footers = {key: encoder.close() for key, encoder in self._encoders.items()}
-            template = footer_of(encode_part(self.schema, self._options, None))
-            size = joined.close(template, footers, {STATS_KEY: stats.to_json()})
+            size = joined.close(empty_footer(self.schema, self._options), footers, {STATS_KEY: stats.to_json()})
             self._hash_written(size, sync=False)  # its tail is hashed while the file is fsynced here
             os.fsync(self._fh.fileno())
             self._fh.close()

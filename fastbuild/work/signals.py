@@ -48,21 +48,19 @@ _MACHINERY_FILES = frozenset(os.path.abspath(m.__file__) for m in (threading, qu
 # raised there would be lost
 _FINALISER_FILES = frozenset({os.path.abspath(weakref.__file__),
                               os.path.abspath(weakref.WeakSet.__init__.__code__.co_filename)})
+_MACHINERY_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+                        for m in (concurrent.futures, multiprocessing))
 
-def _package_dirs(*names: str) -> tuple[str, ...]:
-    """The folders of the installed packages ``names`` (found without importing them)."""
-    dirs = []
-    for name in names:
-        spec = importlib.util.find_spec(name)
-        dirs += [os.path.abspath(d) + os.sep for d in (spec.submodule_search_locations or [])] if spec else []
-    return tuple(dirs)
+
+def _package_dir(name: str) -> tuple[str, ...]:
+    """The folder of the installed package ``name`` (found without importing it); none if absent."""
+    spec = importlib.util.find_spec(name)
+    return tuple(os.path.abspath(d) + os.sep for d in (spec.submodule_search_locations or [])) if spec else ()
 
 
 # code C calls back through ctypes: what a callback raises is printed ("Exception ignored on calling
 # ctypes callback function") and dropped. llvmlite's object cache calls back while numba compiles.
-_CALLBACK_DIRS = _package_dirs("llvmlite")
-_MACHINERY_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
-                        for m in (concurrent.futures, multiprocessing))
+_CALLBACK_DIRS = _package_dir("llvmlite")
 
 
 def _finaliser(frame: types.FrameType, name: str) -> bool:
